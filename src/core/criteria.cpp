@@ -1,0 +1,204 @@
+#include "core/criteria.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace segmentation {
+namespace {
+
+struct BoundKey {
+    const char* min_key;
+    const char* max_key;
+    Metric metric;
+};
+
+constexpr std::array<BoundKey, 6> kBoundKeys = {{
+    {"minLifetimeValue", "maxLifetimeValue", Metric::LifetimeValue},
+    {"minOrders", "maxOrders", Metric::Orders},
+    {"minAverageOrderValue", "maxAverageOrderValue", Metric::AverageOrderValue},
+    {"minDaysSinceLastPurchase", "maxDaysSinceLastPurchase", Metric::DaysSinceLastPurchase},
+    {"minPurchaseFrequency", "maxPurchaseFrequency", Metric::PurchaseFrequency},
+    {"minTenureDays", "maxTenureDays", Metric::TenureDays},
+}};
+
+constexpr std::array<const char*, 4> kStructureKeys = {"loyaltyLevels", "all", "any", "not"};
+
+bool is_identifier(const std::string& key) {
+    if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_'))
+        return false;
+    return std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+std::string quoted(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// criteria.minOrders, or criteria["odd key"] when the key is not an identifier.
+std::string member_path(const std::string& path, const std::string& key) {
+    return is_identifier(key) ? path + "." + key : path + "[" + quoted(key) + "]";
+}
+
+std::string element_path(const std::string& path, std::size_t index) {
+    return path + "[" + std::to_string(index) + "]";
+}
+
+// Case-insensitive edit distance, to suggest the key a typo meant.
+std::size_t distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t above = row[j];
+            bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string unknown_key_problem(const std::string& key) {
+    std::vector<std::string> known;
+    for (const auto& b : kBoundKeys) {
+        known.emplace_back(b.min_key);
+        known.emplace_back(b.max_key);
+    }
+    for (const char* k : kStructureKeys) known.emplace_back(k);
+    std::string best;
+    std::size_t best_distance = 4;  // suggest only close matches
+    if (key.size() <= 64) {
+        for (const auto& candidate : known) {
+            std::size_t d = distance(key, candidate);
+            if (d < best_distance) {
+                best_distance = d;
+                best = candidate;
+            }
+        }
+    }
+    if (!best.empty()) return "unknown key (did you mean \"" + best + "\"?)";
+    return "unknown key";
+}
+
+class Reader {
+public:
+    Criteria level(const json::Value& value, const std::string& path, int depth) {
+        if (value.kind != json::Kind::Object) throw CriteriaError(path, "expected an object");
+        if (depth > kMaxCriteriaDepth)
+            throw CriteriaError(path, "nesting deeper than " + std::to_string(kMaxCriteriaDepth) +
+                                          " levels");
+        Criteria out;
+        for (const auto& [key, member] : value.members) {
+            std::string here = member_path(path, key);
+            if (read_bound(key, member, here, out)) continue;
+            if (key == "loyaltyLevels") {
+                read_loyalty_levels(member, here, out);
+            } else if (key == "all" || key == "any") {
+                auto& target = key == "all" ? out.all : out.any;
+                if (member.kind != json::Kind::Array || member.items.empty())
+                    throw CriteriaError(here, "expected a non-empty array of criteria objects");
+                for (std::size_t i = 0; i < member.items.size(); ++i)
+                    target.push_back(level(member.items[i], element_path(here, i), depth + 1));
+            } else if (key == "not") {
+                out.negated.push_back(level(member, here, depth + 1));
+            } else {
+                throw CriteriaError(here, unknown_key_problem(key));
+            }
+        }
+        check_ranges(out, path);
+        return out;
+    }
+
+private:
+    static bool read_bound(const std::string& key, const json::Value& member,
+                           const std::string& path, Criteria& out) {
+        for (const auto& b : kBoundKeys) {
+            bool minimum = key == b.min_key;
+            if (!minimum && key != b.max_key) continue;
+            if (member.kind != json::Kind::Number)
+                throw CriteriaError(path, "expected a non-negative number");
+            exact::Number number = exact::parse_number(member.text);
+            switch (number.status) {
+                case exact::NumberStatus::Ok: break;
+                case exact::NumberStatus::Negative:
+                case exact::NumberStatus::Malformed:
+                    throw CriteriaError(path, "expected a non-negative number");
+                case exact::NumberStatus::TooPrecise:
+                    throw CriteriaError(path, "expected a number with at most 18 decimal places");
+                case exact::NumberStatus::TooLarge:
+                    throw CriteriaError(path, "expected a number no greater than 10^18");
+            }
+            out.bounds.push_back(Bound{b.metric, minimum, number.units});
+            return true;
+        }
+        return false;
+    }
+
+    static void read_loyalty_levels(const json::Value& member, const std::string& path,
+                                    Criteria& out) {
+        const char* problem = "expected a non-empty array of strings";
+        if (member.kind != json::Kind::Array || member.items.empty())
+            throw CriteriaError(path, problem);
+        for (std::size_t i = 0; i < member.items.size(); ++i) {
+            const json::Value& item = member.items[i];
+            if (item.kind != json::Kind::String)
+                throw CriteriaError(element_path(path, i), std::string("expected a string, not ") +
+                                                               json::describe(item.kind));
+            out.loyalty_levels.push_back(item.text);
+        }
+        out.has_loyalty_levels = true;
+    }
+
+    static void check_ranges(const Criteria& c, const std::string& path) {
+        for (const Bound& low : c.bounds) {
+            if (!low.minimum) continue;
+            for (const Bound& high : c.bounds) {
+                if (high.minimum || high.metric != low.metric || low.units <= high.units)
+                    continue;
+                throw CriteriaError(path, bound_key(low.metric, true) + " (" +
+                                              exact::format_units(low.units) +
+                                              ") is greater than " +
+                                              bound_key(high.metric, false) + " (" +
+                                              exact::format_units(high.units) + ")");
+            }
+        }
+    }
+};
+
+}  // namespace
+
+std::string bound_key(Metric metric, bool minimum) {
+    for (const auto& b : kBoundKeys)
+        if (b.metric == metric) return minimum ? b.min_key : b.max_key;
+    return "?";
+}
+
+Criteria read_criteria(const json::Value& document, const std::string& root) {
+    return Reader().level(document, root, 1);
+}
+
+Criteria parse_criteria(std::string_view json_text, const std::string& root) {
+    json::Value document;
+    try {
+        document = json::parse(json_text);
+    } catch (const json::SyntaxError& e) {
+        // Text nested past the reader's limit is certainly past the criteria limit.
+        if (e.too_deep())
+            throw CriteriaError(root, "nesting deeper than " +
+                                          std::to_string(kMaxCriteriaDepth) + " levels");
+        throw CriteriaError(root, std::string("invalid JSON: ") + e.what());
+    }
+    return read_criteria(document, root);
+}
+
+}  // namespace segmentation

@@ -1,0 +1,297 @@
+#include "core/matcher.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace segmentation {
+
+using detail::Facts;
+using detail::Group;
+using detail::Test;
+using detail::TestKind;
+using exact::int128;
+using exact::uint128;
+
+namespace {
+
+constexpr int128 kUnitsPerWhole = exact::kOne;  // 10^18
+// Purchase frequency is orders per 30 days: orders * 30 * day / tenure. This
+// is its numerator factor, scaled by 10^18 to meet thresholds in their units.
+constexpr uint128 kFrequencyFactor =
+    static_cast<uint128>(30) * static_cast<uint128>(kMicrosPerDay) * static_cast<uint128>(kUnitsPerWhole);
+
+int128 floor_div(int128 a, int128 b) { return a / b; }  // both non-negative here
+int128 ceil_div(int128 a, int128 b) { return (a + b - 1) / b; }
+
+// A threshold in days, in units of 10^-18, as microseconds rounded so that
+// comparing whole microseconds stays exact: up for minimums, down for maximums.
+int128 days_to_micros(int128 units, bool round_up) {
+    // micros = units * 86400e6 / 1e18 = units * 864 / 1e10, split to avoid overflow
+    const int128 ten_billion = 10000000000LL;
+    int128 whole = units / ten_billion * 864;
+    int128 rest = units % ten_billion * 864;
+    return whole + (round_up ? ceil_div(rest, ten_billion) : floor_div(rest, ten_billion));
+}
+
+Test compile_bound(const Bound& bound) {
+    bool at_least = bound.minimum;
+    switch (bound.metric) {
+        case Metric::Orders:
+            return {at_least ? TestKind::OrdersAtLeast : TestKind::OrdersAtMost,
+                    at_least ? ceil_div(bound.units, kUnitsPerWhole)
+                             : floor_div(bound.units, kUnitsPerWhole)};
+        case Metric::LifetimeValue:
+            return {at_least ? TestKind::ValueAtLeast : TestKind::ValueAtMost,
+                    exact::money_key_from_units(bound.units)};
+        case Metric::AverageOrderValue:
+            return {at_least ? TestKind::AverageAtLeast : TestKind::AverageAtMost, bound.units};
+        case Metric::DaysSinceLastPurchase:
+            return {at_least ? TestKind::RecencyAtLeast : TestKind::RecencyAtMost,
+                    days_to_micros(bound.units, at_least)};
+        case Metric::TenureDays:
+            return {at_least ? TestKind::TenureAtLeast : TestKind::TenureAtMost,
+                    days_to_micros(bound.units, at_least)};
+        case Metric::PurchaseFrequency:
+            return {at_least ? TestKind::FrequencyAtLeast : TestKind::FrequencyAtMost, bound.units};
+    }
+    return {TestKind::OrdersAtLeast, 0};
+}
+
+bool is_time_test(TestKind kind) {
+    switch (kind) {
+        case TestKind::RecencyAtLeast:
+        case TestKind::RecencyAtMost:
+        case TestKind::TenureAtLeast:
+        case TestKind::TenureAtMost:
+        case TestKind::FrequencyAtLeast:
+        case TestKind::FrequencyAtMost:
+            return true;
+        default:
+            return false;
+    }
+}
+
+Group compile_level(const Criteria& c, bool& uses_time) {
+    Group g;
+    g.kind = Group::Kind::All;
+    for (const Bound& b : c.bounds) {
+        g.tests.push_back(compile_bound(b));
+        uses_time = uses_time || is_time_test(g.tests.back().kind);
+    }
+    g.has_loyalty_levels = c.has_loyalty_levels;
+    g.loyalty_levels = c.loyalty_levels;
+    for (const Criteria& child : c.all) g.children.push_back(compile_level(child, uses_time));
+    if (!c.any.empty()) {
+        Group any;
+        any.kind = Group::Kind::Any;
+        for (const Criteria& child : c.any) any.children.push_back(compile_level(child, uses_time));
+        g.children.push_back(std::move(any));
+    }
+    for (const Criteria& child : c.negated) {
+        Group negation;
+        negation.kind = Group::Kind::Not;
+        negation.children.push_back(compile_level(child, uses_time));
+        g.children.push_back(std::move(negation));
+    }
+    return g;
+}
+
+// The frequency metric compares count * kFrequencyFactor against
+// threshold * max(tenure, 1 day), all non-negative.
+uint128 frequency_denominator(const Facts& f) {
+    return static_cast<uint128>(std::max<int128>(f.tenure, kMicrosPerDay));
+}
+
+uint128 order_count(const Facts& f) {
+    return static_cast<uint128>(std::max<std::int64_t>(f.order_count, 0));
+}
+
+bool test_holds(const Test& t, const Facts& f) {
+    switch (t.kind) {
+        case TestKind::OrdersAtLeast: return f.order_count >= t.limit;
+        case TestKind::OrdersAtMost: return f.order_count <= t.limit;
+        case TestKind::ValueAtLeast: return f.lifetime_value >= t.limit;
+        case TestKind::ValueAtMost: return f.lifetime_value <= t.limit;
+        case TestKind::AverageAtLeast:
+        case TestKind::AverageAtMost: {
+            if (f.order_count <= 0) return false;
+            // value / count against t  <=>  value key against 2 * t * count
+            int128 scaled;
+            bool overflow = __builtin_mul_overflow(t.limit * 2, static_cast<int128>(f.order_count), &scaled);
+            if (t.kind == TestKind::AverageAtLeast) return !overflow && f.lifetime_value >= scaled;
+            return overflow || f.lifetime_value <= scaled;
+        }
+        case TestKind::RecencyAtLeast: return f.has_recency && f.recency >= t.limit;
+        case TestKind::RecencyAtMost: return f.has_recency && f.recency <= t.limit;
+        case TestKind::TenureAtLeast: return f.has_tenure && f.tenure >= t.limit;
+        case TestKind::TenureAtMost: return f.has_tenure && f.tenure <= t.limit;
+        case TestKind::FrequencyAtLeast:
+        case TestKind::FrequencyAtMost: {
+            if (!f.has_tenure) return false;
+            int order = exact::compare_products(order_count(f), kFrequencyFactor,
+                                                static_cast<uint128>(t.limit), frequency_denominator(f));
+            return t.kind == TestKind::FrequencyAtLeast ? order >= 0 : order <= 0;
+        }
+    }
+    return false;
+}
+
+bool loyalty_holds(const Group& g, const Facts& f) {
+    if (!g.has_loyalty_levels) return true;
+    const auto& level = *f.loyalty_level;
+    if (!level) return false;
+    for (const auto& candidate : g.loyalty_levels)
+        if (candidate == *level) return true;
+    return false;
+}
+
+bool group_holds(const Group& g, const Facts& f) {
+    switch (g.kind) {
+        case Group::Kind::All:
+            for (const Test& t : g.tests)
+                if (!test_holds(t, f)) return false;
+            if (!loyalty_holds(g, f)) return false;
+            for (const Group& child : g.children)
+                if (!group_holds(child, f)) return false;
+            return true;
+        case Group::Kind::Any:
+            for (const Group& child : g.children)
+                if (group_holds(child, f)) return true;
+            return false;
+        case Group::Kind::Not:
+            return !group_holds(g.children.front(), f);
+    }
+    return false;
+}
+
+// Smallest m >= 0 with limit * m >= numerator_a * numerator_b (strictly
+// greater when `strict`), or nothing when it is beyond any timestamp.
+std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, bool strict) {
+    auto reaches = [&](int128 m) {
+        int order = exact::compare_products(limit, static_cast<uint128>(m), a, b);
+        return strict ? order > 0 : order >= 0;
+    };
+    const int128 ceiling = std::numeric_limits<std::int64_t>::max();
+    // A long double estimate is within a few units; exact steps finish it.
+    long double estimate = static_cast<long double>(a) * static_cast<long double>(b) /
+                           static_cast<long double>(limit);
+    if (estimate > static_cast<long double>(ceiling) - 16) return std::nullopt;
+    int128 m = std::max<int128>(static_cast<int128>(estimate) - 4, 0);
+    if (reaches(m)) {  // estimate too high after all: binary search below it
+        int128 low = 0, high = m;
+        while (low < high) {
+            int128 mid = low + (high - low) / 2;
+            if (reaches(mid)) high = mid; else low = mid + 1;
+        }
+        return low;
+    }
+    for (int step = 0; step < 64; ++step, ++m)
+        if (reaches(m)) return m;
+    int128 low = m, high = ceiling;  // estimate far too low: binary search above it
+    if (!reaches(high)) return std::nullopt;
+    while (low < high) {
+        int128 mid = low + (high - low) / 2;
+        if (reaches(mid)) high = mid; else low = mid + 1;
+    }
+    return low;
+}
+
+// When test t, evaluated as time moves on from f.as_of, next changes.
+std::optional<int128> test_change(const Test& t, const Facts& f, const Customer& c) {
+    switch (t.kind) {
+        case TestKind::RecencyAtLeast:  // becomes true once the age reaches the limit
+            if (f.has_recency && f.recency < t.limit) return f.as_of + (t.limit - f.recency);
+            return std::nullopt;
+        case TestKind::RecencyAtMost:  // stops being true just after the limit
+            if (f.has_recency && f.recency <= t.limit) return f.as_of + (t.limit - f.recency) + 1;
+            return std::nullopt;
+        case TestKind::TenureAtLeast:
+            if (f.has_tenure && f.tenure < t.limit) return f.as_of + (t.limit - f.tenure);
+            return std::nullopt;
+        case TestKind::TenureAtMost:
+            if (f.has_tenure && f.tenure <= t.limit) return f.as_of + (t.limit - f.tenure) + 1;
+            return std::nullopt;
+        case TestKind::FrequencyAtLeast:
+        case TestKind::FrequencyAtMost: {
+            // Frequency only falls as tenure grows, so a minimum can only stop
+            // holding and a maximum can only start holding.
+            if (!f.has_tenure || t.limit == 0 || f.order_count <= 0) return std::nullopt;
+            bool holds = test_holds(t, f);
+            bool at_least = t.kind == TestKind::FrequencyAtLeast;
+            if (holds != at_least) return std::nullopt;
+            // at least: first tenure with limit * tenure > count * factor;
+            // at most:  first tenure with limit * tenure >= count * factor.
+            auto tenure = smallest_multiple(static_cast<uint128>(t.limit), order_count(f),
+                                            kFrequencyFactor, at_least);
+            if (!tenure) return std::nullopt;
+            return static_cast<int128>(*c.customer_since) + *tenure;
+        }
+        default:
+            return std::nullopt;
+    }
+}
+
+void group_change(const Group& g, const Facts& f, const Customer& c, std::optional<Micros>& earliest) {
+    for (const Test& t : g.tests) {
+        auto when = test_change(t, f, c);
+        if (!when || *when <= f.as_of || *when > std::numeric_limits<Micros>::max()) continue;
+        Micros instant = static_cast<Micros>(*when);
+        if (!earliest || instant < *earliest) earliest = instant;
+    }
+    for (const Group& child : g.children) group_change(child, f, c, earliest);
+}
+
+}  // namespace
+
+detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
+    Facts f{};
+    f.order_count = customer.order_count;
+    f.lifetime_value = customer.lifetime_value;
+    f.as_of = as_of;
+    f.has_recency = customer.last_order_at.has_value();
+    if (f.has_recency) f.recency = static_cast<int128>(as_of) - *customer.last_order_at;
+    f.has_tenure = customer.customer_since.has_value();
+    if (f.has_tenure) f.tenure = static_cast<int128>(as_of) - *customer.customer_since;
+    f.loyalty_level = &customer.loyalty_level;
+    return f;
+}
+
+Matcher::Matcher(const Criteria& criteria) {
+    bool uses_time = false;
+    root_ = compile_level(criteria, uses_time);
+    uses_time_ = uses_time;
+}
+
+bool Matcher::matches(const detail::Facts& facts) const noexcept { return group_holds(root_, facts); }
+
+bool Matcher::matches(const Customer& customer, Micros as_of) const noexcept {
+    return matches(derive_facts(customer, as_of));
+}
+
+void Matcher::earliest_change(const Customer& customer, const detail::Facts& facts,
+                              std::optional<Micros>& earliest) const noexcept {
+    if (uses_time_) group_change(root_, facts, customer, earliest);
+}
+
+std::optional<Micros> Matcher::next_change(const Customer& customer, Micros as_of) const noexcept {
+    std::optional<Micros> earliest;
+    earliest_change(customer, derive_facts(customer, as_of), earliest);
+    return earliest;
+}
+
+void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
+    segments_.emplace_back(segment_id, std::move(matcher));
+}
+
+std::optional<Micros> SegmentSet::evaluate(const Customer& customer, Micros as_of,
+                                           std::vector<std::int64_t>& matched) const {
+    Facts facts = derive_facts(customer, as_of);
+    std::optional<Micros> earliest;
+    for (const auto& [id, matcher] : segments_) {
+        if (matcher.matches(facts)) matched.push_back(id);
+        matcher.earliest_change(customer, facts, earliest);
+    }
+    return earliest;
+}
+
+}  // namespace segmentation
