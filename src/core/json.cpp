@@ -196,42 +196,6 @@ private:
         }
     }
 
-    // Checks one UTF-8 sequence starting at pos_ and copies it; JSON text must
-    // be valid UTF-8 so that strings compare byte-for-byte with the database's.
-    void copy_utf8(std::string& out) {
-        auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text_[i]); };
-        unsigned char lead = byte(pos_);
-        int extra;
-        std::uint32_t cp;
-        if (lead < 0x80) {
-            out += static_cast<char>(lead);
-            ++pos_;
-            return;
-        } else if ((lead & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = lead & 0x1F;
-        } else if ((lead & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = lead & 0x0F;
-        } else if ((lead & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = lead & 0x07;
-        } else {
-            fail("invalid UTF-8");
-        }
-        if (pos_ + static_cast<std::size_t>(extra) >= text_.size()) fail("invalid UTF-8");
-        for (int i = 1; i <= extra; ++i) {
-            unsigned char next = byte(pos_ + static_cast<std::size_t>(i));
-            if ((next & 0xC0) != 0x80) fail("invalid UTF-8");
-            cp = (cp << 6) | (next & 0x3F);
-        }
-        static const std::uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < kMinimum[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            fail("invalid UTF-8");
-        out.append(text_.substr(pos_, static_cast<std::size_t>(extra) + 1));
-        pos_ += static_cast<std::size_t>(extra) + 1;
-    }
-
     std::string string() {
         ++pos_;  // opening quote
         std::string out;
@@ -244,7 +208,10 @@ private:
             }
             if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
             if (c != '\\') {
-                copy_utf8(out);
+                // Bytes pass through untouched: text arrives in the database
+                // encoding, and loyalty levels compare byte for byte.
+                out += c;
+                ++pos_;
                 continue;
             }
             ++pos_;

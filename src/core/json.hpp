@@ -3,6 +3,7 @@
 // The core parses criteria from text so that it can be unit-tested and fuzzed
 // without PostgreSQL; the glue hands it the canonical text of a jsonb value.
 // Numbers keep their literal spelling so that money thresholds stay exact.
+// String bytes outside ASCII pass through unchanged (the database encoding).
 #pragma once
 
 #include <cstddef>

@@ -28,14 +28,16 @@ TEST(Json, DecodesEscapesAndSurrogatePairs) {
     EXPECT_EQ(v.text, "a\"b\\c/\n\xc3\xa9\xf0\x9f\x98\x80");
 }
 
-TEST(Json, KeepsValidUtf8) {
+TEST(Json, PassesNonAsciiBytesThrough) {
+    // Text comes in the database encoding; bytes are kept as they are.
     EXPECT_EQ(parse("\"Gold \xc3\xa9\"").text, "Gold \xc3\xa9");
+    EXPECT_EQ(parse("\"Gold \xe9\"").text, "Gold \xe9");
 }
 
 TEST(Json, RefusesMalformedText) {
     for (const char* bad : {"", "{", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "1e",
                             "tru", "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "[1] 2",
-                            "\"\x01\"", "\"\xc3\"", "\"\xff\"", "\"\xed\xa0\x80\"", "\"\xc0\x80\"",
+                            "\"\x01\"",
                             "NaN", "Infinity", "\"\\u0000\"", "{\"a\":1,\"a\":2}"}) {
         EXPECT_THROW(parse(bad), SyntaxError) << bad;
     }

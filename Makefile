@@ -1,0 +1,51 @@
+# PGXS build of the segmentation extension.
+#
+#   make                 build the shared library
+#   make install         install it and the SQL scripts (as root)
+#   make installcheck    pg_regress (sql/, expected/) and isolation tests
+#                        (test/isolation/) against a running server
+#
+# The two commands of the README (make demo, make test-all) set everything
+# up first, including the packages: see scripts/.
+
+EXTENSION = segmentation
+MODULE_big = segmentation
+
+CORE_SOURCES = $(wildcard src/core/*.cpp)
+GLUE_SOURCES = $(wildcard src/glue/*.cpp)
+OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
+
+# Install and upgrade scripts live in src/sql/, because pg_regress owns sql/.
+DATA = $(wildcard src/sql/segmentation--*.sql)
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=segmentation
+
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=segmentation
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wno-missing-field-initializers -Wno-unused-parameter -Wno-register -MMD -MP
+SHLIB_LINK = -lstdc++
+EXTRA_CLEAN = $(OBJS:.o=.d)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifeq ($(PGXS),)
+# A fresh machine: only the README's commands work until setup has run.
+all install installcheck:
+	@echo "PostgreSQL development files are missing: run 'make demo' or 'make test-all' (they install them)." >&2; exit 1
+else
+# No LLVM bitcode for the JIT: the C++ code gains nothing from it.
+override with_llvm = no
+include $(PGXS)
+# Rebuild objects when a header they include changes (-MMD above).
+-include $(OBJS:.o=.d)
+endif
+
+.PHONY: demo test-all
+demo:
+	scripts/demo.sh
+test-all:
+	scripts/test.sh

@@ -1,0 +1,2 @@
+src/core/json.o: src/core/json.cpp src/core/json.hpp
+src/core/json.hpp:

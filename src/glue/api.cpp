@@ -1,0 +1,388 @@
+// The service's API as SQL-callable functions: segments, matching and
+// assignments. Tracking lives in tracking.cpp, refreshes in refresh.cpp.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/matcher.hpp"
+#include "glue/catalog.hpp"
+#include "glue/customers.hpp"
+#include "glue/guard.hpp"
+#include "glue/keys.hpp"
+#include "glue/membership.hpp"
+#include "glue/notify.hpp"
+#include "glue/segment_cache.hpp"
+#include "glue/spi.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+using spi::kKeyType;
+
+char* segmentation_actor_setting = nullptr;  // the segmentation.actor GUC
+
+namespace {
+
+const spi::Statement kLoadCustomer = {
+    "SELECT " SEGMENTATION_METRIC_COLUMNS " FROM segmentation.customer_metrics WHERE customer_id = $1",
+    1, {kKeyType}};
+
+const spi::Statement kLockCustomerKey = {
+    "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = $1 FOR KEY SHARE", 1, {kKeyType}};
+
+const spi::Statement kLockSegment = {
+    "SELECT name, is_automatic FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
+
+const spi::Statement kAddManual = {
+    "WITH added AS ("
+    "  INSERT INTO segmentation.assignments (customer_id, segment_id, is_automatic, assigned_at, assigned_by) "
+    "  VALUES ($1, $2, false, now(), $3) ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING 1) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
+    "SELECT $1, $2, 'added', false, 'manual', $3 FROM added RETURNING 1",
+    3, {kKeyType, INT8OID, TEXTOID}};
+
+const spi::Statement kRemoveManual = {
+    "WITH removed AS ("
+    "  DELETE FROM segmentation.assignments "
+    "  WHERE customer_id = $1 AND segment_id = $2 AND NOT is_automatic RETURNING 1) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
+    "SELECT $1, $2, 'removed', false, 'manual', $3, $4 FROM removed RETURNING 1",
+    4, {kKeyType, INT8OID, TEXTOID, TEXTOID}};
+
+const spi::Statement kCustomerSegments = {
+    "SELECT a.segment_id, s.name, s.criteria, a.is_automatic, a.assigned_at, a.assigned_by "
+    "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
+    "WHERE a.customer_id = $1 ORDER BY s.name, a.segment_id",
+    1, {kKeyType}};
+
+const spi::Statement kSegmentNamed = {
+    "SELECT id FROM segmentation.segments WHERE name = $1", 1, {TEXTOID}};
+
+const spi::Statement kInsertSegment = {
+    "INSERT INTO segmentation.segments (name, description, criteria, is_automatic) "
+    "VALUES ($1, $2, $3, $4) RETURNING id",
+    4, {TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
+
+void require_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
+    if (PG_ARGISNULL(argno))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+}
+
+// The text of a jsonb argument (NULL must have been refused already).
+std::string jsonb_text(FunctionCallInfo fcinfo, int argno) {
+    const char* text = pg::call([&] {
+        Jsonb* document = PG_GETARG_JSONB_P(argno);
+        return JsonbToCString(nullptr, &document->root, VARSIZE(document));
+    });
+    return text;
+}
+
+TimestampTz as_of_argument(FunctionCallInfo fcinfo, int argno) {
+    require_argument(fcinfo, argno, "as_of");
+    return PG_GETARG_TIMESTAMPTZ(argno);
+}
+
+Datum key_argument(FunctionCallInfo fcinfo, int argno) {
+    return pg::call([&] { return customer_key_argument(fcinfo, argno); });
+}
+
+std::string key_text(Datum key) {
+    return pg::call([&] { return key_to_text(key); });
+}
+
+// Who is acting: the segmentation.actor setting when the application sets
+// it (SET LOCAL segmentation.actor = 'alice@example.com'), otherwise the
+// role the session acts as (outside any SECURITY DEFINER function).
+Datum actor() {
+    return pg::call([] {
+        if (segmentation_actor_setting != nullptr && segmentation_actor_setting[0] != '\0')
+            return CStringGetTextDatum(segmentation_actor_setting);
+        return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+    });
+}
+
+// Loads one customer's metrics, or nothing when the key is unknown. Needs SPI.
+bool load_customer(Datum key, Customer& customer) {
+    if (spi::run(kLoadCustomer, {key}, nullptr, true) == 0) return false;
+    pg::call([&] { customer = customer_from_values(metric_values_from_spi(0, 1), key); });
+    return true;
+}
+
+[[noreturn]] void unknown_customer(Datum key, const std::string& doing) {
+    throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": customer \"" + key_text(key) + "\" does not exist",
+                "", "Customers come from the tables given to segmentation.track_customers() and segmentation.track_orders().");
+}
+
+// The manual segment `segment`, locked against deletion; errors name both
+// the customer and the segment.
+void require_manual_segment(int64 segment, Datum key, const std::string& doing) {
+    if (spi::run(kLockSegment, {Int64GetDatum(segment)}) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
+    bool automatic = false;
+    std::string name = pg::call([&] {
+        bool null;
+        automatic = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null));
+        return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    });
+    if (automatic)
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is automatic",
+                    "Members of automatic segments follow the segment's criteria.",
+                    "Only manual segments can be assigned or removed by hand.");
+    (void)key;
+}
+
+Datum int64_array_datum(const std::vector<int64>& values) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
+        return PointerGetDatum(construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
+    });
+}
+
+// Compiled criteria per call site, keyed by the jsonb's bytes, so a scan that
+// matches many rows against a few criteria compiles each only once.
+struct MatchCache {
+    std::unordered_map<std::string, std::unique_ptr<Matcher>> matchers;
+    std::string last_bytes;
+    const Matcher* last = nullptr;
+    // Layout of the customer_metrics row type as last seen.
+    Oid row_type = InvalidOid;
+    AttrNumber columns[kMetricColumnCount + 1] = {};  // customer_id, then the metric columns
+
+    const Matcher& matcher_for(const char* bytes, std::size_t length, FunctionCallInfo fcinfo, int argno) {
+        if (last != nullptr && last_bytes.size() == length && std::memcmp(last_bytes.data(), bytes, length) == 0)
+            return *last;
+        std::string key(bytes, length);
+        auto found = matchers.find(key);
+        if (found == matchers.end()) {
+            if (matchers.size() >= 256) {
+                matchers.clear();
+                last = nullptr;
+            }
+            auto compiled = std::make_unique<Matcher>(parse_criteria(jsonb_text(fcinfo, argno)));
+            found = matchers.emplace(key, std::move(compiled)).first;
+        }
+        last_bytes = std::move(key);
+        last = found->second.get();
+        return *last;
+    }
+};
+
+void delete_match_cache(void* cache) { delete static_cast<MatchCache*>(cache); }
+
+MatchCache& match_cache(FunctionCallInfo fcinfo) {
+    if (fcinfo->flinfo->fn_extra == nullptr) {
+        auto cache = std::make_unique<MatchCache>();
+        pg::call([&] {
+            // Freed with the memory the call site lives in (normally the query's).
+            auto* callback = static_cast<MemoryContextCallback*>(
+                MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
+            callback->func = delete_match_cache;
+            callback->arg = cache.get();
+            MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
+        });
+        fcinfo->flinfo->fn_extra = cache.release();
+    }
+    return *static_cast<MatchCache*>(fcinfo->flinfo->fn_extra);
+}
+
+const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
+    require_argument(fcinfo, argno, "criteria");
+    const char* bytes = nullptr;
+    std::size_t length = 0;
+    pg::call([&] {
+        struct varlena* value = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno)));
+        bytes = VARDATA_ANY(value);
+        length = VARSIZE_ANY_EXHDR(value);
+    });
+    return match_cache(fcinfo).matcher_for(bytes, length, fcinfo, argno);
+}
+
+}  // namespace
+
+// segmentation.check_criteria(jsonb): true, or the error naming the problem.
+SEGMENTATION_FUNCTION(segmentation_check_criteria) {
+    require_argument(fcinfo, 0, "criteria");
+    parse_criteria(jsonb_text(fcinfo, 0));
+    PG_RETURN_BOOL(true);
+}
+
+// segmentation.segment_match(customer_metrics, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
+    require_argument(fcinfo, 0, "customer");
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    MatchCache& cache = match_cache(fcinfo);
+    Customer customer = pg::call([&] {
+        HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+        Oid type = HeapTupleHeaderGetTypeId(row);
+        int32 typmod = HeapTupleHeaderGetTypMod(row);
+        TupleDesc desc = lookup_rowtype_tupdesc(type, typmod);
+        if (cache.row_type != type) {
+            static const char* const names[] = {"customer_id", "lifetime_value", "order_count",
+                                                "last_order_at", "customer_since", "loyalty_level"};
+            for (int i = 0; i <= kMetricColumnCount; ++i) {
+                cache.columns[i] = InvalidAttrNumber;
+                for (int a = 0; a < desc->natts; ++a) {
+                    Form_pg_attribute attribute = TupleDescAttr(desc, a);
+                    if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), names[i]) == 0)
+                        cache.columns[i] = attribute->attnum;
+                }
+                if (cache.columns[i] == InvalidAttrNumber)
+                    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                    errmsg("segment_match needs a segmentation.customer_metrics row; %s has no column %s",
+                                           format_type_be(type), names[i])));
+            }
+            cache.row_type = type;
+        }
+        HeapTupleData tuple;
+        tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+        ItemPointerSetInvalid(&tuple.t_self);
+        tuple.t_tableOid = InvalidOid;
+        tuple.t_data = row;
+        MetricValues v;
+        bool key_null;
+        Datum key = heap_getattr(&tuple, cache.columns[0], desc, &key_null);
+        v.lifetime_value = heap_getattr(&tuple, cache.columns[1], desc, &v.lifetime_value_null);
+        v.order_count = heap_getattr(&tuple, cache.columns[2], desc, &v.order_count_null);
+        v.last_order_at = heap_getattr(&tuple, cache.columns[3], desc, &v.last_order_at_null);
+        v.customer_since = heap_getattr(&tuple, cache.columns[4], desc, &v.customer_since_null);
+        v.loyalty_level = heap_getattr(&tuple, cache.columns[5], desc, &v.loyalty_level_null);
+        ReleaseTupleDesc(desc);
+        return customer_from_values(v, key_null ? std::nullopt : std::optional<Datum>(key));
+    });
+    PG_RETURN_BOOL(matcher.matches(customer, as_of));
+}
+
+// segmentation.segment_match(customer_id, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
+    Datum key = key_argument(fcinfo, 0);
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    spi::connect();
+    Customer customer;
+    if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
+    bool result = matcher.matches(customer, as_of);
+    spi::finish();
+    PG_RETURN_BOOL(result);
+}
+
+// segmentation.calculate_automatic_segments(customer_id, timestamptz) -> bigint[]
+SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
+    Datum key = key_argument(fcinfo, 0);
+    TimestampTz as_of = as_of_argument(fcinfo, 1);
+    spi::connect();
+    Customer customer;
+    if (!load_customer(key, customer)) unknown_customer(key, "cannot calculate segments");
+    std::vector<int64> matched;
+    automatic_segments()->evaluate(customer, as_of, matched);
+    spi::finish();
+    return int64_array_datum(matched);
+}
+
+// segmentation.assign_automatic_segments(customer_id, OUT added bigint[], OUT removed bigint[])
+SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
+    Datum key = key_argument(fcinfo, 0);
+    spi::connect();
+    Customer unused;
+    if (!load_customer(key, unused)) unknown_customer(key, "cannot assign automatic segments");
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    std::vector<Change> changes = evaluate_customers({key}, now, Cause::Refresh);
+    std::vector<int64> added, removed;
+    for (const Change& c : changes) (c.added ? added : removed).push_back(c.segment);
+    std::sort(added.begin(), added.end());
+    std::sort(removed.begin(), removed.end());
+    spi::finish();
+    Datum values[2] = {int64_array_datum(added), int64_array_datum(removed)};
+    return pg::call([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "segmentation: assign_automatic_segments must return a record");
+        bool nulls[2] = {false, false};
+        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+    });
+}
+
+// segmentation.assign_manual_segment(customer_id, segment_id) -> boolean
+SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
+    Datum key = key_argument(fcinfo, 0);
+    require_argument(fcinfo, 1, "segment id");
+    int64 segment = PG_GETARG_INT64(1);
+    std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
+    spi::connect();
+    require_manual_segment(segment, key, doing);
+    if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
+    Datum who = actor();
+    bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
+    if (added) remember_change(key, segment, true);
+    spi::finish();
+    PG_RETURN_BOOL(added);
+}
+
+// segmentation.remove_manual_segment(customer_id, segment_id, reason) -> boolean
+SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
+    Datum key = key_argument(fcinfo, 0);
+    require_argument(fcinfo, 1, "segment id");
+    int64 segment = PG_GETARG_INT64(1);
+    std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
+    spi::connect();
+    require_manual_segment(segment, key, doing);
+    if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
+    Datum who = actor();
+    Datum reason = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
+    char nulls[4] = {' ', ' ', ' ', static_cast<char>(PG_ARGISNULL(2) ? 'n' : ' ')};
+    bool removed = spi::run(kRemoveManual, {key, Int64GetDatum(segment), who, reason}, nulls) > 0;
+    if (removed) remember_change(key, segment, false);
+    spi::finish();
+    PG_RETURN_BOOL(removed);
+}
+
+// segmentation.customer_segments(customer_id) -> setof (segment_id, name, criteria, is_automatic, assigned_at, assigned_by)
+SEGMENTATION_FUNCTION(segmentation_customer_segments) {
+    Datum key = key_argument(fcinfo, 0);
+    spi::connect();
+    Customer unused;
+    if (!load_customer(key, unused)) unknown_customer(key, "cannot list segments");
+    uint64 rows = spi::run(kCustomerSegments, {key}, nullptr, true);
+    pg::call([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        for (uint64 row = 0; row < rows; ++row) {
+            Datum values[6];
+            bool nulls[6];
+            for (int column = 0; column < 6; ++column)
+                values[column] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
+            tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+        }
+    });
+    spi::finish();
+    return (Datum)0;
+}
+
+// segmentation.create_segment(name, criteria, is_automatic, description) -> bigint
+SEGMENTATION_FUNCTION(segmentation_create_segment) {
+    require_argument(fcinfo, 0, "segment name");
+    require_argument(fcinfo, 1, "criteria");
+    require_argument(fcinfo, 2, "is_automatic");
+    std::string name = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+    if (name.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "segment name must not be empty");
+    parse_criteria(jsonb_text(fcinfo, 1));  // a clear error before anything is written
+    spi::connect();
+    Datum name_datum = PG_GETARG_DATUM(0);
+    if (spi::run(kSegmentNamed, {name_datum}) > 0)
+        throw Error(ERRCODE_UNIQUE_VIOLATION, "segment \"" + name + "\" already exists",
+                    "", "Segment names are unique; choose another name or edit the existing segment.");
+    char nulls[4] = {' ', static_cast<char>(PG_ARGISNULL(3) ? 'n' : ' '), ' ', ' '};
+    spi::run(kInsertSegment, {name_datum, PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
+             nulls);
+    int64 id = pg::call([] {
+        bool null;
+        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
+    });
+    spi::finish();
+    PG_RETURN_INT64(id);
+}

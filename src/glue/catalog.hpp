@@ -1,0 +1,38 @@
+// Where the extension's own objects are, and what type customer keys have.
+// PG-style: call these inside pg::call.
+#pragma once
+
+#include "glue/postgres.hpp"
+
+namespace segmentation::glue {
+
+struct Catalog {
+    Oid extension;
+    Oid schema;
+    Oid segments;
+    Oid assignments;
+    Oid assignment_log;
+    Oid customer_metrics;
+    Oid tracked_tables;
+    // Customer keys are stored with the type of the tracked key column (text
+    // until something is tracked); this is customer_metrics.customer_id's.
+    Oid key_type;
+    int32 key_typmod;
+    Oid key_collation;
+    Oid key_array_type;
+    int16 key_length;
+    bool key_by_value;
+};
+
+// The current catalog, looked up once and again after any change to the
+// extension's relations (a relcache invalidation).
+const Catalog& catalog();
+
+// Registers the invalidation callbacks; called once from _PG_init.
+void register_catalog_callbacks();
+
+// Bumped whenever cached catalog facts are dropped; caches derived from the
+// catalog (prepared statements) compare it to know they must be rebuilt.
+uint64 catalog_generation();
+
+}  // namespace segmentation::glue

@@ -1,0 +1,31 @@
+// Loading the extension's library: settings and cache callbacks.
+#include "glue/catalog.hpp"
+#include "glue/notify.hpp"
+#include "glue/segment_cache.hpp"
+
+extern char* segmentation_actor_setting;  // api.cpp
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+void _PG_init(void) {
+    using namespace segmentation::glue;
+    DefineCustomStringVariable(
+        "segmentation.actor",
+        "Who manual assignments and removals are logged as.",
+        "Applications set it per transaction (SET LOCAL segmentation.actor = 'alice'); "
+        "when empty, the current role's name is logged.",
+        &segmentation_actor_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "segmentation.notify",
+        "Sends NOTIFY segmentation_changed when membership changes.",
+        "Turn off for bulk loads whose listeners will re-read everything anyway.",
+        &notify_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("segmentation");
+    register_catalog_callbacks();
+    register_segment_cache_callbacks();
+    register_notify_callbacks();
+}
+}

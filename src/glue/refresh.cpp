@@ -1,0 +1,112 @@
+// refresh_all() and refresh_due(): re-evaluating customers in bulk.
+#include "glue/refresh.hpp"
+
+#include "glue/catalog.hpp"
+#include "glue/segment_cache.hpp"
+#include "glue/spi.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace segmentation::glue {
+namespace {
+
+constexpr long kBatchSize = 10000;
+
+const spi::Statement kAllCustomers = {
+    "SELECT " SEGMENTATION_STATE_COLUMNS " FROM segmentation.customer_metrics m", 0, {}};
+
+// Due customers, locked; customers another session is refreshing are skipped.
+const spi::Statement kDueCustomers = {
+    "SELECT customer_id FROM segmentation.customer_metrics WHERE reevaluate_at <= $1 "
+    "LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+    1, {TIMESTAMPTZOID}};
+
+void count(const std::vector<Change>& changes, RefreshTotals& totals) {
+    for (const Change& c : changes) (c.added ? totals.added : totals.removed) += 1;
+}
+
+Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
+    return pg::call([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "segmentation: refresh functions must return a record");
+        Datum values[3] = {Int64GetDatum(totals.customers), Int64GetDatum(totals.added), Int64GetDatum(totals.removed)};
+        bool nulls[3] = {false, false, false};
+        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+    });
+}
+
+}  // namespace
+
+RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    RefreshTotals totals;
+    Portal cursor = spi::open_cursor(kAllCustomers, {});
+    std::vector<Change> unused;
+    std::vector<Datum> stale;
+    CustomerState state;
+    for (;;) {
+        poll_interrupts();
+        spi::connect();  // one connection per batch: its finish frees the batch
+        uint64 rows = spi::fetch(cursor, kBatchSize);
+        if (rows == 0) {
+            spi::finish();
+            break;
+        }
+        stale.clear();
+        for (uint64 row = 0; row < rows; ++row) {
+            read_customer_state(row, state);
+            unused.clear();
+            Evaluation e = evaluate_state(state, *segments, as_of, scope, unused);
+            if (e.membership_changed || e.due_changed) stale.push_back(state.key);
+        }
+        totals.customers += static_cast<int64>(rows);
+        // Only customers that need a write are locked, read again and written.
+        count(evaluate_customers(stale, as_of, cause, scope), totals);
+        spi::finish();
+    }
+    spi::close_cursor(cursor);
+    return totals;
+}
+
+}  // namespace segmentation::glue
+
+// segmentation.refresh_all(OUT customers bigint, OUT added bigint, OUT removed bigint)
+SEGMENTATION_FUNCTION(segmentation_refresh_all) {
+    spi::connect();
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    RefreshTotals totals = refresh_customers(now, Cause::Refresh);
+    spi::finish();
+    return totals_record(fcinfo, totals);
+}
+
+// segmentation.refresh_due(as_of timestamptz, OUT customers bigint, OUT added bigint, OUT removed bigint)
+SEGMENTATION_FUNCTION(segmentation_refresh_due) {
+    if (PG_ARGISNULL(0)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "as_of must not be NULL");
+    TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
+    RefreshTotals totals;
+    spi::connect();
+    (void)automatic_segments();  // the definitions lock, before any customer lock
+    for (;;) {
+        poll_interrupts();
+        spi::connect();
+        uint64 rows = spi::run(kDueCustomers, {TimestampTzGetDatum(as_of)});
+        if (rows == 0) {
+            spi::finish();
+            break;
+        }
+        std::vector<Datum> keys(rows);
+        pg::call([&] {
+            for (uint64 row = 0; row < rows; ++row) {
+                bool null;
+                keys[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+            }
+        });
+        totals.customers += static_cast<int64>(rows);
+        count(evaluate_customers(keys, as_of, Cause::Time), totals);
+        spi::finish();
+    }
+    spi::finish();
+    return totals_record(fcinfo, totals);
+}

@@ -1,0 +1,100 @@
+#include "glue/segment_cache.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "glue/catalog.hpp"
+
+namespace segmentation::glue {
+namespace {
+
+std::shared_ptr<const SegmentSet> compiled;  // null until built, and after invalidation
+Oid compiled_for_relation = InvalidOid;
+
+void drop_compiled(Datum, Oid relid) {
+    if (relid == InvalidOid || relid == compiled_for_relation) compiled.reset();
+}
+
+void drop_compiled_at_abort(XactEvent event, void*) {
+    // This transaction may have built the set from its own uncommitted edits.
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) compiled.reset();
+}
+
+void lock_definitions(LOCKMODE mode) {
+    // An object lock on the extension (sub-id 1, which no DDL uses). Taking it
+    // also processes pending invalidations, so a wait for an editor's commit
+    // ends with that editor's changes visible to automatic_segments().
+    pg::call([mode] { LockDatabaseObject(ExtensionRelationId, catalog().extension, 1, mode); });
+}
+
+struct StoredSegment {
+    int64 id;
+    std::string name;
+    std::string criteria;  // jsonb's text
+};
+
+std::vector<StoredSegment> read_automatic_segments() {
+    std::vector<StoredSegment> rows;
+    pg::call([&] {
+        const Catalog& c = catalog();
+        Relation relation = table_open(c.segments, AccessShareLock);
+        TupleDesc desc = RelationGetDescr(relation);
+        AttrNumber id_column = get_attnum(c.segments, "id");
+        AttrNumber name_column = get_attnum(c.segments, "name");
+        AttrNumber criteria_column = get_attnum(c.segments, "criteria");
+        AttrNumber automatic_column = get_attnum(c.segments, "is_automatic");
+        Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+        TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
+        HeapTuple tuple;
+        while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            bool null;
+            Datum automatic = heap_getattr(tuple, automatic_column, desc, &null);
+            if (null || !DatumGetBool(automatic)) continue;
+            int64 id = DatumGetInt64(heap_getattr(tuple, id_column, desc, &null));
+            char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
+            Datum criteria = heap_getattr(tuple, criteria_column, desc, &null);
+            char* text = null ? pstrdup("{}")
+                              : JsonbToCString(nullptr, &DatumGetJsonbP(criteria)->root, VARSIZE_ANY(DatumGetPointer(criteria)));
+            rows.push_back(StoredSegment{id, name, text});
+        }
+        table_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(relation, AccessShareLock);
+        compiled_for_relation = c.segments;
+    });
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return rows;
+}
+
+}  // namespace
+
+std::shared_ptr<const SegmentSet> automatic_segments() {
+    lock_definitions(AccessShareLock);
+    if (compiled) return compiled;
+    auto set = std::make_shared<SegmentSet>();
+    for (const StoredSegment& segment : read_automatic_segments()) {
+        try {
+            set->add(segment.id, Matcher(parse_criteria(segment.criteria)));
+        } catch (const CriteriaError& e) {
+            // Only possible if the table was changed around its CHECK constraint.
+            throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "segment " + std::to_string(segment.id) + " (\"" + segment.name +
+                            "\") has invalid criteria: " + e.what(),
+                        "", "Correct or delete the segment; until then no automatic segment can be evaluated.");
+        }
+    }
+    compiled = std::move(set);
+    return compiled;
+}
+
+void lock_definitions_exclusively() { lock_definitions(AccessExclusiveLock); }
+
+void register_segment_cache_callbacks() {
+    CacheRegisterRelcacheCallback(drop_compiled, (Datum)0);
+    RegisterXactCallback(drop_compiled_at_abort, nullptr);
+}
+
+}  // namespace segmentation::glue

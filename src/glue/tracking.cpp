@@ -1,0 +1,618 @@
+// Tracking the user's tables: track_customers(), track_orders(), their
+// untrack_ twins, the triggers that keep customer_metrics exact as rows
+// change, and the retyping of customer keys to the tracked key type.
+//
+// Metrics are maintained per statement from the triggers' transition tables:
+// sums and counts by addition, first and last order by least/greatest, and a
+// new aggregate of one customer's orders only when its first or last order
+// left. All generated SQL quotes every name it takes from the catalog.
+#include <string>
+#include <vector>
+
+#include "glue/catalog.hpp"
+#include "glue/keys.hpp"
+#include "glue/notify.hpp"
+#include "glue/refresh.hpp"
+#include "glue/segment_cache.hpp"
+#include "glue/spi.hpp"
+#include "glue/tracking.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace segmentation::glue {
+namespace {
+
+const spi::Statement kReadTracking = {
+    "SELECT kind, relation, customer_column, time_column, coalesce(amount_column, loyalty_column), live "
+    "FROM segmentation.tracked_tables",
+    0, {}};
+
+const spi::Statement kForgetCustomers = {
+    "WITH gone AS (DELETE FROM segmentation.customer_metrics WHERE customer_id = ANY($1) RETURNING customer_id), "
+    "dropped AS (DELETE FROM segmentation.assignments a USING gone WHERE a.customer_id = gone.customer_id "
+    "            RETURNING a.customer_id, a.segment_id, a.is_automatic) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
+    "SELECT customer_id, segment_id, 'removed', is_automatic, $2 FROM dropped RETURNING customer_id, segment_id",
+    2, {spi::kKeyArrayType, TEXTOID}};
+
+const spi::Statement kAllCustomerKeys = {"SELECT customer_id FROM segmentation.customer_metrics", 0, {}};
+
+const spi::Statement kCountCustomers = {"SELECT count(*) FROM segmentation.customer_metrics", 0, {}};
+
+std::string q(const std::string& identifier) {
+    return pg::call([&] { return quote_identifier(identifier.c_str()); });
+}
+
+std::string relation_name(Oid relation) {
+    return pg::call([&] {
+        char* name = get_rel_name(relation);
+        if (name == nullptr)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                            errmsg("tracked table with OID %u no longer exists", relation),
+                            errhint("Untrack it with segmentation.untrack_customers() or segmentation.untrack_orders().")));
+        return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), name);
+    });
+}
+
+std::string key_type_name() { return pg::call([] { return format_type_be(catalog().key_type); }); }
+
+TimestampTz transaction_start() { return pg::call([] { return GetCurrentTransactionStartTimestamp(); }); }
+
+std::vector<Datum> keys_from_results(uint64 rows) {
+    std::vector<Datum> keys(rows);
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) {
+            bool null;
+            keys[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+        }
+    });
+    return keys;
+}
+
+int64 first_int64() {
+    return pg::call([] {
+        bool null;
+        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
+    });
+}
+
+// ---- SQL over the tracked tables -------------------------------------------
+
+// Expressions over an orders row aliased `o`.
+struct OrderColumns {
+    std::string key, amount, time, reference;
+};
+
+OrderColumns order_columns(const TrackedTable& orders, const std::string& key_type) {
+    std::string reference = "o." + q(orders.key_column);
+    return {reference + "::" + key_type, "coalesce(o." + q(orders.value_column) + "::numeric, 0)",
+            "o." + q(orders.time_column) + "::timestamptz", reference};
+}
+
+std::string aggregate_orders(const std::string& source, const OrderColumns& c, const std::string& filter = "") {
+    return "SELECT " + c.key + " AS k, sum(" + c.amount + ") AS s, count(*) AS n, min(" + c.time + ") AS lo, max(" +
+           c.time + ") AS hi FROM " + source + " o WHERE " + c.reference + " IS NOT NULL" + filter + " GROUP BY 1";
+}
+
+// Applies the order rows a statement added (transition table segmentation_new)
+// and removed (segmentation_old) to customer_metrics and returns the
+// customers whose metrics changed. Without a customers table, customers
+// appear with their first order, and customer_since is that order's time.
+// When the table is not live, changed customers are marked due instead.
+std::string orders_delta_sql(const Tracking& t, bool removed_rows, bool added_rows) {
+    const TrackedTable& orders = *t.orders;
+    std::string key_type = key_type_name();
+    OrderColumns c = order_columns(orders, key_type);
+    bool orders_only = !t.customers.has_value();
+    std::string due = orders.live ? "" : ", reevaluate_at = now()";
+    std::string none = "SELECT NULL::" + key_type +
+                       " AS k, 0::numeric AS s, 0::bigint AS n, NULL::timestamptz AS lo, NULL::timestamptz AS hi WHERE false";
+    std::string this_customer = " FROM " + orders.name + " o WHERE " + c.reference + " = m.customer_id)";
+    std::string first = "CASE WHEN m.order_count + d.n = 0 THEN NULL "
+                        "WHEN d.rem_lo <= m.first_order_at AND NOT coalesce(d.add_lo <= m.first_order_at, false) "
+                        "THEN (SELECT min(" + c.time + ")" + this_customer +
+                        " ELSE least(m.first_order_at, d.add_lo) END";
+    std::string last = "CASE WHEN m.order_count + d.n = 0 THEN NULL "
+                       "WHEN d.rem_hi >= m.last_order_at AND NOT coalesce(d.add_hi >= m.last_order_at, false) "
+                       "THEN (SELECT max(" + c.time + ")" + this_customer +
+                       " ELSE greatest(m.last_order_at, d.add_hi) END";
+    std::string sql =
+        "WITH added AS (" + (added_rows ? aggregate_orders("segmentation_new", c) : none) + "), "
+        "removed AS (" + (removed_rows ? aggregate_orders("segmentation_old", c) : none) + "), "
+        "delta AS (SELECT coalesce(a.k, r.k) AS k, coalesce(a.s, 0) - coalesce(r.s, 0) AS s, "
+        "  coalesce(a.n, 0) - coalesce(r.n, 0) AS n, a.lo AS add_lo, a.hi AS add_hi, r.lo AS rem_lo, r.hi AS rem_hi "
+        "  FROM added a FULL JOIN removed r ON a.k = r.k "
+        // Rows changed only in columns we do not track change nothing.
+        "  WHERE coalesce(a.s, 0) <> coalesce(r.s, 0) OR coalesce(a.n, 0) <> coalesce(r.n, 0) "
+        "     OR a.lo IS DISTINCT FROM r.lo OR a.hi IS DISTINCT FROM r.hi), "
+        "changed AS (UPDATE segmentation.customer_metrics m SET "
+        "  lifetime_value = m.lifetime_value + d.s, order_count = m.order_count + d.n, "
+        "  first_order_at = " + first + ", last_order_at = " + last +
+        (orders_only ? ", customer_since = " + first : "") + due +
+        "  FROM delta d WHERE m.customer_id = d.k RETURNING m.customer_id)";
+    if (!orders_only) return sql + " SELECT customer_id FROM changed";
+    return sql +
+           ", created AS (INSERT INTO segmentation.customer_metrics AS m "
+           "  (customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since" +
+           (orders.live ? "" : ", reevaluate_at") + ") "
+           "  SELECT d.k, d.s, d.n, d.add_lo, d.add_hi, d.add_lo" + (orders.live ? "" : ", now()") +
+           "  FROM delta d WHERE d.n > 0 AND d.k NOT IN (SELECT customer_id FROM changed) "
+           // A concurrent transaction may have created the customer meanwhile.
+           "  ON CONFLICT (customer_id) DO UPDATE SET "
+           "    lifetime_value = m.lifetime_value + excluded.lifetime_value, "
+           "    order_count = m.order_count + excluded.order_count, "
+           "    first_order_at = least(m.first_order_at, excluded.first_order_at), "
+           "    last_order_at = greatest(m.last_order_at, excluded.last_order_at), "
+           "    customer_since = least(m.first_order_at, excluded.first_order_at)" + due +
+           "  RETURNING m.customer_id) "
+           "SELECT customer_id FROM changed UNION ALL SELECT customer_id FROM created";
+}
+
+// Every order metric back to zero (TRUNCATE of the orders table).
+std::string orders_cleared_sql(const Tracking& t) {
+    return std::string("UPDATE segmentation.customer_metrics SET lifetime_value = 0, order_count = 0, "
+                       "first_order_at = NULL, last_order_at = NULL") +
+           (t.customers ? "" : ", customer_since = NULL") + (t.orders->live ? "" : ", reevaluate_at = now()") +
+           " WHERE order_count <> 0 OR lifetime_value <> 0 OR first_order_at IS NOT NULL RETURNING customer_id";
+}
+
+// Order metrics from scratch, in one pass over the orders table.
+std::string orders_backfill_sql(const Tracking& t) {
+    std::string key_type = key_type_name();
+    OrderColumns c = order_columns(*t.orders, key_type);
+    std::string agg = "WITH agg AS (" + aggregate_orders(t.orders->name, c) + ") ";
+    if (t.customers)
+        return agg +
+               "UPDATE segmentation.customer_metrics m SET lifetime_value = coalesce(a.s, 0), order_count = coalesce(a.n, 0), "
+               "first_order_at = a.lo, last_order_at = a.hi "
+               "FROM (SELECT x.customer_id, agg.s, agg.n, agg.lo, agg.hi FROM segmentation.customer_metrics x "
+               "      LEFT JOIN agg ON agg.k = x.customer_id) a "
+               "WHERE m.customer_id = a.customer_id RETURNING m.customer_id";
+    return agg +
+           "INSERT INTO segmentation.customer_metrics AS m "
+           "(customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since) "
+           "SELECT k, s, n, lo, hi, lo FROM agg ON CONFLICT (customer_id) DO UPDATE SET "
+           "lifetime_value = excluded.lifetime_value, order_count = excluded.order_count, "
+           "first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at, "
+           "customer_since = excluded.customer_since RETURNING m.customer_id";
+}
+
+// Inserts or updates the customers found in `source` (a transition table, or
+// the customers table itself for a back-fill), with their order totals when
+// they are new; returns the customers whose metrics changed.
+std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
+    const TrackedTable& customers = *t.customers;
+    std::string key_type = key_type_name();
+    std::string key = "c." + q(customers.key_column);
+    std::string loyalty = customers.value_column.empty() ? "NULL::text" : "c." + q(customers.value_column) + "::text";
+    std::string due = customers.live ? "" : ", reevaluate_at = now()";
+    std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, c." +
+                      q(customers.time_column) + "::timestamptz AS since, " + loyalty + " AS loyalty FROM " + source +
+                      " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
+    std::string totals = "0, 0, NULL::timestamptz, NULL::timestamptz";
+    std::string join;
+    if (t.orders) {
+        OrderColumns c = order_columns(*t.orders, key_type);
+        sql += ", agg AS (" + aggregate_orders(t.orders->name, c, " AND " + c.reference + " IN (SELECT k FROM incoming)") + ")";
+        totals = "coalesce(a.s, 0), coalesce(a.n, 0), a.lo, a.hi";
+        join = " LEFT JOIN agg a ON a.k = i.k";
+    }
+    return sql +
+           " INSERT INTO segmentation.customer_metrics AS m (customer_id, customer_since, loyalty_level, lifetime_value, "
+           "order_count, first_order_at, last_order_at" + (customers.live ? "" : ", reevaluate_at") + ") "
+           "SELECT i.k, i.since, i.loyalty, " + totals + (customers.live ? "" : ", now()") + " FROM incoming i" + join +
+           " ON CONFLICT (customer_id) DO UPDATE SET customer_since = excluded.customer_since, "
+           "loyalty_level = excluded.loyalty_level" + due +
+           " WHERE m.customer_since IS DISTINCT FROM excluded.customer_since"
+           "    OR m.loyalty_level IS DISTINCT FROM excluded.loyalty_level"
+           " RETURNING m.customer_id";
+}
+
+// Customers named in `source` (old rows) that the customers table no longer has.
+std::string customers_gone_sql(const TrackedTable& customers, const std::string& source) {
+    std::string key = q(customers.key_column);
+    return "SELECT DISTINCT o." + key + "::" + key_type_name() + " FROM " + source + " o WHERE o." + key +
+           " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + customers.name + " c WHERE c." + key + " = o." + key + ")";
+}
+
+// Customers in customer_metrics that the customers table does not have.
+std::string customers_missing_sql(const TrackedTable& customers) {
+    return "SELECT m.customer_id FROM segmentation.customer_metrics m WHERE NOT EXISTS (SELECT 1 FROM " +
+           customers.name + " c WHERE c." + q(customers.key_column) + " = m.customer_id)";
+}
+
+// Runs `sql`, which returns customer keys, and evaluates those customers.
+void update_and_evaluate(const std::string& sql, bool live, Cause cause) {
+    uint64 rows = spi::run_text(sql, 0, nullptr, nullptr);
+    if (live && rows > 0) evaluate_customers(keys_from_results(rows), transaction_start(), cause);
+}
+
+void forget_matching(const std::string& sql, Cause cause) {
+    forget_customers(keys_from_results(spi::run_text(sql, 0, nullptr, nullptr)), cause);
+}
+
+void forget_everyone(Cause cause) { forget_customers(keys_from_results(spi::run(kAllCustomerKeys, {})), cause); }
+
+// ---- validating track_ arguments ---------------------------------------------
+
+enum class KeyFamily { Integer, Text, Uuid, Unsupported };
+
+KeyFamily key_family(Oid type) {
+    switch (type) {
+        case INT2OID:
+        case INT4OID:
+        case INT8OID: return KeyFamily::Integer;
+        case TEXTOID:
+        case VARCHAROID: return KeyFamily::Text;
+        case UUIDOID: return KeyFamily::Uuid;
+        default: return KeyFamily::Unsupported;
+    }
+}
+
+// Keys are stored as bigint for every integer type, text for text and varchar.
+Oid storage_type(KeyFamily family) {
+    switch (family) {
+        case KeyFamily::Integer: return INT8OID;
+        case KeyFamily::Uuid: return UUIDOID;
+        default: return TEXTOID;
+    }
+}
+
+std::string type_name(Oid type) { return pg::call([&] { return format_type_be(type); }); }
+
+Oid column_type(Oid relation, const std::string& column, const char* role) {
+    return pg::call([&] {
+        AttrNumber attnum = get_attnum(relation, column.c_str());
+        if (attnum == InvalidAttrNumber || attnum < 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist", column.c_str(), get_rel_name(relation)),
+                            errdetail("It was given as the %s column.", role)));
+        return get_atttype(relation, attnum);
+    });
+}
+
+void require_type(bool ok, const std::string& column, Oid type, const char* expected) {
+    if (!ok)
+        throw Error(ERRCODE_DATATYPE_MISMATCH,
+                    "column \"" + column + "\" has type " + type_name(type) + ", but " + expected);
+}
+
+bool is_time_type(Oid type) { return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID; }
+
+bool is_amount_type(Oid type) {
+    return type == NUMERICOID || type == INT2OID || type == INT4OID || type == INT8OID || type == MONEYOID;
+}
+
+bool is_loyalty_type(Oid type) {
+    if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID) return true;
+    return pg::call([&] { return type_is_enum(type); });
+}
+
+std::string name_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
+    if (PG_ARGISNULL(argno)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+    return NameStr(*PG_GETARG_NAME(argno));
+}
+
+// A table the caller may track: it exists, is a table, and the caller can read it.
+Oid table_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
+    if (PG_ARGISNULL(argno)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+    Oid relation = PG_GETARG_OID(argno);
+    pg::call([&] {
+        char kind = get_rel_relkind(relation);
+        if (kind == '\0')
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relation)));
+        if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relation)),
+                            errdetail("Only tables and partitioned tables can be tracked.")));
+        // Tracking copies the table's data into metrics: the caller must be able to read it.
+        if (pg_class_aclcheck(relation, GetOuterUserId(), ACL_SELECT) != ACLCHECK_OK)
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("permission denied for table %s", get_rel_name(relation))));
+    });
+    return relation;
+}
+
+void require_untracked(const std::optional<TrackedTable>& current, const char* kind, const char* untrack) {
+    if (current)
+        throw Error(ERRCODE_DUPLICATE_OBJECT, std::string(kind) + " are already tracked from " + current->name, "",
+                    std::string("Call segmentation.") + untrack + "() first to track another table.");
+}
+
+void require_matching_keys(Oid type, const std::optional<TrackedTable>& other, const char* other_kind) {
+    if (!other) return;
+    Oid other_type = column_type(other->relation, other->key_column, "customer");
+    if (key_family(other_type) != key_family(type))
+        throw Error(ERRCODE_DATATYPE_MISMATCH, "customer keys do not match: " + type_name(type) + " here, but " +
+                                                   type_name(other_type) + " in the tracked " + other_kind +
+                                                   " table " + other->name);
+}
+
+void create_triggers(const std::string& table, const std::string& kind, const char* function) {
+    std::string execute = " FOR EACH STATEMENT EXECUTE FUNCTION segmentation." + std::string(function) + "()";
+    std::string prefix = "CREATE TRIGGER segmentation_" + kind;
+    spi::run_once(prefix + "_insert AFTER INSERT ON " + table + " REFERENCING NEW TABLE AS segmentation_new" + execute);
+    spi::run_once(prefix + "_update AFTER UPDATE ON " + table +
+                  " REFERENCING OLD TABLE AS segmentation_old NEW TABLE AS segmentation_new" + execute);
+    spi::run_once(prefix + "_delete AFTER DELETE ON " + table + " REFERENCING OLD TABLE AS segmentation_old" + execute);
+    spi::run_once(prefix + "_truncate AFTER TRUNCATE ON " + table + execute);
+}
+
+void drop_triggers(const TrackedTable& table, const std::string& kind) {
+    if (!pg::call([&] { return get_rel_relkind(table.relation) != '\0'; })) return;  // gone with its table
+    for (const char* event : {"insert", "update", "delete", "truncate"})
+        spi::run_once("DROP TRIGGER IF EXISTS segmentation_" + kind + "_" + event + " ON " + table.name);
+}
+
+void record_tracking(const char* kind, Oid relation, const std::string& key, const std::string& time,
+                     const std::string& amount, const std::string& loyalty) {
+    Datum args[6] = {CStringGetTextDatum(kind), ObjectIdGetDatum(relation), CStringGetTextDatum(key.c_str()),
+                     CStringGetTextDatum(time.c_str()), CStringGetTextDatum(amount.c_str()),
+                     CStringGetTextDatum(loyalty.c_str())};
+    char nulls[6] = {' ', ' ', ' ', ' ', amount.empty() ? 'n' : ' ', loyalty.empty() ? 'n' : ' '};
+    Oid types[6] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    // The row's trigger retypes the key columns to match (sync_key_type).
+    spi::run_text("INSERT INTO segmentation.tracked_tables "
+                  "(kind, relation, customer_column, time_column, amount_column, loyalty_column) "
+                  "VALUES ($1, $2, $3::name, $4::name, $5::name, $6::name)",
+                  6, types, args, nulls);
+}
+
+void forget_tracking(const char* kind) {
+    Datum args[1] = {CStringGetTextDatum(kind)};
+    Oid types[1] = {TEXTOID};
+    spi::run_text("DELETE FROM segmentation.tracked_tables WHERE kind = $1", 1, types, args);
+}
+
+int64 customer_count() {
+    spi::run(kCountCustomers, {});
+    return first_int64();
+}
+
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* function) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, std::string("segmentation.") + function + "() must be called as a trigger");
+    return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+}  // namespace
+
+Tracking read_tracking() {
+    Tracking t;
+    uint64 rows = spi::run(kReadTracking, {});
+    for (uint64 row = 0; row < rows; ++row) {
+        TrackedTable table;
+        const char* kind = nullptr;
+        const char* key = nullptr;
+        const char* time = nullptr;
+        const char* value = nullptr;
+        pg::call([&] {
+            HeapTuple tuple = SPI_tuptable->vals[row];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool null;
+            kind = SPI_getvalue(tuple, desc, 1);
+            table.relation = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &null));
+            key = SPI_getvalue(tuple, desc, 3);
+            time = SPI_getvalue(tuple, desc, 4);
+            value = SPI_getvalue(tuple, desc, 5);
+            table.live = DatumGetBool(SPI_getbinval(tuple, desc, 6, &null));
+        });
+        table.key_column = key;
+        table.time_column = time;
+        table.value_column = value == nullptr ? "" : value;
+        table.name = relation_name(table.relation);
+        (std::string(kind) == "customers" ? t.customers : t.orders) = table;
+    }
+    return t;
+}
+
+void forget_customers(const std::vector<Datum>& keys, Cause cause) {
+    if (keys.empty()) return;
+    Datum key_list = pg::call([&] { return key_array(keys.data(), static_cast<int>(keys.size())); });
+    Datum cause_text = pg::call([cause] { return CStringGetTextDatum(cause_name(cause)); });
+    uint64 rows = spi::run(kForgetCustomers, {key_list, cause_text});
+    std::vector<Datum> customers = keys_from_results(rows);
+    std::vector<int64> segments(rows);
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) {
+            bool null;
+            segments[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+        }
+    });
+    for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], segments[row], false);
+}
+
+}  // namespace segmentation::glue
+
+// ---- SQL-callable functions -------------------------------------------------------
+
+// segmentation.track_customers(customers regclass, id_column name, created_at_column name,
+//                              loyalty_column name DEFAULT NULL) -> bigint (customers tracked)
+SEGMENTATION_FUNCTION(segmentation_track_customers) {
+    Oid relation = table_argument(fcinfo, 0, "customers table");
+    std::string id_column = name_argument(fcinfo, 1, "id_column");
+    std::string created_column = name_argument(fcinfo, 2, "created_at_column");
+    std::string loyalty_column = PG_ARGISNULL(3) ? "" : NameStr(*PG_GETARG_NAME(3));
+    Oid id_type = column_type(relation, id_column, "customer id");
+    require_type(key_family(id_type) != KeyFamily::Unsupported, id_column, id_type,
+                 "customer ids must be text, varchar, smallint, integer, bigint or uuid");
+    Oid created_type = column_type(relation, created_column, "creation time");
+    require_type(is_time_type(created_type), created_column, created_type,
+                 "creation times must be timestamptz, timestamp or date");
+    if (!loyalty_column.empty()) {
+        Oid loyalty_type = column_type(relation, loyalty_column, "loyalty level");
+        require_type(is_loyalty_type(loyalty_type), loyalty_column, loyalty_type,
+                     "loyalty levels must be text, varchar, char, name or an enum");
+    }
+
+    spi::connect();
+    lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
+    Tracking t = read_tracking();
+    require_untracked(t.customers, "customers", "untrack_customers");
+    require_matching_keys(id_type, t.orders, "orders");
+    record_tracking("customers", relation, id_column, created_column, "", loyalty_column);
+    t = read_tracking();
+    create_triggers(t.customers->name, "customers", "customers_changed");
+    // Back-fill: customers the table does not have leave; the others get
+    // their creation time, loyalty level and (when new) order totals.
+    forget_matching(customers_missing_sql(*t.customers), Cause::Customer);
+    spi::run_text(customers_upsert_sql(t, t.customers->name), 0, nullptr, nullptr);
+    refresh_customers(transaction_start(), Cause::Customer);
+    int64 tracked = customer_count();
+    spi::finish();
+    PG_RETURN_INT64(tracked);
+}
+
+// segmentation.track_orders(orders regclass, customer_column name, amount_column name,
+//                           ordered_at_column name) -> bigint (customers with metrics)
+SEGMENTATION_FUNCTION(segmentation_track_orders) {
+    Oid relation = table_argument(fcinfo, 0, "orders table");
+    std::string customer_column = name_argument(fcinfo, 1, "customer_column");
+    std::string amount_column = name_argument(fcinfo, 2, "amount_column");
+    std::string ordered_column = name_argument(fcinfo, 3, "ordered_at_column");
+    Oid customer_type = column_type(relation, customer_column, "customer");
+    require_type(key_family(customer_type) != KeyFamily::Unsupported, customer_column, customer_type,
+                 "customer references must be text, varchar, smallint, integer, bigint or uuid");
+    Oid amount_type = column_type(relation, amount_column, "amount");
+    require_type(is_amount_type(amount_type), amount_column, amount_type,
+                 "amounts must be numeric, smallint, integer, bigint or money");
+    Oid ordered_type = column_type(relation, ordered_column, "order time");
+    require_type(is_time_type(ordered_type), ordered_column, ordered_type,
+                 "order times must be timestamptz, timestamp or date");
+
+    spi::connect();
+    lock_definitions_exclusively();
+    Tracking t = read_tracking();
+    require_untracked(t.orders, "orders", "untrack_orders");
+    require_matching_keys(customer_type, t.customers, "customers");
+    record_tracking("orders", relation, customer_column, ordered_column, amount_column, "");
+    t = read_tracking();
+    create_triggers(t.orders->name, "orders", "orders_changed");
+    spi::run_text(orders_backfill_sql(t), 0, nullptr, nullptr);
+    refresh_customers(transaction_start(), Cause::Order);
+    int64 tracked = customer_count();
+    spi::finish();
+    PG_RETURN_INT64(tracked);
+}
+
+// segmentation.untrack_customers() -> boolean (whether a table was tracked)
+SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
+    spi::connect();
+    lock_definitions_exclusively();
+    Tracking t = read_tracking();
+    bool tracked = t.customers.has_value();
+    if (tracked) {
+        drop_triggers(*t.customers, "customers");
+        forget_tracking("customers");
+        if (t.orders) {
+            // Customers are those with orders again, known since their first order.
+            forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0", Cause::Customer);
+            spi::run_once("UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
+                          "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
+            refresh_customers(transaction_start(), Cause::Customer);
+        } else {
+            forget_everyone(Cause::Customer);
+        }
+    }
+    spi::finish();
+    PG_RETURN_BOOL(tracked);
+}
+
+// segmentation.untrack_orders() -> boolean (whether a table was tracked)
+SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
+    spi::connect();
+    lock_definitions_exclusively();
+    Tracking t = read_tracking();
+    bool tracked = t.orders.has_value();
+    if (tracked) {
+        drop_triggers(*t.orders, "orders");
+        forget_tracking("orders");
+        if (t.customers) {
+            spi::run_text(orders_cleared_sql(t), 0, nullptr, nullptr);
+            refresh_customers(transaction_start(), Cause::Order);
+        } else {
+            forget_everyone(Cause::Order);
+        }
+    }
+    spi::finish();
+    PG_RETURN_BOOL(tracked);
+}
+
+// segmentation.set_live_evaluation(tracked regclass, live boolean) -> void
+SEGMENTATION_FUNCTION(segmentation_set_live_evaluation) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "table and live must not be NULL");
+    Oid relation = PG_GETARG_OID(0);
+    bool live = PG_GETARG_BOOL(1);
+    spi::connect();
+    Datum args[2] = {ObjectIdGetDatum(relation), BoolGetDatum(live)};
+    Oid types[2] = {OIDOID, BOOLOID};
+    if (spi::run_text("UPDATE segmentation.tracked_tables SET live = $2 WHERE relation = $1", 2, types, args) == 0) {
+        const char* name = pg::call([&] { return get_rel_name(relation); });
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    std::string("table \"") + (name != nullptr ? name : "?") + "\" is not tracked");
+    }
+    spi::finish();
+    PG_RETURN_VOID();
+}
+
+// Trigger on the tracked customers table (statement level, transition tables).
+SEGMENTATION_FUNCTION(segmentation_customers_changed) {
+    TriggerData* trigger = trigger_data(fcinfo, "customers_changed");
+    spi::connect();
+    pg::call([&] { SPI_register_trigger_data(trigger); });
+    Tracking t = read_tracking();
+    if (t.customers && t.customers->relation == RelationGetRelid(trigger->tg_relation)) {
+        TriggerEvent event = trigger->tg_event;
+        if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+            forget_everyone(Cause::Customer);
+        } else {
+            if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_DELETE(event))
+                forget_matching(customers_gone_sql(*t.customers, "segmentation_old"), Cause::Customer);
+            if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_INSERT(event))
+                update_and_evaluate(customers_upsert_sql(t, "segmentation_new"), t.customers->live, Cause::Customer);
+        }
+    }
+    spi::finish();
+    return PointerGetDatum(nullptr);
+}
+
+// Trigger on the tracked orders table (statement level, transition tables).
+SEGMENTATION_FUNCTION(segmentation_orders_changed) {
+    TriggerData* trigger = trigger_data(fcinfo, "orders_changed");
+    spi::connect();
+    pg::call([&] { SPI_register_trigger_data(trigger); });
+    Tracking t = read_tracking();
+    if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
+        TriggerEvent event = trigger->tg_event;
+        std::string sql = TRIGGER_FIRED_BY_TRUNCATE(event)
+                              ? orders_cleared_sql(t)
+                              : orders_delta_sql(t, !TRIGGER_FIRED_BY_INSERT(event), !TRIGGER_FIRED_BY_DELETE(event));
+        update_and_evaluate(sql, t.orders->live, Cause::Order);
+    }
+    spi::finish();
+    return PointerGetDatum(nullptr);
+}
+
+// Trigger on segmentation.tracked_tables: customer keys take the type of the
+// tracked key column (bigint for any integer, text for text and varchar,
+// uuid). It also runs when pg_restore loads the table, which retypes a
+// freshly created extension's key columns before or after their data.
+SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
+    (void)trigger_data(fcinfo, "sync_key_type");
+    spi::connect();
+    Tracking t = read_tracking();
+    const std::optional<TrackedTable>& source = t.customers ? t.customers : t.orders;
+    if (source) {
+        Oid wanted = storage_type(key_family(column_type(source->relation, source->key_column, "customer")));
+        Oid current = pg::call([] { return catalog().key_type; });
+        if (wanted != current) {
+            std::string type = type_name(wanted);
+            for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
+                spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " + type +
+                              " USING customer_id::" + type);
+        }
+    }
+    spi::finish();
+    return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,35 @@
+// Tracked tables: the user's customers and orders tables, as configured in
+// segmentation.tracked_tables, and the SQL that keeps customer_metrics in
+// step with them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "glue/guard.hpp"
+#include "glue/membership.hpp"
+
+namespace segmentation::glue {
+
+struct TrackedTable {
+    Oid relation = InvalidOid;
+    std::string name;          // quoted and schema-qualified, ready for SQL
+    std::string key_column;    // column names, unquoted: customer id (customers) or customer reference (orders)
+    std::string time_column;   // created_at (customers) or ordered_at (orders)
+    std::string value_column;  // loyalty level (customers; may be empty) or amount (orders)
+    bool live = true;          // evaluate segments in the changing transaction
+};
+
+struct Tracking {
+    std::optional<TrackedTable> customers;
+    std::optional<TrackedTable> orders;
+};
+
+// The configuration as this transaction sees it. Needs SPI.
+Tracking read_tracking();
+
+// Removes customers and every assignment they had (logged with `cause`).
+void forget_customers(const std::vector<Datum>& keys, Cause cause);
+
+}  // namespace segmentation::glue

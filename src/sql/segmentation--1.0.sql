@@ -1,0 +1,310 @@
+-- segmentation 1.0: customer segmentation inside PostgreSQL.
+-- Every object is schema-qualified; functions that write run as the
+-- extension's owner with a pinned search_path.
+
+\echo Use "CREATE EXTENSION segmentation" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Validation, used by the segments table itself
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.check_criteria(criteria jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_check_criteria'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION segmentation.check_criteria(jsonb) IS
+'True for valid criteria; otherwise an error (SQLSTATE 22023) naming the path of the problem.';
+
+------------------------------------------------------------------------------
+-- Tables (their data is part of every pg_dump of the database)
+------------------------------------------------------------------------------
+
+CREATE TABLE segmentation.segments (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name         text NOT NULL UNIQUE CHECK (pg_catalog.btrim(name) <> ''),
+    description  text,
+    criteria     jsonb NOT NULL DEFAULT '{}' CHECK (segmentation.check_criteria(criteria)),
+    is_automatic boolean NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- Customer keys are text until a table is tracked; tracking retypes the
+-- customer_id columns to the key type (bigint, text or uuid).
+CREATE TABLE segmentation.customer_metrics (
+    customer_id    text PRIMARY KEY,
+    lifetime_value numeric NOT NULL DEFAULT 0,
+    order_count    bigint NOT NULL DEFAULT 0,
+    first_order_at timestamptz,
+    last_order_at  timestamptz,
+    customer_since timestamptz,
+    loyalty_level  text,
+    -- When the customer's automatic segments may next change with the clock
+    -- alone (NULL: never); refresh_due() looks at customers past theirs.
+    reevaluate_at  timestamptz
+);
+
+CREATE INDEX customer_metrics_reevaluate_at_idx
+    ON segmentation.customer_metrics (reevaluate_at) WHERE reevaluate_at IS NOT NULL;
+
+CREATE TABLE segmentation.assignments (
+    customer_id  text NOT NULL,
+    segment_id   bigint NOT NULL,
+    is_automatic boolean NOT NULL,
+    assigned_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    assigned_by  text,
+    PRIMARY KEY (customer_id, segment_id)
+);
+
+CREATE INDEX assignments_segment_id_idx ON segmentation.assignments (segment_id);
+
+CREATE TABLE segmentation.assignment_log (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id  text NOT NULL,
+    segment_id   bigint NOT NULL,
+    action       text NOT NULL CHECK (action IN ('added', 'removed')),
+    is_automatic boolean NOT NULL,
+    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual')),
+    actor        text,
+    reason       text,
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX assignment_log_segment_idx ON segmentation.assignment_log (segment_id, logged_at);
+CREATE INDEX assignment_log_customer_idx ON segmentation.assignment_log (customer_id, logged_at);
+
+CREATE TABLE segmentation.tracked_tables (
+    kind            text PRIMARY KEY CHECK (kind IN ('customers', 'orders')),
+    relation        regclass NOT NULL UNIQUE,
+    customer_column name NOT NULL,
+    time_column     name NOT NULL,
+    amount_column   name CHECK ((kind = 'orders') = (amount_column IS NOT NULL)),
+    loyalty_column  name CHECK (kind = 'customers' OR loyalty_column IS NULL),
+    live            boolean NOT NULL DEFAULT true
+);
+
+SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignments', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.tracked_tables', '');
+
+------------------------------------------------------------------------------
+-- Triggers of the extension's own tables
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.segments_before_update()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_before_update'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.segments_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_changed'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER segments_before_update BEFORE UPDATE ON segmentation.segments
+    FOR EACH ROW EXECUTE FUNCTION segmentation.segments_before_update();
+CREATE TRIGGER segments_inserted AFTER INSERT ON segmentation.segments
+    REFERENCING NEW TABLE AS segmentation_new
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_updated AFTER UPDATE ON segmentation.segments
+    REFERENCING OLD TABLE AS segmentation_old NEW TABLE AS segmentation_new
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_deleted AFTER DELETE ON segmentation.segments
+    REFERENCING OLD TABLE AS segmentation_old
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_truncated AFTER TRUNCATE ON segmentation.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+
+CREATE FUNCTION segmentation.sync_key_type()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_sync_key_type'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER tracked_tables_changed AFTER INSERT OR UPDATE ON segmentation.tracked_tables
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.sync_key_type();
+
+------------------------------------------------------------------------------
+-- Tracking the user's tables
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.track_customers(customers regclass, id_column name, created_at_column name,
+                                             loyalty_column name DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'segmentation_track_customers'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.track_orders(orders regclass, customer_column name, amount_column name,
+                                          ordered_at_column name)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'segmentation_track_orders'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.untrack_customers()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_untrack_customers'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.untrack_orders()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_untrack_orders'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.set_live_evaluation(tracked_table regclass, live boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'segmentation_set_live_evaluation'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.customers_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_customers_changed'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.orders_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_orders_changed'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
+-- Segments
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.create_segment(name text, criteria jsonb, is_automatic boolean,
+                                            description text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'segmentation_create_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.get_all_segments()
+RETURNS SETOF segmentation.segments
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM segmentation.segments ORDER BY name $$;
+
+------------------------------------------------------------------------------
+-- Matching. Customer ids may be given as text, bigint (or integer) or uuid;
+-- each is converted to the shop's key type.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.segment_match(customer segmentation.customer_metrics, criteria jsonb,
+                                           as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_row'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.segment_match(customer_id text, criteria jsonb,
+                                           as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_id'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.segment_match(customer_id bigint, criteria jsonb,
+                                           as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_id'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.segment_match(customer_id uuid, criteria jsonb,
+                                           as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_id'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.calculate_automatic_segments(customer_id text,
+                                                          as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'segmentation_calculate_automatic_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.calculate_automatic_segments(customer_id bigint,
+                                                          as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'segmentation_calculate_automatic_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.calculate_automatic_segments(customer_id uuid,
+                                                          as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'segmentation_calculate_automatic_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
+-- Assignments
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.assign_automatic_segments(customer_id text, OUT added bigint[], OUT removed bigint[])
+AS 'MODULE_PATHNAME', 'segmentation_assign_automatic_segments'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.assign_automatic_segments(customer_id bigint, OUT added bigint[], OUT removed bigint[])
+AS 'MODULE_PATHNAME', 'segmentation_assign_automatic_segments'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.assign_automatic_segments(customer_id uuid, OUT added bigint[], OUT removed bigint[])
+AS 'MODULE_PATHNAME', 'segmentation_assign_automatic_segments'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.assign_manual_segment(customer_id text, segment_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_assign_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.assign_manual_segment(customer_id bigint, segment_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_assign_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.assign_manual_segment(customer_id uuid, segment_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_assign_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.remove_manual_segment(customer_id text, segment_id bigint, reason text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_remove_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.remove_manual_segment(customer_id bigint, segment_id bigint, reason text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_remove_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.remove_manual_segment(customer_id uuid, segment_id bigint, reason text DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_remove_manual_segment'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.customer_segments(customer_id text)
+RETURNS TABLE (segment_id bigint, name text, criteria jsonb, is_automatic boolean,
+               assigned_at timestamptz, assigned_by text)
+AS 'MODULE_PATHNAME', 'segmentation_customer_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.customer_segments(customer_id bigint)
+RETURNS TABLE (segment_id bigint, name text, criteria jsonb, is_automatic boolean,
+               assigned_at timestamptz, assigned_by text)
+AS 'MODULE_PATHNAME', 'segmentation_customer_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.customer_segments(customer_id uuid)
+RETURNS TABLE (segment_id bigint, name text, criteria jsonb, is_automatic boolean,
+               assigned_at timestamptz, assigned_by text)
+AS 'MODULE_PATHNAME', 'segmentation_customer_segments'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
+-- Refreshing
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.refresh_all(OUT customers bigint, OUT added bigint, OUT removed bigint)
+AS 'MODULE_PATHNAME', 'segmentation_refresh_all'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.refresh_due(as_of timestamptz DEFAULT pg_catalog.now(),
+                                         OUT customers bigint, OUT added bigint, OUT removed bigint)
+AS 'MODULE_PATHNAME', 'segmentation_refresh_due'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
