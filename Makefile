@@ -29,10 +29,10 @@ PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wno-missing-field-initializers -Wno-unus
 SHLIB_LINK = -lstdc++
 EXTRA_CLEAN = $(OBJS:.o=.d)
 
-PG_CONFIG ?= pg_config
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-ifeq ($(PGXS),)
+ifeq ($(wildcard $(PGXS)),)
 # A fresh machine: only the README's commands work until setup has run.
 all install installcheck:
 	@echo "PostgreSQL development files are missing: run 'make demo' or 'make test-all' (they install them)." >&2; exit 1

@@ -110,6 +110,12 @@ src/glue/customers.o: src/glue/customers.cpp src/glue/customers.hpp \
  /usr/include/postgresql/15/server/catalog/pg_extension_d.h \
  /usr/include/postgresql/15/server/catalog/pg_type.h \
  /usr/include/postgresql/15/server/commands/async.h \
+ /usr/include/postgresql/15/server/commands/event_trigger.h \
+ /usr/include/postgresql/15/server/catalog/dependency.h \
+ /usr/include/postgresql/15/server/catalog/pg_event_trigger.h \
+ /usr/include/postgresql/15/server/catalog/pg_event_trigger_d.h \
+ /usr/include/postgresql/15/server/tcop/deparse_utility.h \
+ /usr/include/postgresql/15/server/utils/aclchk_internal.h \
  /usr/include/postgresql/15/server/commands/extension.h \
  /usr/include/postgresql/15/server/parser/parse_node.h \
  /usr/include/postgresql/15/server/utils/queryenvironment.h \
@@ -276,6 +282,12 @@ src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/catalog/pg_extension_d.h:
 /usr/include/postgresql/15/server/catalog/pg_type.h:
 /usr/include/postgresql/15/server/commands/async.h:
+/usr/include/postgresql/15/server/commands/event_trigger.h:
+/usr/include/postgresql/15/server/catalog/dependency.h:
+/usr/include/postgresql/15/server/catalog/pg_event_trigger.h:
+/usr/include/postgresql/15/server/catalog/pg_event_trigger_d.h:
+/usr/include/postgresql/15/server/tcop/deparse_utility.h:
+/usr/include/postgresql/15/server/utils/aclchk_internal.h:
 /usr/include/postgresql/15/server/commands/extension.h:
 /usr/include/postgresql/15/server/parser/parse_node.h:
 /usr/include/postgresql/15/server/utils/queryenvironment.h:

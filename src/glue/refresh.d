@@ -112,6 +112,12 @@ src/glue/refresh.o: src/glue/refresh.cpp src/glue/refresh.hpp \
  /usr/include/postgresql/15/server/catalog/pg_extension_d.h \
  /usr/include/postgresql/15/server/catalog/pg_type.h \
  /usr/include/postgresql/15/server/commands/async.h \
+ /usr/include/postgresql/15/server/commands/event_trigger.h \
+ /usr/include/postgresql/15/server/catalog/dependency.h \
+ /usr/include/postgresql/15/server/catalog/pg_event_trigger.h \
+ /usr/include/postgresql/15/server/catalog/pg_event_trigger_d.h \
+ /usr/include/postgresql/15/server/tcop/deparse_utility.h \
+ /usr/include/postgresql/15/server/utils/aclchk_internal.h \
  /usr/include/postgresql/15/server/commands/extension.h \
  /usr/include/postgresql/15/server/parser/parse_node.h \
  /usr/include/postgresql/15/server/utils/queryenvironment.h \
@@ -284,6 +290,12 @@ src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/catalog/pg_extension_d.h:
 /usr/include/postgresql/15/server/catalog/pg_type.h:
 /usr/include/postgresql/15/server/commands/async.h:
+/usr/include/postgresql/15/server/commands/event_trigger.h:
+/usr/include/postgresql/15/server/catalog/dependency.h:
+/usr/include/postgresql/15/server/catalog/pg_event_trigger.h:
+/usr/include/postgresql/15/server/catalog/pg_event_trigger_d.h:
+/usr/include/postgresql/15/server/tcop/deparse_utility.h:
+/usr/include/postgresql/15/server/utils/aclchk_internal.h:
 /usr/include/postgresql/15/server/commands/extension.h:
 /usr/include/postgresql/15/server/parser/parse_node.h:
 /usr/include/postgresql/15/server/utils/queryenvironment.h:

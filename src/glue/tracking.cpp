@@ -616,3 +616,36 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     spi::finish();
     return PointerGetDatum(nullptr);
 }
+
+// Event trigger on sql_drop: a tracked table, or a tracked column of one,
+// cannot be dropped while it is tracked; untracking first says what happens
+// to the metrics and memberships it feeds. (Dropping the extension itself
+// drops its configuration too, and is allowed.)
+SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_drop must run as an event trigger");
+    spi::connect();
+    uint64 rows = spi::run_once(
+        "WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects() "
+        "                 WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
+        "SELECT t.kind, d.object_identity, t.kind = 'customers' FROM dropped d "
+        "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
+        "WHERE NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = 'segmentation.tracked_tables'::pg_catalog.regclass) "
+        "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, t.time_column::pg_catalog.text, "
+        "       t.amount_column::pg_catalog.text, t.loyalty_column::pg_catalog.text)) "
+        "LIMIT 1",
+        true);
+    if (rows > 0) {
+        std::string kind, object;
+        pg::call([&] {
+            kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+            object = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+        });
+        throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                    "cannot drop " + object + " because segmentation tracks it as the " + kind + " table",
+                    "Customer metrics and segment memberships are computed from it.",
+                    "Call segmentation.untrack_" + kind + "() first.");
+    }
+    spi::finish();
+    PG_RETURN_VOID();
+}

@@ -308,3 +308,15 @@ CREATE FUNCTION segmentation.refresh_due(as_of timestamptz DEFAULT pg_catalog.no
                                          OUT customers bigint, OUT added bigint, OUT removed bigint)
 AS 'MODULE_PATHNAME', 'segmentation_refresh_due'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
+-- Tracked tables cannot be dropped from under the extension
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.guard_tracked_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'segmentation_guard_tracked_drop'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE EVENT TRIGGER segmentation_guard_tracked_drop ON sql_drop
+    EXECUTE FUNCTION segmentation.guard_tracked_drop();

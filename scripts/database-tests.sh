@@ -1,0 +1,30 @@
+#!/bin/sh
+# The database suites; scripts/test.sh runs this inside pg_virtualenv, which
+# sets PGHOST, PGPORT, PGUSER and PGPASSWORD for a throwaway cluster.
+set -eu
+cd "$(dirname "$0")/.."
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+
+show_diffs() {
+    for f in regression.diffs output_iso/regression.diffs; do
+        [ -f "$f" ] && cat "$f"
+    done
+    return 1
+}
+
+echo "-- pg_regress and isolation tests"
+make -s installcheck PG_CONFIG="$PG_CONFIG" || show_diffs
+
+echo "-- pgTAP"
+dropdb --if-exists segmentation_tap
+createdb segmentation_tap
+psql -X -q -d segmentation_tap -c 'CREATE EXTENSION pgtap'
+pg_prove -d segmentation_tap --failures test/pgtap/*.sql
+
+echo "-- scripted tests"
+for t in test/scripts/*.sh; do
+    [ -e "$t" ] || continue
+    echo "   $t"
+    "$t"
+done

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what building and testing the extension needs on Debian bookworm
+# (as root), then builds and installs the extension. Safe to run again:
+# packages already present are not fetched.
+set -eu
+cd "$(dirname "$0")/.."
+
+packages="make g++ cmake libgtest-dev clang libclang-rt-14-dev
+postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-common
+postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
+libdbd-pg-perl"
+
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages:$missing; run as root to install them" >&2
+        exit 1
+    fi
+    echo "setup: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+make -s -j2 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
