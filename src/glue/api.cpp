@@ -201,26 +201,14 @@ const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
     return match_cache(fcinfo).matcher_for(bytes, length, fcinfo, argno);
 }
 
-}  // namespace
-
-// segmentation.check_criteria(jsonb): true, or the error naming the problem.
-SEGMENTATION_FUNCTION(segmentation_check_criteria) {
-    require_argument(fcinfo, 0, "criteria");
-    parse_criteria(jsonb_text(fcinfo, 0));
-    PG_RETURN_BOOL(true);
-}
-
-// segmentation.segment_match(customer_metrics, jsonb, timestamptz)
-SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
-    require_argument(fcinfo, 0, "customer");
-    const Matcher& matcher = criteria_argument(fcinfo, 1);
-    TimestampTz as_of = as_of_argument(fcinfo, 2);
+// A customer_metrics row argument as a Customer (its columns are found by
+// name, once per call site).
+Customer customer_row_argument(FunctionCallInfo fcinfo, int argno) {
     MatchCache& cache = match_cache(fcinfo);
-    Customer customer = pg::call([&] {
-        HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
+    return pg::call([&] {
+        HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(argno);
         Oid type = HeapTupleHeaderGetTypeId(row);
-        int32 typmod = HeapTupleHeaderGetTypMod(row);
-        TupleDesc desc = lookup_rowtype_tupdesc(type, typmod);
+        TupleDesc desc = lookup_rowtype_tupdesc(type, HeapTupleHeaderGetTypMod(row));
         if (cache.row_type != type) {
             static const char* const names[] = {"customer_id", "lifetime_value", "order_count",
                                                 "last_order_at", "customer_since", "loyalty_level"};
@@ -233,7 +221,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
                 }
                 if (cache.columns[i] == InvalidAttrNumber)
                     ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                                    errmsg("segment_match needs a segmentation.customer_metrics row; %s has no column %s",
+                                    errmsg("a segmentation.customer_metrics row is needed; %s has no column %s",
                                            format_type_be(type), names[i])));
             }
             cache.row_type = type;
@@ -254,7 +242,36 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
         ReleaseTupleDesc(desc);
         return customer_from_values(v, key_null ? std::nullopt : std::optional<Datum>(key));
     });
+}
+
+}  // namespace
+
+// segmentation.check_criteria(jsonb): true, or the error naming the problem.
+SEGMENTATION_FUNCTION(segmentation_check_criteria) {
+    require_argument(fcinfo, 0, "criteria");
+    parse_criteria(jsonb_text(fcinfo, 0));
+    PG_RETURN_BOOL(true);
+}
+
+// segmentation.segment_match(customer_metrics, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
+    require_argument(fcinfo, 0, "customer");
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    Customer customer = customer_row_argument(fcinfo, 0);
     PG_RETURN_BOOL(matcher.matches(customer, as_of));
+}
+
+// segmentation.next_change_at(customer_metrics, timestamptz) -> timestamptz:
+// when the customer's automatic segments may next change with time alone.
+SEGMENTATION_FUNCTION(segmentation_next_change_at) {
+    require_argument(fcinfo, 0, "customer");
+    TimestampTz as_of = as_of_argument(fcinfo, 1);
+    Customer customer = customer_row_argument(fcinfo, 0);
+    std::vector<int64> unused;
+    std::optional<Micros> next = automatic_segments()->evaluate(customer, as_of, unused);
+    if (!next || *next >= END_TIMESTAMP) PG_RETURN_NULL();
+    PG_RETURN_TIMESTAMPTZ(*next);
 }
 
 // segmentation.segment_match(customer_id, jsonb, timestamptz)

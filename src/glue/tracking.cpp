@@ -377,6 +377,29 @@ TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* function) {
 
 }  // namespace
 
+std::string expected_metrics_sql(const Tracking& t) {
+    std::string key_type = key_type_name();
+    std::string agg = "SELECT NULL::" + key_type + " AS k, 0::numeric AS s, 0::bigint AS n, "
+                      "NULL::timestamptz AS lo, NULL::timestamptz AS hi WHERE false";
+    if (t.orders) agg = aggregate_orders(t.orders->name, order_columns(*t.orders, key_type));
+    std::string columns = " AS customer_id, coalesce(a.s, 0) AS lifetime_value, coalesce(a.n, 0) AS order_count, "
+                          "a.lo AS first_order_at, a.hi AS last_order_at, ";
+    if (t.customers) {
+        const TrackedTable& c = *t.customers;
+        std::string loyalty = c.value_column.empty() ? "NULL::text" : "c." + q(c.value_column) + "::text";
+        return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns + "c." + q(c.time_column) +
+               "::timestamptz AS customer_since, " + loyalty + " AS loyalty_level FROM " + c.name +
+               " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) + " WHERE c." + q(c.key_column) +
+               " IS NOT NULL ORDER BY 1";
+    }
+    if (t.orders)  // customers seen once stay (with no orders) so their manual segments survive
+        return "SELECT coalesce(a.k, m.customer_id)" + columns +
+               "a.lo AS customer_since, NULL::text AS loyalty_level FROM (" + agg +
+               ") a FULL JOIN segmentation.customer_metrics m ON m.customer_id = a.k";
+    return "SELECT m.customer_id, 0::numeric, 0::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, "
+           "NULL::text FROM segmentation.customer_metrics m WHERE false";
+}
+
 Tracking read_tracking() {
     Tracking t;
     uint64 rows = spi::run(kReadTracking, {});

@@ -29,6 +29,11 @@ struct Tracking {
 // The configuration as this transaction sees it. Needs SPI.
 Tracking read_tracking();
 
+// A query of the metrics every customer should have, computed from scratch
+// from the tracked tables, with the columns of customer_metrics (up to
+// loyalty_level). Used by verify().
+std::string expected_metrics_sql(const Tracking& t);
+
 // Removes customers and every assignment they had (logged with `cause`).
 void forget_customers(const std::vector<Datum>& keys, Cause cause);
 
