@@ -631,9 +631,19 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
         Oid current = pg::call([] { return catalog().key_type; });
         if (wanted != current) {
             std::string type = type_name(wanted);
+            // Ids are converted through their text form, which only works
+            // within one kind of key: history of another kind must go first.
+            if (key_family(current) != key_family(wanted)) {
+                spi::run_once("SELECT 1 FROM segmentation.assignment_log LIMIT 1", true);
+                if (pg::call([] { return SPI_processed; }) > 0)
+                    throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                "cannot change customer keys from " + type_name(current) + " to " + type,
+                                "segmentation.assignment_log still holds the history of " + type_name(current) + " customers.",
+                                "Archive and delete that history first, or track tables whose keys have the same type.");
+            }
             for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
                 spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " + type +
-                              " USING customer_id::" + type);
+                              " USING customer_id::text::" + type);
         }
     }
     spi::finish();
@@ -651,7 +661,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
     uint64 rows = spi::run_once(
         "WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects() "
         "                 WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
-        "SELECT t.kind, d.object_identity, t.kind = 'customers' FROM dropped d "
+        "SELECT t.kind, d.object_identity, d.objsubid <> 0 FROM dropped d "
         "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
         "WHERE NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = 'segmentation.tracked_tables'::pg_catalog.regclass) "
         "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, t.time_column::pg_catalog.text, "
@@ -660,12 +670,16 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
         true);
     if (rows > 0) {
         std::string kind, object;
+        bool column = false;
         pg::call([&] {
+            bool null;
             kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
             object = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+            column = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null));
         });
         throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                    "cannot drop " + object + " because segmentation tracks it as the " + kind + " table",
+                    "cannot drop " + object + " because segmentation tracks it" +
+                        (column ? " (a column of the tracked " + kind + " table)" : " as the " + kind + " table"),
                     "Customer metrics and segment memberships are computed from it.",
                     "Call segmentation.untrack_" + kind + "() first.");
     }
