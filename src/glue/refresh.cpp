@@ -16,10 +16,12 @@ constexpr long kBatchSize = 10000;
 const spi::Statement kAllCustomers = {
     "SELECT " SEGMENTATION_STATE_COLUMNS " FROM segmentation.customer_metrics m", 0, {}};
 
-// Due customers, locked; customers another session is refreshing are skipped.
+// Due customers, locked; customers another session is refreshing are
+// skipped. Those waiting since a change to a table that is not live (due at
+// -infinity) come first and count as a refresh; the others are due to time.
 const spi::Statement kDueCustomers = {
-    "SELECT customer_id FROM segmentation.customer_metrics WHERE reevaluate_at <= $1 "
-    "LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+    "SELECT customer_id, reevaluate_at = '-infinity' FROM segmentation.customer_metrics "
+    "WHERE reevaluate_at <= $1 ORDER BY reevaluate_at LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
     1, {TIMESTAMPTZOID}};
 
 void count(const std::vector<Change>& changes, RefreshTotals& totals) {
@@ -96,15 +98,18 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
             spi::finish();
             break;
         }
-        std::vector<Datum> keys(rows);
+        std::vector<Datum> pending, timed;
         pg::call([&] {
             for (uint64 row = 0; row < rows; ++row) {
                 bool null;
-                keys[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+                Datum key = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+                bool waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+                (waiting ? pending : timed).push_back(key);
             }
         });
         totals.customers += static_cast<int64>(rows);
-        count(evaluate_customers(keys, as_of, Cause::Time), totals);
+        count(evaluate_customers(pending, as_of, Cause::Refresh), totals);
+        count(evaluate_customers(timed, as_of, Cause::Time), totals);
         spi::finish();
     }
     spi::finish();

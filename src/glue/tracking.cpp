@@ -79,6 +79,10 @@ int64 first_int64() {
 
 // ---- SQL over the tracked tables -------------------------------------------
 
+// The due time of a customer whose data changed while its table was not
+// live: refresh_due() takes these first, and logs them as a refresh.
+constexpr const char* kPendingEvaluation = "'-infinity'::timestamptz";
+
 // Expressions over an orders row aliased `o`.
 struct OrderColumns {
     std::string key, amount, time, reference;
@@ -105,7 +109,7 @@ std::string orders_delta_sql(const Tracking& t, bool removed_rows, bool added_ro
     std::string key_type = key_type_name();
     OrderColumns c = order_columns(orders, key_type);
     bool orders_only = !t.customers.has_value();
-    std::string due = orders.live ? "" : ", reevaluate_at = now()";
+    std::string due = orders.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
     std::string none = "SELECT NULL::" + key_type +
                        " AS k, 0::numeric AS s, 0::bigint AS n, NULL::timestamptz AS lo, NULL::timestamptz AS hi WHERE false";
     std::string this_customer = " FROM " + orders.name + " o WHERE " + c.reference + " = m.customer_id)";
@@ -136,7 +140,7 @@ std::string orders_delta_sql(const Tracking& t, bool removed_rows, bool added_ro
            ", created AS (INSERT INTO segmentation.customer_metrics AS m "
            "  (customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since" +
            (orders.live ? "" : ", reevaluate_at") + ") "
-           "  SELECT d.k, d.s, d.n, d.add_lo, d.add_hi, d.add_lo" + (orders.live ? "" : ", now()") +
+           "  SELECT d.k, d.s, d.n, d.add_lo, d.add_hi, d.add_lo" + (orders.live ? "" : ", " + std::string(kPendingEvaluation)) +
            "  FROM delta d WHERE d.n > 0 AND d.k NOT IN (SELECT customer_id FROM changed) "
            // A concurrent transaction may have created the customer meanwhile.
            "  ON CONFLICT (customer_id) DO UPDATE SET "
@@ -153,7 +157,8 @@ std::string orders_delta_sql(const Tracking& t, bool removed_rows, bool added_ro
 std::string orders_cleared_sql(const Tracking& t) {
     return std::string("UPDATE segmentation.customer_metrics SET lifetime_value = 0, order_count = 0, "
                        "first_order_at = NULL, last_order_at = NULL") +
-           (t.customers ? "" : ", customer_since = NULL") + (t.orders->live ? "" : ", reevaluate_at = now()") +
+           (t.customers ? "" : ", customer_since = NULL") +
+           (t.orders->live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation)) +
            " WHERE order_count <> 0 OR lifetime_value <> 0 OR first_order_at IS NOT NULL RETURNING customer_id";
 }
 
@@ -186,7 +191,7 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
     std::string key_type = key_type_name();
     std::string key = "c." + q(customers.key_column);
     std::string loyalty = customers.value_column.empty() ? "NULL::text" : "c." + q(customers.value_column) + "::text";
-    std::string due = customers.live ? "" : ", reevaluate_at = now()";
+    std::string due = customers.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
     std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, c." +
                       q(customers.time_column) + "::timestamptz AS since, " + loyalty + " AS loyalty FROM " + source +
                       " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
@@ -201,7 +206,8 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
     return sql +
            " INSERT INTO segmentation.customer_metrics AS m (customer_id, customer_since, loyalty_level, lifetime_value, "
            "order_count, first_order_at, last_order_at" + (customers.live ? "" : ", reevaluate_at") + ") "
-           "SELECT i.k, i.since, i.loyalty, " + totals + (customers.live ? "" : ", now()") + " FROM incoming i" + join +
+           "SELECT i.k, i.since, i.loyalty, " + totals + (customers.live ? "" : ", " + std::string(kPendingEvaluation)) +
+           " FROM incoming i" + join +
            " ON CONFLICT (customer_id) DO UPDATE SET customer_since = excluded.customer_since, "
            "loyalty_level = excluded.loyalty_level" + due +
            " WHERE m.customer_since IS DISTINCT FROM excluded.customer_since"
