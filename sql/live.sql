@@ -3,6 +3,9 @@
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 
+-- Segment ids appear below: start them from 1 whatever ran before.
+ALTER TABLE segmentation.segments ALTER COLUMN id RESTART WITH 1;
+
 CREATE TABLE customers (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, tier text);
 CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY, customer_id bigint, amount numeric(10,2), ordered_at timestamptz);
 CREATE INDEX ON orders (customer_id);
