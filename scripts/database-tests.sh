@@ -22,9 +22,5 @@ createdb segmentation_tap
 psql -X -q -d segmentation_tap -c 'CREATE EXTENSION pgtap'
 pg_prove -d segmentation_tap --failures test/pgtap/*.sql
 
-echo "-- scripted tests"
-for t in test/scripts/*.sh; do
-    [ -e "$t" ] || continue
-    echo "   $t"
-    "$t"
-done
+echo "-- end-to-end tests (LISTEN client, dump and restore, ...)"
+prove test/scripts/*.t

@@ -3,7 +3,7 @@
 #   1. GoogleTest suite of the C++ core (CTest)
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
-#   4. scripted end-to-end tests (test/scripts/): dump/restore, LISTEN, ...
+#   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
 set -eu
 cd "$(dirname "$0")/.."

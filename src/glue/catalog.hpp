@@ -31,6 +31,12 @@ const Catalog& catalog();
 // Registers the invalidation callbacks; called once from _PG_init.
 void register_catalog_callbacks();
 
+// True while pg_restore or a plain dump's script is loading data: both turn
+// check_function_bodies off, which nothing else in normal use does. Rows
+// restored into the extension's tables arrive with everything derived from
+// them, so triggers must not derive it again.
+inline bool restoring_from_dump() { return !check_function_bodies; }
+
 // Bumped whenever cached catalog facts are dropped; caches derived from the
 // catalog (prepared statements) compare it to know they must be rebuilt.
 uint64 catalog_generation();

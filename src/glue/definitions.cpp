@@ -63,11 +63,6 @@ void forget_segments(const std::vector<int64>& segments) {
     for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], ids[row], false);
 }
 
-// pg_dump output (and so every restore) turns check_function_bodies off:
-// rows restored into segments come with their assignments, so they must not
-// be populated again.
-bool restoring() { return !check_function_bodies; }
-
 }  // namespace
 
 // BEFORE UPDATE ... FOR EACH ROW on segments: stamps updated_at and keeps
@@ -110,7 +105,7 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
         CommandCounterIncrement();
     });
-    if (restoring()) return PointerGetDatum(nullptr);
+    if (restoring_from_dump()) return PointerGetDatum(nullptr);  // assignments come with the dump
 
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });
