@@ -577,9 +577,8 @@ SEGMENTATION_FUNCTION(segmentation_set_live_evaluation) {
     Datum args[2] = {ObjectIdGetDatum(relation), BoolGetDatum(live)};
     Oid types[2] = {OIDOID, BOOLOID};
     if (spi::run_text("UPDATE segmentation.tracked_tables SET live = $2 WHERE relation = $1", 2, types, args) == 0) {
-        const char* name = pg::call([&] { return get_rel_name(relation); });
-        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    std::string("table \"") + (name != nullptr ? name : "?") + "\" is not tracked");
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, relation_name(relation) + " is not tracked",
+                    "", "Tracked tables are listed in segmentation.tracked_tables.");
     }
     spi::finish();
     PG_RETURN_VOID();
