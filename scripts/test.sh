@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, from a fresh Debian bookworm machine (run as root):
-#   1. GoogleTest suite of the C++ core (CTest)
+#   1. GoogleTest suite of the C++ core (CTest), again under ASan and UBSan,
+#      and a short libFuzzer run on the criteria reader and matcher
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
 #   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
@@ -14,6 +15,21 @@ echo "== core: GoogleTest"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/core -j2 >/dev/null
 (cd build/core && ctest --output-on-failure)
+
+echo "== core: GoogleTest under AddressSanitizer and UndefinedBehaviorSanitizer"
+cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEGMENTATION_SANITIZE=ON >/dev/null
+cmake --build build/sanitize -j2 >/dev/null
+(cd build/sanitize && ctest --output-on-failure)
+
+echo "== core: libFuzzer on the criteria reader and matcher (${FUZZ_SECONDS:-30} s)"
+cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSEGMENTATION_FUZZ=ON -DBUILD_TESTING=OFF >/dev/null
+cmake --build build/fuzz -j2 >/dev/null
+rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp test/fuzz/corpus/* build/fuzz/corpus/
+build/fuzz/criteria_fuzzer -dict=test/fuzz/criteria.dict -max_total_time="${FUZZ_SECONDS:-30}" \
+    -print_final_stats=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus 2>build/fuzz/run.log \
+    || { tail -50 build/fuzz/run.log; exit 1; }
+grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 
 echo "== database suites (throwaway cluster)"
 pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap \

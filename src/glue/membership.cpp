@@ -22,6 +22,11 @@ const spi::Statement kLockCustomers = {
     "ORDER BY customer_id FOR NO KEY UPDATE",
     1, {kKeyArrayType}};
 
+const spi::Statement kLockCustomersForRemoval = {
+    "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = ANY($1) "
+    "ORDER BY customer_id FOR UPDATE",
+    1, {kKeyArrayType}};
+
 // Read after locking, so in READ COMMITTED this sees every committed change
 // to these customers' assignments.
 const spi::Statement kReadCustomers = {
@@ -171,6 +176,11 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     result.due_changed = scope.all() ? next != state.reevaluate_at
                                      : next && (!state.reevaluate_at || *next < *state.reevaluate_at);
     return result;
+}
+
+void lock_customers(const std::vector<Datum>& keys, bool for_removal) {
+    if (keys.empty()) return;
+    spi::run(for_removal ? kLockCustomersForRemoval : kLockCustomers, {keys_array(keys)});
 }
 
 std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,

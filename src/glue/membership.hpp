@@ -62,6 +62,12 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
 // the changes that took effect (a concurrent writer may have made some).
 std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause);
 
+// Locks customers' metrics rows in key order, for changing their metrics
+// (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
+// statements that follow see every change committed to those customers
+// before the locks were granted: lock first, then read and write.
+void lock_customers(const std::vector<Datum>& keys, bool for_removal = false);
+
 // Evaluates the given customers at `as_of` and makes their automatic
 // assignments and reevaluate_at match. Customers are locked first (in key
 // order) so concurrent evaluations of one customer serialize; unknown keys

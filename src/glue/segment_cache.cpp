@@ -90,6 +90,8 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
     return compiled;
 }
 
+void lock_definitions_shared() { lock_definitions(AccessShareLock); }
+
 void lock_definitions_exclusively() { lock_definitions(AccessExclusiveLock); }
 
 void register_segment_cache_callbacks() {

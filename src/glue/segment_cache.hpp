@@ -22,7 +22,10 @@ namespace segmentation::glue {
 // cached one at any statement boundary.
 std::shared_ptr<const SegmentSet> automatic_segments();
 
-// Takes the definitions lock in exclusive mode (editors of segments).
+// Takes the definitions lock in share mode (evaluators; automatic_segments()
+// does it too) or in exclusive mode (editors of segments). Every path that
+// locks customers takes this lock first, so the two never wait in a cycle.
+void lock_definitions_shared();
 void lock_definitions_exclusively();
 
 // Drops the compiled segments; the trigger on segments calls this (through a

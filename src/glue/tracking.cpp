@@ -228,6 +228,17 @@ std::string customers_missing_sql(const TrackedTable& customers) {
            customers.name + " c WHERE c." + q(customers.key_column) + " = m.customer_id)";
 }
 
+// The customers a trigger's statement touched: keys in its transition tables.
+std::vector<Datum> transition_keys(const std::string& key_column, bool old_rows, bool new_rows) {
+    std::string key = "t." + q(key_column) + "::" + key_type_name();
+    std::vector<std::string> parts;
+    if (old_rows) parts.push_back("SELECT " + key + " FROM segmentation_old t");
+    if (new_rows) parts.push_back("SELECT " + key + " FROM segmentation_new t");
+    std::string sql = "SELECT DISTINCT k FROM (" + parts[0] + (parts.size() > 1 ? " UNION ALL " + parts[1] : "") +
+                      ") AS x(k) WHERE k IS NOT NULL";
+    return keys_from_results(spi::run_text(sql, 0, nullptr, nullptr));
+}
+
 // Runs `sql`, which returns customer keys, and evaluates those customers.
 void update_and_evaluate(const std::string& sql, bool live, Cause cause) {
     uint64 rows = spi::run_text(sql, 0, nullptr, nullptr);
@@ -437,6 +448,8 @@ Tracking read_tracking() {
 
 void forget_customers(const std::vector<Datum>& keys, Cause cause) {
     if (keys.empty()) return;
+    // Locked first, so the delete below sees every assignment committed for them.
+    lock_customers(keys, true);
     Datum key_list = pg::call([&] { return key_array(keys.data(), static_cast<int>(keys.size())); });
     Datum cause_text = pg::call([cause] { return CStringGetTextDatum(cause_name(cause)); });
     uint64 rows = spi::run(kForgetCustomers, {key_list, cause_text});
@@ -592,9 +605,15 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     Tracking t = read_tracking();
     if (t.customers && t.customers->relation == RelationGetRelid(trigger->tg_relation)) {
         TriggerEvent event = trigger->tg_event;
+        // Definitions lock, then the customers in key order, then the work:
+        // the work's statements see everything committed to them.
+        lock_definitions_shared();
         if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
             forget_everyone(Cause::Customer);
         } else {
+            lock_customers(transition_keys(t.customers->key_column, !TRIGGER_FIRED_BY_INSERT(event),
+                                           !TRIGGER_FIRED_BY_DELETE(event)),
+                           true);
             if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_DELETE(event))
                 forget_matching(customers_gone_sql(*t.customers, "segmentation_old"), Cause::Customer);
             if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_INSERT(event))
@@ -613,6 +632,10 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     Tracking t = read_tracking();
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         TriggerEvent event = trigger->tg_event;
+        lock_definitions_shared();
+        if (!TRIGGER_FIRED_BY_TRUNCATE(event))
+            lock_customers(transition_keys(t.orders->key_column, !TRIGGER_FIRED_BY_INSERT(event),
+                                           !TRIGGER_FIRED_BY_DELETE(event)));
         std::string sql = TRIGGER_FIRED_BY_TRUNCATE(event)
                               ? orders_cleared_sql(t)
                               : orders_delta_sql(t, !TRIGGER_FIRED_BY_INSERT(event), !TRIGGER_FIRED_BY_DELETE(event));

@@ -1,0 +1,84 @@
+// libFuzzer target: the criteria reader and the compiled matcher.
+//
+// Any input either is refused with a CriteriaError or compiles into a
+// matcher whose answers obey the invariants below; anything else (a crash,
+// a sanitizer report, another exception, a broken invariant) is a finding.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "core/matcher.hpp"
+
+using namespace segmentation;
+
+namespace {
+
+constexpr Micros kDay = kMicrosPerDay;
+constexpr Micros kNow = 9000 * kDay;
+
+exact::MoneyKey money(long long whole) { return exact::money_key_from_units(static_cast<exact::int128>(whole) * exact::kOne); }
+
+// Customers at the edges of every metric.
+std::vector<Customer> customers() {
+    std::vector<Customer> all;
+    Customer none;  // no orders, nothing known
+    all.push_back(none);
+    Customer regular;
+    regular.order_count = 12;
+    regular.lifetime_value = money(1500);
+    regular.last_order_at = kNow - 40 * kDay;
+    regular.customer_since = kNow - 700 * kDay;
+    regular.loyalty_level = "GOLD";
+    all.push_back(regular);
+    Customer fresh = regular;
+    fresh.order_count = 1;
+    fresh.lifetime_value = money(20) + 1;  // a value with digits beyond 18 places
+    fresh.last_order_at = kNow;
+    fresh.customer_since = kNow - kDay / 3;
+    fresh.loyalty_level = std::nullopt;
+    all.push_back(fresh);
+    Customer odd = regular;  // refunds, future dates, a huge history
+    odd.order_count = 4000000000000LL;
+    odd.lifetime_value = -money(99999);
+    odd.last_order_at = kNow + 5 * kDay;
+    odd.customer_since = kNow + kDay;
+    odd.loyalty_level = std::string_view("\xe9t\xc3\xa9", 4);
+    all.push_back(odd);
+    return all;
+}
+
+void require(bool condition) {
+    if (!condition) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const std::vector<Customer> people = customers();
+    std::string_view text(reinterpret_cast<const char*>(data), size);
+    Criteria criteria;
+    try {
+        criteria = parse_criteria(text);
+    } catch (const CriteriaError&) {
+        return 0;  // refused with a message: fine
+    }
+    Matcher matcher(criteria);
+    SegmentSet set;
+    set.add(1, matcher);
+    for (const Customer& c : people) {
+        bool now = matcher.matches(c, kNow);
+        std::optional<Micros> next = matcher.next_change(c, kNow);
+        if (next) {
+            // No change before the announced instant.
+            require(*next > kNow);
+            require(matcher.matches(c, *next - 1) == now);
+        } else {
+            require(matcher.matches(c, kNow + 100000 * kDay) == now);
+        }
+        std::vector<std::int64_t> matched;
+        require(set.evaluate(c, kNow, matched) == next);
+        require((matched.size() == 1) == now);
+    }
+    return 0;
+}
