@@ -16,10 +16,11 @@ Oid relation_in_schema(const char* name, Oid schema) {
     return relid;
 }
 
+// Only the key type can change while the extension exists (ALTER TABLE of
+// customer_metrics); dropping the extension invalidates customer_metrics too.
 void forget(Datum, Oid relid) {
     if (!cached_valid) return;
-    if (relid == InvalidOid || relid == cached.customer_metrics || relid == cached.segments ||
-        relid == cached.assignments || relid == cached.assignment_log || relid == cached.tracked_tables) {
+    if (relid == InvalidOid || relid == cached.customer_metrics) {
         cached_valid = false;
         ++generation;
     }
@@ -52,6 +53,8 @@ const Catalog& catalog() {
     cached_valid = true;
     return cached;
 }
+
+Oid catalog_relation_of_tracking() { return cached_valid ? cached.tracked_tables : InvalidOid; }
 
 void register_catalog_callbacks() { CacheRegisterRelcacheCallback(forget, (Datum)0); }
 

@@ -28,6 +28,10 @@ struct Catalog {
 // extension's relations (a relcache invalidation).
 const Catalog& catalog();
 
+// The OID of segmentation.tracked_tables, or InvalidOid when the extension
+// is not installed (for invalidation callbacks, which must not fail).
+Oid catalog_relation_of_tracking();
+
 // Registers the invalidation callbacks; called once from _PG_init.
 void register_catalog_callbacks();
 

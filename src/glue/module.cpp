@@ -2,6 +2,7 @@
 #include "glue/catalog.hpp"
 #include "glue/notify.hpp"
 #include "glue/segment_cache.hpp"
+#include "glue/tracking.hpp"
 
 extern char* segmentation_actor_setting;  // api.cpp
 
@@ -27,5 +28,6 @@ void _PG_init(void) {
     register_catalog_callbacks();
     register_segment_cache_callbacks();
     register_notify_callbacks();
+    register_tracking_callbacks();
 }
 }

@@ -169,7 +169,7 @@ src/glue/module.o: src/glue/module.cpp src/glue/catalog.hpp \
  /usr/include/postgresql/15/server/utils/uuid.h src/glue/notify.hpp \
  src/glue/guard.hpp src/glue/segment_cache.hpp src/core/matcher.hpp \
  src/core/criteria.hpp src/core/exact.hpp src/core/json.hpp \
- src/core/customer.hpp
+ src/core/customer.hpp src/glue/tracking.hpp src/glue/membership.hpp
 src/glue/catalog.hpp:
 src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/postgres.h:
@@ -348,3 +348,5 @@ src/core/criteria.hpp:
 src/core/exact.hpp:
 src/core/json.hpp:
 src/core/customer.hpp:
+src/glue/tracking.hpp:
+src/glue/membership.hpp:

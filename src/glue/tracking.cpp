@@ -11,6 +11,7 @@
 
 #include "glue/catalog.hpp"
 #include "glue/keys.hpp"
+#include "glue/live_orders.hpp"
 #include "glue/notify.hpp"
 #include "glue/refresh.hpp"
 #include "glue/segment_cache.hpp"
@@ -97,60 +98,6 @@ OrderColumns order_columns(const TrackedTable& orders, const std::string& key_ty
 std::string aggregate_orders(const std::string& source, const OrderColumns& c, const std::string& filter = "") {
     return "SELECT " + c.key + " AS k, sum(" + c.amount + ") AS s, count(*) AS n, min(" + c.time + ") AS lo, max(" +
            c.time + ") AS hi FROM " + source + " o WHERE " + c.reference + " IS NOT NULL" + filter + " GROUP BY 1";
-}
-
-// Applies the order rows a statement added (transition table segmentation_new)
-// and removed (segmentation_old) to customer_metrics and returns the
-// customers whose metrics changed. Without a customers table, customers
-// appear with their first order, and customer_since is that order's time.
-// When the table is not live, changed customers are marked due instead.
-std::string orders_delta_sql(const Tracking& t, bool removed_rows, bool added_rows) {
-    const TrackedTable& orders = *t.orders;
-    std::string key_type = key_type_name();
-    OrderColumns c = order_columns(orders, key_type);
-    bool orders_only = !t.customers.has_value();
-    std::string due = orders.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
-    std::string none = "SELECT NULL::" + key_type +
-                       " AS k, 0::numeric AS s, 0::bigint AS n, NULL::timestamptz AS lo, NULL::timestamptz AS hi WHERE false";
-    std::string this_customer = " FROM " + orders.name + " o WHERE " + c.reference + " = m.customer_id)";
-    std::string first = "CASE WHEN m.order_count + d.n = 0 THEN NULL "
-                        "WHEN d.rem_lo <= m.first_order_at AND NOT coalesce(d.add_lo <= m.first_order_at, false) "
-                        "THEN (SELECT min(" + c.time + ")" + this_customer +
-                        " ELSE least(m.first_order_at, d.add_lo) END";
-    std::string last = "CASE WHEN m.order_count + d.n = 0 THEN NULL "
-                       "WHEN d.rem_hi >= m.last_order_at AND NOT coalesce(d.add_hi >= m.last_order_at, false) "
-                       "THEN (SELECT max(" + c.time + ")" + this_customer +
-                       " ELSE greatest(m.last_order_at, d.add_hi) END";
-    std::string sql =
-        "WITH added AS (" + (added_rows ? aggregate_orders("segmentation_new", c) : none) + "), "
-        "removed AS (" + (removed_rows ? aggregate_orders("segmentation_old", c) : none) + "), "
-        "delta AS (SELECT coalesce(a.k, r.k) AS k, coalesce(a.s, 0) - coalesce(r.s, 0) AS s, "
-        "  coalesce(a.n, 0) - coalesce(r.n, 0) AS n, a.lo AS add_lo, a.hi AS add_hi, r.lo AS rem_lo, r.hi AS rem_hi "
-        "  FROM added a FULL JOIN removed r ON a.k = r.k "
-        // Rows changed only in columns we do not track change nothing.
-        "  WHERE coalesce(a.s, 0) <> coalesce(r.s, 0) OR coalesce(a.n, 0) <> coalesce(r.n, 0) "
-        "     OR a.lo IS DISTINCT FROM r.lo OR a.hi IS DISTINCT FROM r.hi), "
-        "changed AS (UPDATE segmentation.customer_metrics m SET "
-        "  lifetime_value = m.lifetime_value + d.s, order_count = m.order_count + d.n, "
-        "  first_order_at = " + first + ", last_order_at = " + last +
-        (orders_only ? ", customer_since = " + first : "") + due +
-        "  FROM delta d WHERE m.customer_id = d.k RETURNING m.customer_id)";
-    if (!orders_only) return sql + " SELECT customer_id FROM changed";
-    return sql +
-           ", created AS (INSERT INTO segmentation.customer_metrics AS m "
-           "  (customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since" +
-           (orders.live ? "" : ", reevaluate_at") + ") "
-           "  SELECT d.k, d.s, d.n, d.add_lo, d.add_hi, d.add_lo" + (orders.live ? "" : ", " + std::string(kPendingEvaluation)) +
-           "  FROM delta d WHERE d.n > 0 AND d.k NOT IN (SELECT customer_id FROM changed) "
-           // A concurrent transaction may have created the customer meanwhile.
-           "  ON CONFLICT (customer_id) DO UPDATE SET "
-           "    lifetime_value = m.lifetime_value + excluded.lifetime_value, "
-           "    order_count = m.order_count + excluded.order_count, "
-           "    first_order_at = least(m.first_order_at, excluded.first_order_at), "
-           "    last_order_at = greatest(m.last_order_at, excluded.last_order_at), "
-           "    customer_since = least(m.first_order_at, excluded.first_order_at)" + due +
-           "  RETURNING m.customer_id) "
-           "SELECT customer_id FROM changed UNION ALL SELECT customer_id FROM created";
 }
 
 // Every order metric back to zero (TRUNCATE of the orders table).
@@ -417,6 +364,34 @@ std::string expected_metrics_sql(const Tracking& t) {
            "NULL::text FROM segmentation.customer_metrics m WHERE false";
 }
 
+namespace {
+
+std::optional<Tracking> cached_configuration;
+
+void forget_cached_tracking(Datum, Oid relid) {
+    if (!cached_configuration) return;
+    const Tracking& t = *cached_configuration;
+    if (relid == InvalidOid || relid == catalog_relation_of_tracking() ||
+        (t.customers && t.customers->relation == relid) || (t.orders && t.orders->relation == relid))
+        cached_configuration.reset();
+}
+
+void forget_cached_tracking_at_abort(XactEvent event, void*) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cached_configuration.reset();
+}
+
+}  // namespace
+
+const Tracking& cached_tracking() {
+    if (!cached_configuration) cached_configuration = read_tracking();
+    return *cached_configuration;
+}
+
+void register_tracking_callbacks() {
+    CacheRegisterRelcacheCallback(forget_cached_tracking, (Datum)0);
+    RegisterXactCallback(forget_cached_tracking_at_abort, nullptr);
+}
+
 Tracking read_tracking() {
     Tracking t;
     uint64 rows = spi::run(kReadTracking, {});
@@ -628,18 +603,15 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
 SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "orders_changed");
     spi::connect();
-    pg::call([&] { SPI_register_trigger_data(trigger); });
-    Tracking t = read_tracking();
+    const Tracking& t = cached_tracking();
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
-        TriggerEvent event = trigger->tg_event;
-        lock_definitions_shared();
-        if (!TRIGGER_FIRED_BY_TRUNCATE(event))
-            lock_customers(transition_keys(t.orders->key_column, !TRIGGER_FIRED_BY_INSERT(event),
-                                           !TRIGGER_FIRED_BY_DELETE(event)));
-        std::string sql = TRIGGER_FIRED_BY_TRUNCATE(event)
-                              ? orders_cleared_sql(t)
-                              : orders_delta_sql(t, !TRIGGER_FIRED_BY_INSERT(event), !TRIGGER_FIRED_BY_DELETE(event));
-        update_and_evaluate(sql, t.orders->live, Cause::Order);
+        if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
+            lock_definitions_shared();
+            update_and_evaluate(orders_cleared_sql(t), t.orders->live, Cause::Order);
+        } else {
+            Tracking copy = t;  // the cache may be replaced while we work
+            apply_order_changes(trigger, copy);
+        }
     }
     spi::finish();
     return PointerGetDatum(nullptr);
@@ -650,7 +622,12 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
 // uuid). It also runs when pg_restore loads the table, which retypes a
 // freshly created extension's key columns before or after their data.
 SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
-    (void)trigger_data(fcinfo, "sync_key_type");
+    TriggerData* trigger = trigger_data(fcinfo, "sync_key_type");
+    // Every backend drops its cached configuration, this one at once.
+    pg::call([&] {
+        CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+        CommandCounterIncrement();
+    });
     spi::connect();
     Tracking t = read_tracking();
     const std::optional<TrackedTable>& source = t.customers ? t.customers : t.orders;

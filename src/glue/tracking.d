@@ -167,10 +167,11 @@ src/glue/tracking.o: src/glue/tracking.cpp src/glue/catalog.hpp \
  /usr/include/postgresql/15/server/utils/syscache.h \
  /usr/include/postgresql/15/server/utils/typcache.h \
  /usr/include/postgresql/15/server/utils/uuid.h src/glue/keys.hpp \
- src/glue/notify.hpp src/glue/guard.hpp src/glue/refresh.hpp \
+ src/glue/live_orders.hpp src/glue/tracking.hpp src/glue/guard.hpp \
  src/glue/membership.hpp src/core/matcher.hpp src/core/criteria.hpp \
  src/core/exact.hpp src/core/json.hpp src/core/customer.hpp \
- src/glue/segment_cache.hpp src/glue/spi.hpp src/glue/tracking.hpp
+ src/glue/notify.hpp src/glue/refresh.hpp src/glue/segment_cache.hpp \
+ src/glue/spi.hpp
 src/glue/catalog.hpp:
 src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/postgres.h:
@@ -342,15 +343,16 @@ src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/utils/typcache.h:
 /usr/include/postgresql/15/server/utils/uuid.h:
 src/glue/keys.hpp:
-src/glue/notify.hpp:
+src/glue/live_orders.hpp:
+src/glue/tracking.hpp:
 src/glue/guard.hpp:
-src/glue/refresh.hpp:
 src/glue/membership.hpp:
 src/core/matcher.hpp:
 src/core/criteria.hpp:
 src/core/exact.hpp:
 src/core/json.hpp:
 src/core/customer.hpp:
+src/glue/notify.hpp:
+src/glue/refresh.hpp:
 src/glue/segment_cache.hpp:
 src/glue/spi.hpp:
-src/glue/tracking.hpp:

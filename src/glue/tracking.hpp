@@ -26,8 +26,14 @@ struct Tracking {
     std::optional<TrackedTable> orders;
 };
 
-// The configuration as this transaction sees it. Needs SPI.
+// The configuration as this transaction sees it, read now. Needs SPI.
 Tracking read_tracking();
+
+// The same, cached per backend until segmentation.tracked_tables or a
+// tracked table changes (triggers use this; functions that change the
+// configuration use read_tracking()). Needs SPI when it must read.
+const Tracking& cached_tracking();
+void register_tracking_callbacks();
 
 // A query of the metrics every customer should have, computed from scratch
 // from the tracked tables, with the columns of customer_metrics (up to

@@ -40,10 +40,11 @@ CREATE TABLE segmentation.customer_metrics (
     last_order_at  timestamptz,
     customer_since timestamptz,
     loyalty_level  text,
-    -- When the customer's automatic segments may next change with the clock
-    -- alone (NULL: never); refresh_due() looks at customers past theirs.
+    -- No later than the next instant at which the customer's automatic
+    -- segments can change with the clock alone (NULL: never); refresh_due()
+    -- looks at customers past theirs.
     reevaluate_at  timestamptz
-);
+) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
 
 CREATE INDEX customer_metrics_reevaluate_at_idx
     ON segmentation.customer_metrics (reevaluate_at) WHERE reevaluate_at IS NOT NULL;
@@ -125,7 +126,7 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'segmentation_sync_key_type'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
-CREATE TRIGGER tracked_tables_changed AFTER INSERT OR UPDATE ON segmentation.tracked_tables
+CREATE TRIGGER tracked_tables_changed AFTER INSERT OR UPDATE OR DELETE ON segmentation.tracked_tables
     FOR EACH STATEMENT EXECUTE FUNCTION segmentation.sync_key_type();
 
 ------------------------------------------------------------------------------
