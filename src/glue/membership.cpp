@@ -170,11 +170,14 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
         changes.push_back(Change{state.key, segment, add});
         result.membership_changed = true;
     }
-    // A definition change only ever needs an earlier due time: a later one
-    // costs one needless look, never a missed change.
+    // The stored due time is a lower bound of the next change: it must move
+    // when the customer was due (it is evaluated now) or when the change came
+    // closer; a stored time earlier than needed costs one needless look
+    // later, never a missed change, and is left alone.
     const auto& next = result.due_at;
-    result.due_changed = scope.all() ? next != state.reevaluate_at
-                                     : next && (!state.reevaluate_at || *next < *state.reevaluate_at);
+    const auto& stored = state.reevaluate_at;
+    bool was_due = stored && *stored <= as_of;
+    result.due_changed = was_due ? next != stored : next && (!stored || *next < *stored);
     return result;
 }
 

@@ -50,7 +50,7 @@ void read_customer_state(uint64 row, CustomerState& state);
 
 struct Evaluation {
     bool membership_changed = false;
-    bool due_changed = false;                // reevaluate_at must be set to due_at
+    bool due_changed = false;                // reevaluate_at must be set to due_at (see evaluate_state)
     std::optional<TimestampTz> due_at;       // when the result may next change with time
 };
 
