@@ -171,13 +171,16 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
         result.membership_changed = true;
     }
     // The stored due time is a lower bound of the next change: it must move
-    // when the customer was due (it is evaluated now) or when the change came
-    // closer; a stored time earlier than needed costs one needless look
-    // later, never a missed change, and is left alone.
+    // when the change came closer, and it is made exact when the customer was
+    // due and has now been evaluated in full; a stored time earlier than
+    // needed costs one needless look later, never a missed change, and is
+    // left alone. An evaluation of some segments only (a definition change)
+    // never ends a customer's wait: its other segments were not looked at.
     const auto& next = result.due_at;
     const auto& stored = state.reevaluate_at;
     bool was_due = stored && *stored <= as_of;
-    result.due_changed = was_due ? next != stored : next && (!stored || *next < *stored);
+    bool closer = next && (!stored || *next < *stored);
+    result.due_changed = was_due && scope.all() ? next != stored : closer;
     return result;
 }
 

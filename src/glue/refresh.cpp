@@ -58,6 +58,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
         }
         stale.clear();
         for (uint64 row = 0; row < rows; ++row) {
+            if (row % 256 == 0) poll_interrupts();
             read_customer_state(row, state);
             unused.clear();
             Evaluation e = evaluate_state(state, *segments, as_of, scope, unused);
