@@ -76,11 +76,12 @@ std::string unknown_key_problem(const std::string& key) {
     }
     for (const char* k : kStructureKeys) known.emplace_back(k);
     std::string best;
-    std::size_t best_distance = 4;  // suggest only close matches
-    if (key.size() <= 64) {
+    std::size_t best_distance = 0;
+    if (!key.empty() && key.size() <= 64) {
         for (const auto& candidate : known) {
+            // A suggestion must be close: a third of the known key's letters at most.
             std::size_t d = distance(key, candidate);
-            if (d < best_distance) {
+            if (d <= candidate.size() / 3 && (best.empty() || d < best_distance)) {
                 best_distance = d;
                 best = candidate;
             }

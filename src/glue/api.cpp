@@ -385,7 +385,7 @@ SEGMENTATION_FUNCTION(segmentation_create_segment) {
     require_argument(fcinfo, 1, "criteria");
     require_argument(fcinfo, 2, "is_automatic");
     std::string name = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-    if (name.find_first_not_of(" \t\r\n") == std::string::npos)
+    if (name.find_first_not_of(" \t\r\n\f\v") == std::string::npos)  // as the table's CHECK
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "segment name must not be empty");
     parse_criteria(jsonb_text(fcinfo, 1));  // a clear error before anything is written
     spi::connect();

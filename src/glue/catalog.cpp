@@ -54,6 +54,10 @@ const Catalog& catalog() {
     return cached;
 }
 
+bool restoring_from_dump() {
+    return !check_function_bodies && pg_class_ownercheck(catalog().segments, GetOuterUserId());
+}
+
 Oid catalog_relation_of_tracking() { return cached_valid ? cached.tracked_tables : InvalidOid; }
 
 void register_catalog_callbacks() { CacheRegisterRelcacheCallback(forget, (Datum)0); }

@@ -36,10 +36,12 @@ Oid catalog_relation_of_tracking();
 void register_catalog_callbacks();
 
 // True while pg_restore or a plain dump's script is loading data: both turn
-// check_function_bodies off, which nothing else in normal use does. Rows
-// restored into the extension's tables arrive with everything derived from
-// them, so triggers must not derive it again.
-inline bool restoring_from_dump() { return !check_function_bodies; }
+// check_function_bodies off, which nothing else in normal use does, and run
+// as the owner of the extension's tables (only the owner can load them).
+// Rows restored into the extension's tables arrive with everything derived
+// from them, so triggers must not derive it again. Anyone can turn the
+// setting off, so it counts only for the owner.
+bool restoring_from_dump();
 
 // Bumped whenever cached catalog facts are dropped; caches derived from the
 // catalog (prepared statements) compare it to know they must be rebuilt.

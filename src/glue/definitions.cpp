@@ -79,6 +79,12 @@ SEGMENTATION_FUNCTION(segmentation_segments_before_update) {
         bool old_null, new_null, null;
         bool was = DatumGetBool(SPI_getbinval(trigger->tg_trigtuple, desc, automatic, &old_null));
         bool is = DatumGetBool(SPI_getbinval(trigger->tg_newtuple, desc, automatic, &new_null));
+        int64 old_id = DatumGetInt64(SPI_getbinval(trigger->tg_trigtuple, desc, id, &null));
+        int64 new_id = DatumGetInt64(SPI_getbinval(trigger->tg_newtuple, desc, id, &null));
+        if (old_id != new_id)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("segment %lld cannot change its id", static_cast<long long>(old_id)),
+                            errdetail("Assignments and history refer to segments by id.")));
         if (!old_null && !new_null && was != is)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                             errmsg("segment %lld cannot change from %s to %s",
@@ -105,7 +111,9 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
         CommandCounterIncrement();
     });
-    if (restoring_from_dump()) return PointerGetDatum(nullptr);  // assignments come with the dump
+    // A restore brings segments with their assignments: no population.
+    if (TRIGGER_FIRED_BY_INSERT(event) && pg::call([] { return restoring_from_dump(); }))
+        return PointerGetDatum(nullptr);
 
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });

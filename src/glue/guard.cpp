@@ -1,6 +1,7 @@
 #include "glue/guard.hpp"
 
 #include <new>
+#include <string>
 
 #include "core/criteria.hpp"
 
@@ -37,21 +38,26 @@ namespace {
 
 // What guard() reports once the body's frames are gone. Filled inside catch
 // blocks, where PostgreSQL must not be called (it could longjmp out of the
-// handler), so the text lives in fixed buffers rather than palloc'd memory.
+// handler); static, so that the longjmp of the report skips no destructor.
 struct PendingReport {
     int sqlstate = 0;
-    char message[2048] = {0};
-    char detail[2048] = {0};
-    char hint[1024] = {0};
+    std::string message, detail, hint;
 };
 
 PendingReport pending;  // backends are single-threaded
 
-void remember(int sqlstate, const char* message, const char* detail = "", const char* hint = "") {
+void remember(int sqlstate, const char* message, const char* detail = "", const char* hint = "") noexcept {
     pending.sqlstate = sqlstate;
-    strlcpy(pending.message, message, sizeof pending.message);
-    strlcpy(pending.detail, detail, sizeof pending.detail);
-    strlcpy(pending.hint, hint, sizeof pending.hint);
+    try {
+        pending.message = message;
+        pending.detail = detail;
+        pending.hint = hint;
+    } catch (...) {  // no memory for the text: report what we can
+        pending.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        pending.message.clear();
+        pending.detail.clear();
+        pending.hint.clear();
+    }
 }
 
 }  // namespace
@@ -83,9 +89,10 @@ Datum guard(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo)) {
         // poll_interrupts() only fires when PostgreSQL will raise; stay safe.
         ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling statement due to an interrupt")));
     }
-    ereport(ERROR, (errcode(pending.sqlstate), errmsg("%s", pending.message),
-                    pending.detail[0] ? errdetail("%s", pending.detail) : 0,
-                    pending.hint[0] ? errhint("%s", pending.hint) : 0));
+    ereport(ERROR, (errcode(pending.sqlstate),
+                    errmsg("%s", pending.message.empty() ? "out of memory in segmentation" : pending.message.c_str()),
+                    pending.detail.empty() ? 0 : errdetail("%s", pending.detail.c_str()),
+                    pending.hint.empty() ? 0 : errhint("%s", pending.hint.c_str())));
     pg_unreachable();
 }
 

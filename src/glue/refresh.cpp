@@ -88,6 +88,9 @@ SEGMENTATION_FUNCTION(segmentation_refresh_all) {
 SEGMENTATION_FUNCTION(segmentation_refresh_due) {
     if (PG_ARGISNULL(0)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "as_of must not be NULL");
     TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
+    if (TIMESTAMP_NOT_FINITE(as_of))
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_due needs a finite as_of",
+                    "Membership evaluated at an infinite instant would never be due again.");
     RefreshTotals totals;
     spi::connect();
     (void)automatic_segments();  // the definitions lock, before any customer lock

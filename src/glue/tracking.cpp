@@ -16,6 +16,7 @@
 #include "glue/refresh.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
+#include "glue/tracked_columns.hpp"
 #include "glue/tracking.hpp"
 
 using namespace segmentation;
@@ -49,9 +50,7 @@ std::string relation_name(Oid relation) {
     return pg::call([&] {
         char* name = get_rel_name(relation);
         if (name == nullptr)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                            errmsg("tracked table with OID %u no longer exists", relation),
-                            errhint("Untrack it with segmentation.untrack_customers() or segmentation.untrack_orders().")));
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relation)));
         return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), name);
     });
 }
@@ -137,7 +136,8 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
     const TrackedTable& customers = *t.customers;
     std::string key_type = key_type_name();
     std::string key = "c." + q(customers.key_column);
-    std::string loyalty = customers.value_column.empty() ? "NULL::text" : "c." + q(customers.value_column) + "::text";
+    std::string loyalty = customers.value_column.empty() ? "NULL::text"
+                                                         : loyalty_as_text("c." + q(customers.value_column), customers.value_type);
     std::string due = customers.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
     std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, c." +
                       q(customers.time_column) + "::timestamptz AS since, " + loyalty + " AS loyalty FROM " + source +
@@ -200,29 +200,6 @@ void forget_everyone(Cause cause) { forget_customers(keys_from_results(spi::run(
 
 // ---- validating track_ arguments ---------------------------------------------
 
-enum class KeyFamily { Integer, Text, Uuid, Unsupported };
-
-KeyFamily key_family(Oid type) {
-    switch (type) {
-        case INT2OID:
-        case INT4OID:
-        case INT8OID: return KeyFamily::Integer;
-        case TEXTOID:
-        case VARCHAROID: return KeyFamily::Text;
-        case UUIDOID: return KeyFamily::Uuid;
-        default: return KeyFamily::Unsupported;
-    }
-}
-
-// Keys are stored as bigint for every integer type, text for text and varchar.
-Oid storage_type(KeyFamily family) {
-    switch (family) {
-        case KeyFamily::Integer: return INT8OID;
-        case KeyFamily::Uuid: return UUIDOID;
-        default: return TEXTOID;
-    }
-}
-
 std::string type_name(Oid type) { return pg::call([&] { return format_type_be(type); }); }
 
 Oid column_type(Oid relation, const std::string& column, const char* role) {
@@ -236,21 +213,10 @@ Oid column_type(Oid relation, const std::string& column, const char* role) {
     });
 }
 
-void require_type(bool ok, const std::string& column, Oid type, const char* expected) {
-    if (!ok)
-        throw Error(ERRCODE_DATATYPE_MISMATCH,
-                    "column \"" + column + "\" has type " + type_name(type) + ", but " + expected);
-}
-
-bool is_time_type(Oid type) { return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID; }
-
-bool is_amount_type(Oid type) {
-    return type == NUMERICOID || type == INT2OID || type == INT4OID || type == INT8OID || type == MONEYOID;
-}
-
-bool is_loyalty_type(Oid type) {
-    if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID) return true;
-    return pg::call([&] { return type_is_enum(type); });
+void require_column_type(TrackedColumn role, const std::string& column, Oid type) {
+    if (!pg::call([&] { return column_type_allowed(role, type); }))
+        throw Error(ERRCODE_DATATYPE_MISMATCH, "column \"" + column + "\" has type " + type_name(type) + ", but " +
+                                                   column_type_expectation(role));
 }
 
 std::string name_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
@@ -266,9 +232,21 @@ Oid table_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
         char kind = get_rel_relkind(relation);
         if (kind == '\0')
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relation)));
-        if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+        if (kind == RELKIND_PARTITIONED_TABLE)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("\"%s\" is a partitioned table, which cannot be tracked yet", get_rel_name(relation)),
+                            errdetail("Rows written to a partition directly would bypass tracking.")));
+        if (kind != RELKIND_RELATION)
             ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relation)),
-                            errdetail("Only tables and partitioned tables can be tracked.")));
+                            errdetail("Only plain tables can be tracked.")));
+        if (get_rel_persistence(relation) == RELPERSISTENCE_TEMP)
+            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                            errmsg("\"%s\" is a temporary table, which cannot be tracked", get_rel_name(relation)),
+                            errdetail("It would vanish with its session and leave the tracking behind.")));
+        if (get_rel_namespace(relation) == catalog().schema)
+            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                            errmsg("\"%s\" belongs to the segmentation extension and cannot be tracked",
+                                   get_rel_name(relation))));
         // Tracking copies the table's data into metrics: the caller must be able to read it.
         if (pg_class_aclcheck(relation, GetOuterUserId(), ACL_SELECT) != ACLCHECK_OK)
             ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -350,7 +328,7 @@ std::string expected_metrics_sql(const Tracking& t) {
                           "a.lo AS first_order_at, a.hi AS last_order_at, ";
     if (t.customers) {
         const TrackedTable& c = *t.customers;
-        std::string loyalty = c.value_column.empty() ? "NULL::text" : "c." + q(c.value_column) + "::text";
+        std::string loyalty = c.value_column.empty() ? "NULL::text" : loyalty_as_text("c." + q(c.value_column), c.value_type);
         return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns + "c." + q(c.time_column) +
                "::timestamptz AS customer_since, " + loyalty + " AS loyalty_level FROM " + c.name +
                " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) + " WHERE c." + q(c.key_column) +
@@ -360,8 +338,10 @@ std::string expected_metrics_sql(const Tracking& t) {
         return "SELECT coalesce(a.k, m.customer_id)" + columns +
                "a.lo AS customer_since, NULL::text AS loyalty_level FROM (" + agg +
                ") a FULL JOIN segmentation.customer_metrics m ON m.customer_id = a.k";
-    return "SELECT m.customer_id, 0::numeric, 0::bigint, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, "
-           "NULL::text FROM segmentation.customer_metrics m WHERE false";
+    return "SELECT m.customer_id, 0::numeric AS lifetime_value, 0::bigint AS order_count, "
+           "NULL::timestamptz AS first_order_at, NULL::timestamptz AS last_order_at, "
+           "NULL::timestamptz AS customer_since, NULL::text AS loyalty_level "
+           "FROM segmentation.customer_metrics m WHERE false";
 }
 
 namespace {
@@ -383,7 +363,11 @@ void forget_cached_tracking_at_abort(XactEvent event, void*) {
 }  // namespace
 
 const Tracking& cached_tracking() {
-    if (!cached_configuration) cached_configuration = read_tracking();
+    if (!cached_configuration) {
+        Tracking t = read_tracking();
+        require_sound_tracking(t);
+        cached_configuration = std::move(t);
+    }
     return *cached_configuration;
 }
 
@@ -415,7 +399,18 @@ Tracking read_tracking() {
         table.key_column = key;
         table.time_column = time;
         table.value_column = value == nullptr ? "" : value;
-        table.name = relation_name(table.relation);
+        pg::call([&] {
+            char* name = get_rel_name(table.relation);
+            table.name = name == nullptr ? psprintf("(dropped table %u)", table.relation)
+                                         : quote_qualified_identifier(get_namespace_name(get_rel_namespace(table.relation)), name);
+            auto type_of = [&](const std::string& column) {
+                AttrNumber attnum = column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
+                return attnum == InvalidAttrNumber ? InvalidOid : get_atttype(table.relation, attnum);
+            };
+            table.key_type = type_of(table.key_column);
+            table.time_type = type_of(table.time_column);
+            table.value_type = type_of(table.value_column);
+        });
         (std::string(kind) == "customers" ? t.customers : t.orders) = table;
     }
     return t;
@@ -451,16 +446,11 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
     std::string created_column = name_argument(fcinfo, 2, "created_at_column");
     std::string loyalty_column = PG_ARGISNULL(3) ? "" : NameStr(*PG_GETARG_NAME(3));
     Oid id_type = column_type(relation, id_column, "customer id");
-    require_type(key_family(id_type) != KeyFamily::Unsupported, id_column, id_type,
-                 "customer ids must be text, varchar, smallint, integer, bigint or uuid");
-    Oid created_type = column_type(relation, created_column, "creation time");
-    require_type(is_time_type(created_type), created_column, created_type,
-                 "creation times must be timestamptz, timestamp or date");
-    if (!loyalty_column.empty()) {
-        Oid loyalty_type = column_type(relation, loyalty_column, "loyalty level");
-        require_type(is_loyalty_type(loyalty_type), loyalty_column, loyalty_type,
-                     "loyalty levels must be text, varchar, char, name or an enum");
-    }
+    require_column_type(TrackedColumn::CustomerId, id_column, id_type);
+    require_column_type(TrackedColumn::CreatedAt, created_column, column_type(relation, created_column, "creation time"));
+    if (!loyalty_column.empty())
+        require_column_type(TrackedColumn::Loyalty, loyalty_column,
+                            column_type(relation, loyalty_column, "loyalty level"));
 
     spi::connect();
     lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
@@ -470,6 +460,7 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
     record_tracking("customers", relation, id_column, created_column, "", loyalty_column);
     t = read_tracking();
     create_triggers(t.customers->name, "customers", "customers_changed");
+    require_sound_tracking(t);
     // Back-fill: customers the table does not have leave; the others get
     // their creation time, loyalty level and (when new) order totals.
     forget_matching(customers_missing_sql(*t.customers), Cause::Customer);
@@ -488,14 +479,9 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     std::string amount_column = name_argument(fcinfo, 2, "amount_column");
     std::string ordered_column = name_argument(fcinfo, 3, "ordered_at_column");
     Oid customer_type = column_type(relation, customer_column, "customer");
-    require_type(key_family(customer_type) != KeyFamily::Unsupported, customer_column, customer_type,
-                 "customer references must be text, varchar, smallint, integer, bigint or uuid");
-    Oid amount_type = column_type(relation, amount_column, "amount");
-    require_type(is_amount_type(amount_type), amount_column, amount_type,
-                 "amounts must be numeric, smallint, integer, bigint or money");
-    Oid ordered_type = column_type(relation, ordered_column, "order time");
-    require_type(is_time_type(ordered_type), ordered_column, ordered_type,
-                 "order times must be timestamptz, timestamp or date");
+    require_column_type(TrackedColumn::OrderCustomer, customer_column, customer_type);
+    require_column_type(TrackedColumn::Amount, amount_column, column_type(relation, amount_column, "amount"));
+    require_column_type(TrackedColumn::OrderedAt, ordered_column, column_type(relation, ordered_column, "order time"));
 
     spi::connect();
     lock_definitions_exclusively();
@@ -505,6 +491,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     record_tracking("orders", relation, customer_column, ordered_column, amount_column, "");
     t = read_tracking();
     create_triggers(t.orders->name, "orders", "orders_changed");
+    require_sound_tracking(t);
     spi::run_text(orders_backfill_sql(t), 0, nullptr, nullptr);
     refresh_customers(transaction_start(), Cause::Order);
     int64 tracked = customer_count();
@@ -519,8 +506,8 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     Tracking t = read_tracking();
     bool tracked = t.customers.has_value();
     if (tracked) {
+        forget_tracking("customers");  // first: the drop guard lets untracked tables' triggers go
         drop_triggers(*t.customers, "customers");
-        forget_tracking("customers");
         if (t.orders) {
             // Customers are those with orders again, known since their first order.
             forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0", Cause::Customer);
@@ -542,8 +529,8 @@ SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
     Tracking t = read_tracking();
     bool tracked = t.orders.has_value();
     if (tracked) {
-        drop_triggers(*t.orders, "orders");
         forget_tracking("orders");
+        drop_triggers(*t.orders, "orders");
         if (t.customers) {
             spi::run_text(orders_cleared_sql(t), 0, nullptr, nullptr);
             refresh_customers(transaction_start(), Cause::Order);
@@ -656,39 +643,3 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     return PointerGetDatum(nullptr);
 }
 
-// Event trigger on sql_drop: a tracked table, or a tracked column of one,
-// cannot be dropped while it is tracked; untracking first says what happens
-// to the metrics and memberships it feeds. (Dropping the extension itself
-// drops its configuration too, and is allowed.)
-SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_drop must run as an event trigger");
-    spi::connect();
-    uint64 rows = spi::run_once(
-        "WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects() "
-        "                 WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
-        "SELECT t.kind, d.object_identity, d.objsubid <> 0 FROM dropped d "
-        "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
-        "WHERE NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = 'segmentation.tracked_tables'::pg_catalog.regclass) "
-        "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, t.time_column::pg_catalog.text, "
-        "       t.amount_column::pg_catalog.text, t.loyalty_column::pg_catalog.text)) "
-        "LIMIT 1",
-        true);
-    if (rows > 0) {
-        std::string kind, object;
-        bool column = false;
-        pg::call([&] {
-            bool null;
-            kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-            object = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-            column = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null));
-        });
-        throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                    "cannot drop " + object + " because segmentation tracks it" +
-                        (column ? " (a column of the tracked " + kind + " table)" : " as the " + kind + " table"),
-                    "Customer metrics and segment memberships are computed from it.",
-                    "Call segmentation.untrack_" + kind + "() first.");
-    }
-    spi::finish();
-    PG_RETURN_VOID();
-}

@@ -171,7 +171,7 @@ src/glue/tracking.o: src/glue/tracking.cpp src/glue/catalog.hpp \
  src/glue/membership.hpp src/core/matcher.hpp src/core/criteria.hpp \
  src/core/exact.hpp src/core/json.hpp src/core/customer.hpp \
  src/glue/notify.hpp src/glue/refresh.hpp src/glue/segment_cache.hpp \
- src/glue/spi.hpp
+ src/glue/spi.hpp src/glue/tracked_columns.hpp
 src/glue/catalog.hpp:
 src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/postgres.h:
@@ -356,3 +356,4 @@ src/glue/notify.hpp:
 src/glue/refresh.hpp:
 src/glue/segment_cache.hpp:
 src/glue/spi.hpp:
+src/glue/tracked_columns.hpp:

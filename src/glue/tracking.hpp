@@ -18,6 +18,9 @@ struct TrackedTable {
     std::string key_column;    // column names, unquoted: customer id (customers) or customer reference (orders)
     std::string time_column;   // created_at (customers) or ordered_at (orders)
     std::string value_column;  // loyalty level (customers; may be empty) or amount (orders)
+    Oid key_type = InvalidOid;  // the columns' current types (InvalidOid: the column is gone)
+    Oid time_type = InvalidOid;
+    Oid value_type = InvalidOid;
     bool live = true;          // evaluate segments in the changing transaction
 };
 
@@ -31,7 +34,8 @@ Tracking read_tracking();
 
 // The same, cached per backend until segmentation.tracked_tables or a
 // tracked table changes (triggers use this; functions that change the
-// configuration use read_tracking()). Needs SPI when it must read.
+// configuration use read_tracking()), and checked sound when read. Needs SPI
+// when it must read.
 const Tracking& cached_tracking();
 void register_tracking_callbacks();
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "glue/spi.hpp"
+#include "glue/tracked_columns.hpp"
 #include "glue/tracking.hpp"
 
 using namespace segmentation;
@@ -60,9 +61,12 @@ const char* const kAssignmentDrift =
 SEGMENTATION_FUNCTION(segmentation_verify) {
     if (PG_ARGISNULL(0)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "as_of must not be NULL");
     Datum as_of = PG_GETARG_DATUM(0);
+    if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(as_of)))
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
     pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
     spi::connect();
     Tracking t = read_tracking();
+    require_sound_tracking(t);
     std::string queries[] = {metrics_drift(t), kMembershipDrift, kDueDrift, kAssignmentDrift};
     Oid types[1] = {TIMESTAMPTZOID};
     for (const std::string& sql : queries) {

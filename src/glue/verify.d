@@ -167,7 +167,8 @@ src/glue/verify.o: src/glue/verify.cpp src/glue/spi.hpp \
  /usr/include/postgresql/15/server/utils/snapmgr.h \
  /usr/include/postgresql/15/server/utils/syscache.h \
  /usr/include/postgresql/15/server/utils/typcache.h \
- /usr/include/postgresql/15/server/utils/uuid.h src/glue/tracking.hpp \
+ /usr/include/postgresql/15/server/utils/uuid.h \
+ src/glue/tracked_columns.hpp src/glue/tracking.hpp \
  src/glue/membership.hpp src/core/matcher.hpp src/core/criteria.hpp \
  src/core/exact.hpp src/core/json.hpp src/core/customer.hpp
 src/glue/spi.hpp:
@@ -341,6 +342,7 @@ src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/utils/syscache.h:
 /usr/include/postgresql/15/server/utils/typcache.h:
 /usr/include/postgresql/15/server/utils/uuid.h:
+src/glue/tracked_columns.hpp:
 src/glue/tracking.hpp:
 src/glue/membership.hpp:
 src/core/matcher.hpp:

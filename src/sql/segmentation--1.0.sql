@@ -11,7 +11,7 @@
 CREATE FUNCTION segmentation.check_criteria(criteria jsonb)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_check_criteria'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION segmentation.check_criteria(jsonb) IS
 'True for valid criteria; otherwise an error (SQLSTATE 22023) naming the path of the problem.';
@@ -22,7 +22,7 @@ COMMENT ON FUNCTION segmentation.check_criteria(jsonb) IS
 
 CREATE TABLE segmentation.segments (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name         text NOT NULL UNIQUE CHECK (pg_catalog.btrim(name) <> ''),
+    name         text NOT NULL UNIQUE CHECK (name OPERATOR(pg_catalog.~) '[^[:space:]]'),
     description  text,
     criteria     jsonb NOT NULL DEFAULT '{}' CHECK (segmentation.check_criteria(criteria)),
     is_automatic boolean NOT NULL,
@@ -311,7 +311,9 @@ AS 'MODULE_PATHNAME', 'segmentation_refresh_due'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 ------------------------------------------------------------------------------
--- Tracked tables cannot be dropped from under the extension
+-- Tracked tables cannot be changed from under the extension: dropping a
+-- tracked table, column or trigger, or renaming, retyping or disabling one,
+-- is refused until the table is untracked.
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION segmentation.guard_tracked_drop()
@@ -319,8 +321,17 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'segmentation_guard_tracked_drop'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION segmentation.guard_tracked_alter()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'segmentation_guard_tracked_alter'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CREATE EVENT TRIGGER segmentation_guard_tracked_drop ON sql_drop
     EXECUTE FUNCTION segmentation.guard_tracked_drop();
+
+CREATE EVENT TRIGGER segmentation_guard_tracked_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER')
+    EXECUTE FUNCTION segmentation.guard_tracked_alter();
 
 ------------------------------------------------------------------------------
 -- Time, history and checks
@@ -348,9 +359,27 @@ COMMENT ON FUNCTION segmentation.verify(timestamptz) IS
 CREATE FUNCTION segmentation.member_counts(segment_id bigint, "from" timestamptz, "to" timestamptz,
                                            step interval)
 RETURNS TABLE (at timestamptz, members bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    IF segment_id IS NULL OR "from" IS NULL OR "to" IS NULL OR step IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'segment_id, from, to and step must not be NULL';
+    END IF;
+    IF NOT isfinite("from") OR NOT isfinite("to") OR "from" > "to" THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'member_counts needs finite instants, with "from" no later than "to"';
+    END IF;
+    IF step <= interval '0' OR "from" + step <= "from" THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'member_counts needs a positive step';
+    END IF;
+    IF extract(epoch FROM "to" - "from") / extract(epoch FROM ("from" + step) - "from") > 100000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'program_limit_exceeded',
+            MESSAGE = 'member_counts returns at most 100,000 instants; use a longer step';
+    END IF;
+    RETURN QUERY
     WITH changes AS MATERIALIZED (
         SELECT l.logged_at, l.id,
                sum(CASE l.action WHEN 'added' THEN 1 ELSE -1 END) OVER (ORDER BY l.logged_at, l.id) AS members
@@ -358,8 +387,9 @@ AS $$
         WHERE l.segment_id = member_counts.segment_id AND l.logged_at <= member_counts."to"
     )
     SELECT t.at, coalesce((SELECT c.members FROM changes c WHERE c.logged_at <= t.at
-                           ORDER BY c.logged_at DESC, c.id DESC LIMIT 1), 0)
-    FROM pg_catalog.generate_series(member_counts."from", member_counts."to", member_counts.step) AS t(at)
+                           ORDER BY c.logged_at DESC, c.id DESC LIMIT 1), 0)::bigint
+    FROM pg_catalog.generate_series(member_counts."from", member_counts."to", member_counts.step) AS t(at);
+END
 $$;
 
 -- refresh_due() on a schedule, through pg_cron (which must be installed in

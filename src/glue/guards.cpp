@@ -1,0 +1,97 @@
+// Event triggers that keep tracked tables tracked: DDL that would break a
+// tracking (dropping a tracked table, column or trigger; renaming or retyping
+// a tracked column; disabling a trigger) is refused, and the user is told to
+// untrack first. Without them, a retyped column could, for instance, route
+// the extension's own reads through a cast its owner wrote.
+#include <string>
+
+#include "glue/catalog.hpp"
+#include "glue/spi.hpp"
+#include "glue/tracked_columns.hpp"
+#include "glue/tracking.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace {
+
+[[noreturn]] void refuse(const std::string& message, const std::string& kind) {
+    throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, message,
+                "Customer metrics and segment memberships are computed from it.",
+                "Call segmentation.untrack_" + kind + "() first.");
+}
+
+std::string kind_of_broken(const Tracking& t) {
+    if (t.customers && tracking_problem(Tracking{t.customers, std::nullopt})) return "customers";
+    return "orders";
+}
+
+}  // namespace
+
+// ON sql_drop: a tracked table or column, or one of the extension's
+// triggers on a tracked table, cannot be dropped. Dropping the extension
+// drops its configuration too, and is allowed.
+SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_drop must run as an event trigger");
+    spi::connect();
+    uint64 rows = spi::run_once(
+        "WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()) "
+        "SELECT t.kind, d.object_identity, d.objsubid <> 0 FROM dropped d "
+        "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
+        "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+        "  AND NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = 'segmentation.tracked_tables'::pg_catalog.regclass) "
+        "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, "
+        "       t.time_column::pg_catalog.text, t.amount_column::pg_catalog.text, t.loyalty_column::pg_catalog.text)) "
+        "LIMIT 1",
+        true);
+    if (rows > 0) {
+        std::string kind, object;
+        bool column = false;
+        pg::call([&] {
+            bool null;
+            kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+            object = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+            column = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null));
+        });
+        refuse("cannot drop " + object + " because segmentation tracks it" +
+                   (column ? " (a column of the tracked " + kind + " table)" : " as the " + kind + " table"),
+               kind);
+    }
+    // A dropped trigger may have been one of ours.
+    uint64 triggers = spi::run_once(
+        "SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() "
+        "WHERE classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND address_names[3] LIKE 'segmentation\\_%'",
+        true);
+    if (triggers > 0 && !pg::call([] { return restoring_from_dump(); })) {
+        Tracking t = read_tracking();
+        if (auto problem = tracking_problem(t))
+            refuse("cannot drop that trigger: it keeps a tracked table tracked (" + *problem + ")", kind_of_broken(t));
+    }
+    spi::finish();
+    PG_RETURN_VOID();
+}
+
+// ON ddl_command_end: after ALTER TABLE and friends on a tracked table, the
+// tracking must still hold (columns there, with allowed types; triggers
+// present and enabled), or the command is undone.
+SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_alter must run as an event trigger");
+    if (pg::call([] { return restoring_from_dump(); })) PG_RETURN_VOID();  // a restore re-creates it all in order
+    spi::connect();
+    uint64 touched = spi::run_once(
+        "SELECT c.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() c "
+        "WHERE NOT c.in_extension AND (c.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass "
+        "  OR (c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+        "      AND c.objid IN (SELECT relation::pg_catalog.oid FROM segmentation.tracked_tables))) LIMIT 1",
+        true);
+    if (touched > 0) {
+        std::string command = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
+        Tracking t = read_tracking();
+        if (auto problem = tracking_problem(t))
+            refuse(command + " would break the tracking of a table: " + *problem, kind_of_broken(t));
+    }
+    spi::finish();
+    PG_RETURN_VOID();
+}
