@@ -1,0 +1,1 @@
+SELECT * FROM segmentation.refresh_due();
