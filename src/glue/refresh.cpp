@@ -2,6 +2,7 @@
 #include "glue/refresh.hpp"
 
 #include "glue/catalog.hpp"
+#include "glue/customer_scan.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
 
@@ -11,10 +12,7 @@ using namespace segmentation::glue;
 namespace segmentation::glue {
 namespace {
 
-constexpr long kBatchSize = 10000;
-
-const spi::Statement kAllCustomers = {
-    "SELECT " SEGMENTATION_STATE_COLUMNS " FROM segmentation.customer_metrics m", 0, {}};
+constexpr std::size_t kBatchSize = 10000;
 
 // Due customers, locked; customers another session is refreshing are
 // skipped. Those waiting since a change to a table that is not live (due at
@@ -44,32 +42,32 @@ Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
 RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     RefreshTotals totals;
-    Portal cursor = spi::open_cursor(kAllCustomers, {});
+    CustomerScan scan;
+    scan.open();
+    std::vector<CustomerState> batch;
     std::vector<Change> unused;
     std::vector<Datum> stale;
-    CustomerState state;
     for (;;) {
         poll_interrupts();
         spi::connect();  // one connection per batch: its finish frees the batch
-        uint64 rows = spi::fetch(cursor, kBatchSize);
-        if (rows == 0) {
+        batch.clear();
+        if (scan.next(batch, kBatchSize) == 0) {
             spi::finish();
             break;
         }
         stale.clear();
-        for (uint64 row = 0; row < rows; ++row) {
-            if (row % 256 == 0) poll_interrupts();
-            read_customer_state(row, state);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i % 256 == 0) poll_interrupts();
             unused.clear();
-            Evaluation e = evaluate_state(state, *segments, as_of, scope, unused);
-            if (e.membership_changed || e.due_changed) stale.push_back(state.key);
+            Evaluation e = evaluate_state(batch[i], *segments, as_of, scope, unused);
+            if (e.membership_changed || e.due_changed) stale.push_back(batch[i].key);
         }
-        totals.customers += static_cast<int64>(rows);
+        totals.customers += static_cast<int64>(batch.size());
         // Only customers that need a write are locked, read again and written.
         count(evaluate_customers(stale, as_of, cause, scope), totals);
         spi::finish();
     }
-    spi::close_cursor(cursor);
+    scan.close();
     return totals;
 }
 

@@ -170,7 +170,7 @@ src/glue/refresh.o: src/glue/refresh.cpp src/glue/refresh.hpp \
  /usr/include/postgresql/15/server/utils/syscache.h \
  /usr/include/postgresql/15/server/utils/typcache.h \
  /usr/include/postgresql/15/server/utils/uuid.h src/glue/catalog.hpp \
- src/glue/segment_cache.hpp src/glue/spi.hpp
+ src/glue/customer_scan.hpp src/glue/segment_cache.hpp src/glue/spi.hpp
 src/glue/refresh.hpp:
 src/glue/membership.hpp:
 src/core/matcher.hpp:
@@ -349,5 +349,6 @@ src/glue/postgres.hpp:
 /usr/include/postgresql/15/server/utils/typcache.h:
 /usr/include/postgresql/15/server/utils/uuid.h:
 src/glue/catalog.hpp:
+src/glue/customer_scan.hpp:
 src/glue/segment_cache.hpp:
 src/glue/spi.hpp:

@@ -55,7 +55,8 @@ CREATE TABLE segmentation.assignments (
     is_automatic boolean NOT NULL,
     assigned_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     assigned_by  text,
-    PRIMARY KEY (customer_id, segment_id)
+    -- is_automatic included: bulk refreshes read membership from the index alone.
+    PRIMARY KEY (customer_id, segment_id) INCLUDE (is_automatic)
 );
 
 CREATE INDEX assignments_segment_id_idx ON segmentation.assignments (segment_id);
