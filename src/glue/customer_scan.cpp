@@ -12,6 +12,10 @@ extern "C" {
 namespace segmentation::glue {
 
 struct CustomerScan::Handles {
+    // The scans allocate as they go (btree keeps killed items, for one),
+    // and must find that memory at their end: everything of theirs lives
+    // here, apart from the per-batch copies handed to the caller.
+    MemoryContext context;
     Snapshot snapshot;
     Relation metrics, metrics_key, assignments, assignments_key;
     IndexScanDesc metrics_scan, assignments_scan;
@@ -34,7 +38,7 @@ namespace {
 
 using Handles = CustomerScan::Handles;
 
-// PG-style: the next assignment in key order, as index data (the index holds
+// PG-style, in the scan's context: the next assignment in key order, as index data (the index holds
 // customer_id, segment_id and, included, is_automatic).
 bool read_assignment(Handles& h) {
     ItemPointer tid;
@@ -47,6 +51,8 @@ bool read_assignment(Handles& h) {
         TupleDesc desc = h.assignments_scan->xs_itupdesc;
         bool null;
         Form_pg_attribute key = TupleDescAttr(desc, 0);
+        // Read ahead across batches, so kept in the scan's context; one at a time.
+        if (!key->attbyval && h.pending_key != (Datum)0) pfree(DatumGetPointer(h.pending_key));
         h.pending_key = datumCopy(index_getattr(tuple, 1, desc, &null), key->attbyval, key->attlen);
         h.pending_segment = DatumGetInt64(index_getattr(tuple, 2, desc, &null));
         h.pending_automatic = DatumGetBool(index_getattr(tuple, 3, desc, &null));
@@ -57,7 +63,7 @@ bool read_assignment(Handles& h) {
     return false;
 }
 
-// PG-style: the automatic segments of `key`, skipping assignments of keys
+// PG-style, in the scan's context: the automatic segments of `key`, skipping assignments of keys
 // before it (orphans, which verify() reports).
 void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
     for (;;) {
@@ -74,7 +80,11 @@ void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
 void CustomerScan::open() {
     handles_ = pg::call([] {
         const Catalog& c = catalog();
+        MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan",
+                                                      ALLOCSET_DEFAULT_SIZES);
+        MemoryContext caller = MemoryContextSwitchTo(context);
         auto* h = static_cast<Handles*>(palloc0(sizeof(Handles)));
+        h->context = context;
         h->snapshot = RegisterSnapshot(GetTransactionSnapshot());
         h->metrics = table_open(c.customer_metrics, AccessShareLock);
         h->metrics_key = index_open(RelationGetPrimaryKeyIndex(h->metrics), AccessShareLock);
@@ -99,6 +109,7 @@ void CustomerScan::open() {
         h->customer_since = get_attnum(c.customer_metrics, "customer_since");
         h->loyalty_level = get_attnum(c.customer_metrics, "loyalty_level");
         h->reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+        MemoryContextSwitchTo(caller);
         return h;
     });
 }
@@ -108,12 +119,15 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
     std::size_t first = batch.size();
     batch.resize(first + limit);
     std::size_t count = pg::call([&]() -> std::size_t {
+        MemoryContext batch_context = CurrentMemoryContext;  // pg::call restores it on error
         std::size_t n = 0;
         while (n < limit && !h.metrics_done) {
+            MemoryContextSwitchTo(h.context);
             if (!index_getnext_slot(h.metrics_scan, ForwardScanDirection, h.metrics_slot)) {
                 h.metrics_done = true;
                 break;
             }
+            MemoryContextSwitchTo(batch_context);
             CustomerState& state = batch[first + n];
             TupleTableSlot* slot = h.metrics_slot;
             Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, h.key - 1);
@@ -130,9 +144,11 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);
             state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
             state.current.clear();
+            MemoryContextSwitchTo(h.context);
             read_segments(h, state.key, state.current);
             ++n;
         }
+        MemoryContextSwitchTo(batch_context);
         return n;
     });
     batch.resize(first + count);
@@ -154,7 +170,7 @@ void CustomerScan::close() {
         table_close(h->metrics, NoLock);
         table_close(h->assignments, NoLock);
         UnregisterSnapshot(h->snapshot);
-        pfree(h);
+        MemoryContextDelete(h->context);  // h included
     });
 }
 

@@ -1,2 +1,0 @@
-src/core/json.o: src/core/json.cpp src/core/json.hpp
-src/core/json.hpp:
