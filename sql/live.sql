@@ -80,6 +80,14 @@ SELECT segmentation.set_live_evaluation('orders', false);
 INSERT INTO orders (customer_id, amount, ordered_at) VALUES (3, 2000, now());
 SELECT lifetime_value, reevaluate_at FROM segmentation.customer_metrics WHERE customer_id = 3;
 SELECT * FROM membership WHERE customer_id = 3;
+-- A segment created meanwhile is evaluated for everyone, but only that
+-- segment: due customers stay due for the rest (customer 1 is made due by
+-- time here, as if its next change had passed).
+BEGIN;
+UPDATE segmentation.customer_metrics SET reevaluate_at = now() - interval '1 hour' WHERE customer_id = 1;
+SELECT segmentation.create_segment('Tiered', '{"loyaltyLevels": ["GOLD", "SILVER"]}', true) > 0 AS created;
+SELECT customer_id, reevaluate_at <= now() AS still_due FROM segmentation.customer_metrics ORDER BY 1;
+ROLLBACK;
 SELECT customers, added, removed FROM segmentation.refresh_due();
 SELECT * FROM membership WHERE customer_id = 3;
 SELECT segmentation.set_live_evaluation('orders', true);

@@ -35,24 +35,20 @@ int128 days_to_micros(int128 units, bool round_up) {
 
 Test compile_bound(const Bound& bound) {
     bool at_least = bound.minimum;
+    int128 limit = comparable_limit(bound);
     switch (bound.metric) {
         case Metric::Orders:
-            return {at_least ? TestKind::OrdersAtLeast : TestKind::OrdersAtMost,
-                    at_least ? ceil_div(bound.units, kUnitsPerWhole)
-                             : floor_div(bound.units, kUnitsPerWhole)};
+            return {at_least ? TestKind::OrdersAtLeast : TestKind::OrdersAtMost, limit};
         case Metric::LifetimeValue:
-            return {at_least ? TestKind::ValueAtLeast : TestKind::ValueAtMost,
-                    exact::money_key_from_units(bound.units)};
+            return {at_least ? TestKind::ValueAtLeast : TestKind::ValueAtMost, exact::money_key_from_units(limit)};
         case Metric::AverageOrderValue:
-            return {at_least ? TestKind::AverageAtLeast : TestKind::AverageAtMost, bound.units};
+            return {at_least ? TestKind::AverageAtLeast : TestKind::AverageAtMost, limit};
         case Metric::DaysSinceLastPurchase:
-            return {at_least ? TestKind::RecencyAtLeast : TestKind::RecencyAtMost,
-                    days_to_micros(bound.units, at_least)};
+            return {at_least ? TestKind::RecencyAtLeast : TestKind::RecencyAtMost, limit};
         case Metric::TenureDays:
-            return {at_least ? TestKind::TenureAtLeast : TestKind::TenureAtMost,
-                    days_to_micros(bound.units, at_least)};
+            return {at_least ? TestKind::TenureAtLeast : TestKind::TenureAtMost, limit};
         case Metric::PurchaseFrequency:
-            return {at_least ? TestKind::FrequencyAtLeast : TestKind::FrequencyAtMost, bound.units};
+            return {at_least ? TestKind::FrequencyAtLeast : TestKind::FrequencyAtMost, limit};
     }
     return {TestKind::OrdersAtLeast, 0};
 }
@@ -242,6 +238,18 @@ void group_change(const Group& g, const Facts& f, const Customer& c, std::option
 }
 
 }  // namespace
+
+int128 comparable_limit(const Bound& bound) noexcept {
+    switch (bound.metric) {
+        case Metric::Orders:
+            return bound.minimum ? ceil_div(bound.units, kUnitsPerWhole) : floor_div(bound.units, kUnitsPerWhole);
+        case Metric::DaysSinceLastPurchase:
+        case Metric::TenureDays:
+            return days_to_micros(bound.units, bound.minimum);
+        default:
+            return bound.units;
+    }
+}
 
 detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
     Facts f{};

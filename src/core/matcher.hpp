@@ -53,6 +53,12 @@ struct Group {
 
 }  // namespace detail
 
+// A bound's threshold in the unit its metric is compared in: whole orders,
+// and whole microseconds for recency and tenure, rounded so that integer
+// comparisons stay exact (up for minimums, down for maximums); 10^-18 units
+// for money, average order value and frequency.
+exact::int128 comparable_limit(const Bound& bound) noexcept;
+
 class Matcher {
 public:
     explicit Matcher(const Criteria& criteria);

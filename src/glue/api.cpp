@@ -1,6 +1,7 @@
 // The service's API as SQL-callable functions: segments, matching and
 // assignments. Tracking lives in tracking.cpp, refreshes in refresh.cpp.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -65,9 +66,12 @@ const spi::Statement kInsertSegment = {
     "VALUES ($1, $2, $3, $4) RETURNING id",
     4, {TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
 
-void require_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
-    if (PG_ARGISNULL(argno))
-        throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+[[noreturn]] void null_argument(const char* what) {
+    throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+}
+
+inline void require_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
+    if (unlikely(PG_ARGISNULL(argno))) null_argument(what);
 }
 
 // The text of a jsonb argument (NULL must have been refused already).
@@ -79,7 +83,7 @@ std::string jsonb_text(FunctionCallInfo fcinfo, int argno) {
     return text;
 }
 
-TimestampTz as_of_argument(FunctionCallInfo fcinfo, int argno) {
+inline TimestampTz as_of_argument(FunctionCallInfo fcinfo, int argno) {
     require_argument(fcinfo, argno, "as_of");
     return PG_GETARG_TIMESTAMPTZ(argno);
 }
@@ -143,38 +147,97 @@ Datum int64_array_datum(const std::vector<int64>& values) {
 }
 
 // Compiled criteria per call site, keyed by the jsonb's bytes, so a scan that
-// matches many rows against a few criteria compiles each only once.
+// matches many rows against a few criteria compiles each only once. A join
+// with segments alternates between criteria whose values stay at the same
+// addresses (a materialized inner side): the recently used ones are found
+// by address first, then confirmed by their bytes.
 struct MatchCache {
     std::unordered_map<std::string, std::unique_ptr<Matcher>> matchers;
-    std::string last_bytes;
-    const Matcher* last = nullptr;
+    struct Recent {
+        const char* address = nullptr;
+        const std::string* bytes = nullptr;  // a key of `matchers`
+        const Matcher* matcher = nullptr;
+    };
+    static constexpr std::size_t kRecent = 32;
+    Recent recent[kRecent];
+    std::size_t next_recent = 0;  // replaced round-robin
     // Layout of the customer_metrics row type as last seen.
     Oid row_type = InvalidOid;
     AttrNumber columns[kMetricColumnCount + 1] = {};  // customer_id, then the metric columns
 
+    std::size_t last_hit = 0;  // a join asks for the criteria in the same order for every customer
+
+    static bool same_bytes(const std::string& stored, const char* bytes, std::size_t length) {
+        if (stored.size() != length) return false;
+        const char* known = stored.data();
+        std::size_t i = 0;
+        for (; i + 8 <= length; i += 8) {  // inline: most criteria are under 100 bytes
+            std::uint64_t a, b;
+            std::memcpy(&a, known + i, 8);
+            std::memcpy(&b, bytes + i, 8);
+            if (a != b) return false;
+        }
+        for (; i < length; ++i)
+            if (known[i] != bytes[i]) return false;
+        return true;
+    }
+
+    bool recent_hit(std::size_t index, const char* bytes, std::size_t length) const {
+        const Recent& r = recent[index];
+        return r.address == bytes && same_bytes(*r.bytes, bytes, length);
+    }
+
     const Matcher& matcher_for(const char* bytes, std::size_t length, FunctionCallInfo fcinfo, int argno) {
-        if (last != nullptr && last_bytes.size() == length && std::memcmp(last_bytes.data(), bytes, length) == 0)
-            return *last;
+        std::size_t next = (last_hit + 1) % kRecent;
+        if (recent_hit(next, bytes, length)) {
+            last_hit = next;
+            return *recent[next].matcher;
+        }
+        for (std::size_t i = 0; i < kRecent; ++i)
+            if (recent_hit(i, bytes, length)) {
+                last_hit = i;
+                return *recent[i].matcher;
+            }
+        return compile(bytes, length, fcinfo, argno);
+    }
+
+    // Not among the recent ones: found by bytes, or compiled.
+    __attribute__((noinline)) const Matcher& compile(const char* bytes, std::size_t length, FunctionCallInfo fcinfo,
+                                                     int argno) {
         std::string key(bytes, length);
         auto found = matchers.find(key);
         if (found == matchers.end()) {
             if (matchers.size() >= 256) {
                 matchers.clear();
-                last = nullptr;
+                for (Recent& r : recent) r = Recent{};
             }
             auto compiled = std::make_unique<Matcher>(parse_criteria(jsonb_text(fcinfo, argno)));
-            found = matchers.emplace(key, std::move(compiled)).first;
+            found = matchers.emplace(std::move(key), std::move(compiled)).first;
         }
-        last_bytes = std::move(key);
-        last = found->second.get();
-        return *last;
+        recent[next_recent] = Recent{bytes, &found->first, found->second.get()};
+        last_hit = next_recent;
+        next_recent = (next_recent + 1) % kRecent;
+        return *found->second;
     }
+
+    // The customer of the previous segment_match_values call, recognised by
+    // its input bytes: a join repeats each customer once per segment.
+    struct PreviousCustomer {
+        bool valid = false;
+        bool nulls[kMetricColumnCount] = {};
+        Datum order_count = 0, last_order_at = 0, customer_since = 0;
+        char lifetime_value[32];
+        std::size_t lifetime_value_length = 0;
+        char loyalty_level[64];
+        std::size_t loyalty_level_length = 0;
+        Customer customer;  // its loyalty level points into loyalty_level above
+    } previous;
 };
 
 void delete_match_cache(void* cache) { delete static_cast<MatchCache*>(cache); }
 
-MatchCache& match_cache(FunctionCallInfo fcinfo) {
-    if (fcinfo->flinfo->fn_extra == nullptr) {
+MatchCache& new_match_cache(FunctionCallInfo fcinfo) {
+    {
         auto cache = std::make_unique<MatchCache>();
         pg::call([&] {
             // Freed with the memory the call site lives in (normally the query's).
@@ -189,16 +252,87 @@ MatchCache& match_cache(FunctionCallInfo fcinfo) {
     return *static_cast<MatchCache*>(fcinfo->flinfo->fn_extra);
 }
 
-const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
+inline MatchCache& match_cache(FunctionCallInfo fcinfo) {
+    if (likely(fcinfo->flinfo->fn_extra != nullptr)) return *static_cast<MatchCache*>(fcinfo->flinfo->fn_extra);
+    return new_match_cache(fcinfo);
+}
+
+inline const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
     require_argument(fcinfo, argno, "criteria");
-    const char* bytes = nullptr;
-    std::size_t length = 0;
-    pg::call([&] {
-        struct varlena* value = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno)));
-        bytes = VARDATA_ANY(value);
-        length = VARSIZE_ANY_EXHDR(value);
-    });
+    auto* value = reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno));
+    if (VARATT_IS_COMPRESSED(value) || VARATT_IS_EXTERNAL(value))  // else in place, no call needed
+        value = pg::call([&] { return pg_detoast_datum_packed(value); });
+    const char* bytes = VARDATA_ANY(value);
+    std::size_t length = VARSIZE_ANY_EXHDR(value);
     return match_cache(fcinfo).matcher_for(bytes, length, fcinfo, argno);
+}
+
+// The bytes of a varlena argument stored inline (else nothing).
+bool inline_bytes(FunctionCallInfo fcinfo, int argno, std::string_view& bytes) {
+    auto* value = reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno));
+    if (VARATT_IS_COMPRESSED(value) || VARATT_IS_EXTERNAL(value)) return false;
+    bytes = std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+    return true;
+}
+
+// Whether segment_match_values's customer arguments (0-4) are those of the
+// previous call.
+bool same_customer(FunctionCallInfo fcinfo, const MatchCache::PreviousCustomer& p) {
+    if (!p.valid) return false;
+    for (int argno = 0; argno < kMetricColumnCount; ++argno)
+        if (PG_ARGISNULL(argno) != p.nulls[argno]) return false;
+    if ((!p.nulls[1] && PG_GETARG_DATUM(1) != p.order_count) || (!p.nulls[2] && PG_GETARG_DATUM(2) != p.last_order_at) ||
+        (!p.nulls[3] && PG_GETARG_DATUM(3) != p.customer_since))
+        return false;
+    std::string_view bytes;
+    if (!p.nulls[0] && (!inline_bytes(fcinfo, 0, bytes) || bytes != std::string_view(p.lifetime_value, p.lifetime_value_length)))
+        return false;
+    if (!p.nulls[4] && (!inline_bytes(fcinfo, 4, bytes) || bytes != std::string_view(p.loyalty_level, p.loyalty_level_length)))
+        return false;
+    return true;
+}
+
+// Decodes segment_match_values's customer arguments into `p`, keeping their
+// bytes (when short enough) to recognise the next call's.
+void remember_customer(FunctionCallInfo fcinfo, MatchCache::PreviousCustomer& p) {
+    MetricValues v;
+    v.lifetime_value_null = PG_ARGISNULL(0);
+    v.lifetime_value = PG_GETARG_DATUM(0);
+    v.order_count_null = PG_ARGISNULL(1);
+    v.order_count = PG_GETARG_DATUM(1);
+    v.last_order_at_null = PG_ARGISNULL(2);
+    v.last_order_at = PG_GETARG_DATUM(2);
+    v.customer_since_null = PG_ARGISNULL(3);
+    v.customer_since = PG_GETARG_DATUM(3);
+    v.loyalty_level_null = true;  // kept in p's own buffer, below
+    v.loyalty_level = (Datum)0;
+    p.valid = false;
+    if (!inline_customer_from_values(v, p.customer))
+        p.customer = pg::call([&] { return customer_from_values(v, std::nullopt); });
+    if (!PG_ARGISNULL(4)) {
+        std::string_view level;
+        if (!inline_bytes(fcinfo, 4, level) || level.size() > sizeof p.loyalty_level) {
+            // Unusual: a long or toasted loyalty level is read for this call only.
+            auto* text = reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(4));
+            text = pg::call([&] { return pg_detoast_datum_packed(text); });
+            p.customer.loyalty_level = std::string_view(VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text));
+            return;
+        }
+        std::memcpy(p.loyalty_level, level.data(), level.size());
+        p.loyalty_level_length = level.size();
+        p.customer.loyalty_level = std::string_view(p.loyalty_level, level.size());
+    }
+    std::string_view value;
+    if (!PG_ARGISNULL(0) && (!inline_bytes(fcinfo, 0, value) || value.size() > sizeof p.lifetime_value)) return;
+    if (!PG_ARGISNULL(0)) {
+        std::memcpy(p.lifetime_value, value.data(), value.size());
+        p.lifetime_value_length = value.size();
+    }
+    for (int argno = 0; argno < kMetricColumnCount; ++argno) p.nulls[argno] = PG_ARGISNULL(argno);
+    p.order_count = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
+    p.last_order_at = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
+    p.customer_since = PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3);
+    p.valid = true;
 }
 
 // A customer_metrics row argument as a Customer (its columns are found by
@@ -260,6 +394,19 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
     TimestampTz as_of = as_of_argument(fcinfo, 2);
     Customer customer = customer_row_argument(fcinfo, 0);
     PG_RETURN_BOOL(matcher.matches(customer, as_of));
+}
+
+// segmentation.segment_match_values(lifetime_value, order_count,
+//     last_order_at, customer_since, loyalty_level, criteria, as_of):
+// segment_match() of a customer_metrics row given as its columns. The
+// planner calls this instead of segment_match(m, criteria) (see
+// match_planning.cpp), sparing the executor a whole-row copy per call.
+SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
+    const Matcher& matcher = criteria_argument(fcinfo, 5);
+    TimestampTz as_of = as_of_argument(fcinfo, 6);
+    MatchCache::PreviousCustomer& previous = match_cache(fcinfo).previous;
+    if (!same_customer(fcinfo, previous)) remember_customer(fcinfo, previous);
+    PG_RETURN_BOOL(matcher.matches(previous.customer, as_of));
 }
 
 // segmentation.next_change_at(customer_metrics, timestamptz) -> timestamptz:

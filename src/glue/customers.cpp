@@ -12,8 +12,15 @@ namespace segmentation::glue {
 // infinities). Short form keeps sign, display scale and a 7-bit weight in
 // that word; long form has the sign and scale there and a 16-bit weight next.
 // Then come base-10000 digits, most significant first, 16 bits each.
-std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric) {
-    struct varlena* value = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(numeric)));
+namespace {
+
+bool stored_inline(Datum value) {
+    auto* pointer = reinterpret_cast<struct varlena*>(DatumGetPointer(value));
+    return !VARATT_IS_COMPRESSED(pointer) && !VARATT_IS_EXTERNAL(pointer);
+}
+
+// The key of a numeric stored inline (no PostgreSQL call).
+std::optional<exact::MoneyKey> money_key_of_inline_numeric(const struct varlena* value) noexcept {
     const char* data = VARDATA_ANY(value);
     int size = static_cast<int>(VARSIZE_ANY_EXHDR(value));
     if (size < 2) return std::nullopt;
@@ -49,6 +56,31 @@ std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric) {
         digits[kKept - 1] = 1;
     }
     return exact::money_key_from_base10000(negative, weight, digits, ndigits);
+}
+
+}  // namespace
+
+std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric) {
+    return money_key_of_inline_numeric(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(numeric))));
+}
+
+bool inline_customer_from_values(const MetricValues& v, Customer& c) noexcept {
+    if (!v.lifetime_value_null && !stored_inline(v.lifetime_value)) return false;
+    if (!v.loyalty_level_null && !stored_inline(v.loyalty_level)) return false;
+    c = Customer{};
+    if (!v.lifetime_value_null) {
+        auto money = money_key_of_inline_numeric(reinterpret_cast<const struct varlena*>(DatumGetPointer(v.lifetime_value)));
+        if (!money) return false;  // customer_from_values reports it
+        c.lifetime_value = *money;
+    }
+    c.order_count = v.order_count_null ? 0 : DatumGetInt64(v.order_count);
+    if (!v.last_order_at_null) c.last_order_at = DatumGetTimestampTz(v.last_order_at);
+    if (!v.customer_since_null) c.customer_since = DatumGetTimestampTz(v.customer_since);
+    if (!v.loyalty_level_null) {
+        auto* text = reinterpret_cast<const struct varlena*>(DatumGetPointer(v.loyalty_level));
+        c.loyalty_level = std::string_view(VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text));
+    }
+    return true;
 }
 
 Customer customer_from_values(const MetricValues& v, std::optional<Datum> key) {

@@ -33,6 +33,11 @@ struct MetricValues {
 // customer in the error raised for a lifetime value beyond 10^19.
 Customer customer_from_values(const MetricValues& values, std::optional<Datum> key);
 
+// customer_from_values without calling PostgreSQL, for values stored inline
+// (neither compressed nor out of line) and in range; false otherwise, and
+// then the caller uses customer_from_values. Safe outside pg::call.
+bool inline_customer_from_values(const MetricValues& values, Customer& customer) noexcept;
+
 // The metric values of row `row` of SPI_tuptable, whose columns from
 // `first_column` (1-based) on are SEGMENTATION_METRIC_COLUMNS.
 MetricValues metric_values_from_spi(uint64 row, int first_column);

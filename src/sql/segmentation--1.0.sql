@@ -192,11 +192,50 @@ AS $$ SELECT * FROM segmentation.segments ORDER BY name $$;
 -- each is converted to the shop's key type.
 ------------------------------------------------------------------------------
 
+-- What the planner turns segment_match(m, criteria) into when m is a row of
+-- segmentation.customer_metrics (see "Matching in queries" in the README):
+-- the row's columns instead of a copy of the whole row, and, for a constant
+-- criteria, plain comparisons plus these exact clock helpers.
+CREATE FUNCTION segmentation.segment_match_values(lifetime_value numeric, order_count bigint,
+                                                  last_order_at timestamptz, customer_since timestamptz,
+                                                  loyalty_level text, criteria jsonb, as_of timestamptz)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_values'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.elapsed_at_least(since timestamptz, as_of timestamptz, micros bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_elapsed_at_least'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.elapsed_at_most(since timestamptz, as_of timestamptz, micros bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_elapsed_at_most'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.frequency_at_least(order_count bigint, customer_since timestamptz,
+                                                as_of timestamptz, threshold numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_frequency_at_least'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.frequency_at_most(order_count bigint, customer_since timestamptz,
+                                               as_of timestamptz, threshold numeric)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_frequency_at_most'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.segment_match_support(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_support'
+LANGUAGE C STRICT;
+
 CREATE FUNCTION segmentation.segment_match(customer segmentation.customer_metrics, criteria jsonb,
                                            as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_segment_match_row'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+SUPPORT segmentation.segment_match_support;
 
 CREATE FUNCTION segmentation.segment_match(customer_id text, criteria jsonb,
                                            as_of timestamptz DEFAULT pg_catalog.now())
@@ -472,6 +511,11 @@ GRANT EXECUTE ON FUNCTION
     segmentation.check_criteria(jsonb),
     segmentation.get_all_segments(),
     segmentation.segment_match(segmentation.customer_metrics, jsonb, timestamptz),
+    segmentation.segment_match_values(numeric, bigint, timestamptz, timestamptz, text, jsonb, timestamptz),
+    segmentation.elapsed_at_least(timestamptz, timestamptz, bigint),
+    segmentation.elapsed_at_most(timestamptz, timestamptz, bigint),
+    segmentation.frequency_at_least(bigint, timestamptz, timestamptz, numeric),
+    segmentation.frequency_at_most(bigint, timestamptz, timestamptz, numeric),
     segmentation.segment_match(text, jsonb, timestamptz),
     segmentation.segment_match(bigint, jsonb, timestamptz),
     segmentation.segment_match(uuid, jsonb, timestamptz),

@@ -89,6 +89,16 @@ TEST(Exact, MoneyKeysStayExactBeyondEighteenPlaces) {
     EXPECT_TRUE(negative_tiny >= money_key_from_units(-1));
 }
 
+TEST(Exact, MoneyKeysSplitTheFifthFractionDigit) {
+    // 0.1234 5678 9012 3456 7890: places 17-18 ("78") are kept, 19-20 ("90") dropped.
+    MoneyKey key = key_of(false, -1, {1234, 5678, 9012, 3456, 7890});
+    EXPECT_EQ(key, money_key_from_units(static_cast<int128>(123456789012345678LL)) + 1);
+    // 12.0000 0000 0000 0000 7800: nothing dropped, 78 * 10^-18 kept.
+    EXPECT_EQ(key_of(false, 0, {12, 0, 0, 0, 0, 7800}), money_key_from_units(units(12) + 78));
+    // A digit beyond the fifth, after a fifth that ends in 00, still counts as dropped.
+    EXPECT_EQ(key_of(false, -1, {0, 0, 0, 0, 100, 1}), money_key_from_units(1) + 1);
+}
+
 TEST(Exact, MoneyKeysRefuseAbsurdMagnitudes) {
     std::vector<std::int16_t> digits = {1};
     EXPECT_FALSE(money_key_from_base10000(false, 5, digits.data(), 1).has_value());  // 10^20

@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(285);
+SELECT plan(306);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -151,6 +151,16 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT segmentation.calculate_automatic_segments(42::bigint)$$),
     ('calculate_automatic_segments(uuid,timestamp with time zone)', 'viewer',
      $$SELECT segmentation.calculate_automatic_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
+    ('segment_match_values(numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,timestamp with time zone)',
+     'viewer', $$SELECT segmentation.segment_match_values(1100, 2, now(), now(), 'GOLD', '{"minOrders": 1}', now())$$),
+    ('elapsed_at_least(timestamp with time zone,timestamp with time zone,bigint)', 'viewer',
+     $$SELECT segmentation.elapsed_at_least(now() - interval '1 day', now(), 0)$$),
+    ('elapsed_at_most(timestamp with time zone,timestamp with time zone,bigint)', 'viewer',
+     $$SELECT segmentation.elapsed_at_most(now() - interval '1 day', now(), 0)$$),
+    ('frequency_at_least(bigint,timestamp with time zone,timestamp with time zone,numeric)', 'viewer',
+     $$SELECT segmentation.frequency_at_least(3, now() - interval '9 days', now(), 0.5)$$),
+    ('frequency_at_most(bigint,timestamp with time zone,timestamp with time zone,numeric)', 'viewer',
+     $$SELECT segmentation.frequency_at_most(3, now() - interval '9 days', now(), 0.5)$$),
     ('customer_segments(text)', 'viewer', $$SELECT * FROM segmentation.customer_segments('42'::text)$$),
     ('customer_segments(bigint)', 'viewer', $$SELECT * FROM segmentation.customer_segments(42::bigint)$$),
     ('customer_segments(uuid)', 'viewer',
@@ -245,7 +255,7 @@ INSERT INTO roles VALUES
 SELECT set_eq(
     $$SELECT p.oid::regprocedure::text FROM pg_proc p
       WHERE p.pronamespace = 'segmentation'::regnamespace
-        AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)$$,
+        AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype, 'internal'::regtype)$$,
     $$SELECT 'segmentation.' || fn FROM pg_temp.api$$,
     'the matrix covers every callable function of the extension');
 
@@ -283,6 +293,16 @@ BEGIN
 END $fn$;
 
 SELECT * FROM pg_temp.run_matrix();
+
+-- The planner turns segment_match(m, constant criteria) into comparisons and
+-- helper calls; a viewer may run what it becomes.
+SELECT is(pg_temp.value_as('segmentation_trust_viewer',
+              $$SELECT count(*) FROM segmentation.customer_metrics m
+                WHERE segmentation.segment_match(m, '{"maxDaysSinceLastPurchase": 30, "minPurchaseFrequency": 0.01}')$$),
+          (SELECT count(*)::text FROM segmentation.customer_metrics m
+           WHERE segmentation.segment_match(ROW(m.*)::segmentation.customer_metrics,
+                                            '{"maxDaysSinceLastPurchase": 30, "minPurchaseFrequency": 0.01}')),
+          'a viewer matches constant criteria over customer_metrics, planner helpers included');
 
 -- Trigger functions cannot be called, only fired; still, nobody holds
 -- EXECUTE on them (nor on anything else of the extension's) but its owner.
