@@ -1,5 +1,9 @@
 #include "glue/catalog.hpp"
 
+extern "C" {
+#include "catalog/dependency.h"
+}
+
 namespace segmentation::glue {
 namespace {
 
@@ -42,6 +46,7 @@ const Catalog& catalog() {
     c.assignment_log = relation_in_schema("assignment_log", c.schema);
     c.customer_metrics = relation_in_schema("customer_metrics", c.schema);
     c.tracked_tables = relation_in_schema("tracked_tables", c.schema);
+    c.assignment_log_sequence = getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
     AttrNumber key_column = get_attnum(c.customer_metrics, "customer_id");
     if (key_column == InvalidAttrNumber)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),

@@ -14,6 +14,7 @@ struct Catalog {
     Oid assignment_log;
     Oid customer_metrics;
     Oid tracked_tables;
+    Oid assignment_log_sequence;  // of assignment_log.id
     // Customer keys are stored with the type of the tracked key column (text
     // until something is tracked); this is customer_metrics.customer_id's.
     Oid key_type;

@@ -191,17 +191,17 @@ struct MetricsColumns {
 // An executor context for writing the extension's tables row by row, set up
 // as logical replication's apply worker sets up its own: customer_metrics
 // (updated), assignments (read, added to, removed from) and assignment_log
-// (added to).
+// (added to). Most orders change no membership: assignments and the log are
+// opened only when first needed.
 struct Writer {
     EState* estate;
     EPQState epq;
     ResultRelInfo* metrics;
-    ResultRelInfo* assignments;
-    ResultRelInfo* log;
+    ResultRelInfo* assignments = nullptr;
+    ResultRelInfo* log = nullptr;
     Oid metrics_key;
     Oid assignments_key_oid;
     Relation assignments_key;  // (customer_id, segment_id)
-    Oid log_sequence;          // assignment_log.id
     TupleTableSlot* search;    // on customer_metrics
     TupleTableSlot* current;
     TupleTableSlot* updated;
@@ -210,8 +210,13 @@ struct Writer {
     TupleTableSlot* assignment_new;
     TupleTableSlot* log_new;
     MetricsColumns columns;
-    AttrNumber segment_column, automatic_column;
-    ScanKeyData assignments_scan_key;
+    struct {
+        AttrNumber customer, segment, automatic, assigned_at;
+    } assignment_columns;
+    struct {
+        AttrNumber id, customer, segment, action, automatic, cause, logged_at;
+    } log_columns;
+    ScanKeyData assignments_scan_key;  // customer_id =
     TimestampTz now;
     Datum cause;               // text 'order'
 };
@@ -243,20 +248,13 @@ void open_writer(Writer& w) {
     w.estate->es_output_cid = GetCurrentCommandId(true);
     AfterTriggerBeginQuery();
     w.metrics = result_relation(w, c.customer_metrics, 1);
-    w.assignments = result_relation(w, c.assignments, 2);
-    w.log = result_relation(w, c.assignment_log, 3);
     EvalPlanQualInit(&w.epq, w.estate, nullptr, NIL, -1);
 
     Relation metrics = w.metrics->ri_RelationDesc;
-    Relation assignments = w.assignments->ri_RelationDesc;
     w.metrics_key = RelationGetPrimaryKeyIndex(metrics);
     w.search = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
     w.current = table_slot_create(metrics, &w.estate->es_tupleTable);
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
-    w.assignment_search = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
-    w.assignment_found = table_slot_create(assignments, &w.estate->es_tupleTable);
-    w.assignment_new = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
-    w.log_new = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(w.log->ri_RelationDesc), &TTSOpsVirtual);
 
     MetricsColumns& m = w.columns;
     m.key = get_attnum(c.customer_metrics, "customer_id");
@@ -267,28 +265,51 @@ void open_writer(Writer& w) {
     m.customer_since = get_attnum(c.customer_metrics, "customer_since");
     m.loyalty_level = get_attnum(c.customer_metrics, "loyalty_level");
     m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+    w.now = GetCurrentTransactionStartTimestamp();
+}
 
+// PG-style: opens assignments, when first needed.
+void need_assignments(Writer& w) {
+    if (w.assignments != nullptr) return;
+    const Catalog& c = catalog();
+    w.assignments = result_relation(w, c.assignments, 2);
+    Relation assignments = w.assignments->ri_RelationDesc;
+    w.assignment_search = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
+    w.assignment_found = table_slot_create(assignments, &w.estate->es_tupleTable);
+    w.assignment_new = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
     w.assignments_key_oid = RelationGetPrimaryKeyIndex(assignments);
     w.assignments_key = index_open(w.assignments_key_oid, AccessShareLock);
-    w.segment_column = get_attnum(c.assignments, "segment_id");
-    w.automatic_column = get_attnum(c.assignments, "is_automatic");
-    Oid equality = get_opfamily_member(w.assignments_key->rd_opfamily[0], w.assignments_key->rd_opcintype[0],
-                                       w.assignments_key->rd_opcintype[0], BTEqualStrategyNumber);
+    w.assignment_columns = {get_attnum(c.assignments, "customer_id"), get_attnum(c.assignments, "segment_id"),
+                            get_attnum(c.assignments, "is_automatic"), get_attnum(c.assignments, "assigned_at")};
+    Oid type = w.assignments_key->rd_opcintype[0];
+    Oid equality = get_opfamily_member(w.assignments_key->rd_opfamily[0], type, type, BTEqualStrategyNumber);
     ScanKeyInit(&w.assignments_scan_key, 1, BTEqualStrategyNumber, get_opcode(equality), (Datum)0);
     w.assignments_scan_key.sk_collation = w.assignments_key->rd_indcollation[0];
-    w.log_sequence = getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
-    w.now = GetCurrentTransactionStartTimestamp();
+}
+
+// PG-style: opens assignment_log, when first needed.
+void need_log(Writer& w) {
+    if (w.log != nullptr) return;
+    const Catalog& c = catalog();
+    w.log = result_relation(w, c.assignment_log, 3);
+    w.log_new = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(w.log->ri_RelationDesc), &TTSOpsVirtual);
+    w.log_columns = {get_attnum(c.assignment_log, "id"),           get_attnum(c.assignment_log, "customer_id"),
+                     get_attnum(c.assignment_log, "segment_id"),   get_attnum(c.assignment_log, "action"),
+                     get_attnum(c.assignment_log, "is_automatic"), get_attnum(c.assignment_log, "cause"),
+                     get_attnum(c.assignment_log, "logged_at")};
     w.cause = CStringGetTextDatum("order");
 }
 
 // PG-style.
 void close_writer(Writer& w) {
-    index_close(w.assignments_key, NoLock);
+    if (w.assignments != nullptr) index_close(w.assignments_key, NoLock);
     EvalPlanQualEnd(&w.epq);
-    for (ResultRelInfo* info : {w.metrics, w.assignments, w.log}) ExecCloseIndices(info);
+    for (ResultRelInfo* info : {w.metrics, w.assignments, w.log})
+        if (info != nullptr) ExecCloseIndices(info);
     AfterTriggerEndQuery(w.estate);
     ExecResetTupleTable(w.estate->es_tupleTable, false);
-    for (ResultRelInfo* info : {w.metrics, w.assignments, w.log}) table_close(info->ri_RelationDesc, NoLock);
+    for (ResultRelInfo* info : {w.metrics, w.assignments, w.log})
+        if (info != nullptr) table_close(info->ri_RelationDesc, NoLock);
     FreeExecutorState(w.estate);
 }
 
@@ -303,34 +324,60 @@ void fill(TupleTableSlot* slot, std::initializer_list<std::pair<AttrNumber, Datu
     ExecStoreVirtualTuple(slot);
 }
 
-// PG-style: adds or removes one automatic assignment, with its log row.
-// The customer is locked, so nobody else can be changing its automatic
+// PG-style: the customer's automatic segments, ascending (index order),
+// read with a snapshot taken now, after the customer was locked: every
+// committed change to them is visible, and no other can be under way.
+void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments) {
+    need_assignments(w);
+    Relation assignments = w.assignments->ri_RelationDesc;
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    IndexScanDesc scan = index_beginscan(assignments, w.assignments_key, snapshot, 1, 0);
+    ScanKeyData scan_key = w.assignments_scan_key;
+    scan_key.sk_argument = key;
+    index_rescan(scan, &scan_key, 1, nullptr, 0);
+    TupleTableSlot* slot = w.assignment_found;
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        bool null;
+        if (DatumGetBool(slot_getattr(slot, w.assignment_columns.automatic, &null)))
+            segments.push_back(DatumGetInt64(slot_getattr(slot, w.assignment_columns.segment, &null)));
+    }
+    ExecClearTuple(slot);
+    index_endscan(scan);
+    UnregisterSnapshot(snapshot);
+}
+
+// PG-style: adds or removes one automatic assignment, with its log row, and
+// says whether it did. The customer is locked and its assignments were read
+// after the lock was granted, so nobody else can be changing its automatic
 // assignments: the row to remove is there, the one to add is not.
-void write_change(Writer& w, const Change& change) {
-    const Catalog& c = catalog();
-    AttrNumber customer = get_attnum(c.assignments, "customer_id");
+bool write_change(Writer& w, const Change& change) {
+    need_assignments(w);
+    const auto& a = w.assignment_columns;
     if (change.added) {
-        fill(w.assignment_new, {{customer, change.customer},
-                                {w.segment_column, Int64GetDatum(change.segment)},
-                                {w.automatic_column, BoolGetDatum(true)},
-                                {get_attnum(c.assignments, "assigned_at"), TimestampTzGetDatum(w.now)}});
+        fill(w.assignment_new, {{a.customer, change.customer},
+                                {a.segment, Int64GetDatum(change.segment)},
+                                {a.automatic, BoolGetDatum(true)},
+                                {a.assigned_at, TimestampTzGetDatum(w.now)}});
         ExecSimpleRelationInsert(w.assignments, w.estate, w.assignment_new);
     } else {
-        fill(w.assignment_search, {{customer, change.customer}, {w.segment_column, Int64GetDatum(change.segment)}});
+        fill(w.assignment_search, {{a.customer, change.customer}, {a.segment, Int64GetDatum(change.segment)}});
         if (!RelationFindReplTupleByIndex(w.assignments->ri_RelationDesc, w.assignments_key_oid, LockTupleExclusive,
                                           w.assignment_search, w.assignment_found))
-            return;
+            return false;
         EvalPlanQualSetSlot(&w.epq, w.assignment_found);
         ExecSimpleRelationDelete(w.assignments, w.estate, &w.epq, w.assignment_found);
     }
-    fill(w.log_new, {{get_attnum(c.assignment_log, "id"), Int64GetDatum(nextval_internal(w.log_sequence, false))},
-                     {get_attnum(c.assignment_log, "customer_id"), change.customer},
-                     {get_attnum(c.assignment_log, "segment_id"), Int64GetDatum(change.segment)},
-                     {get_attnum(c.assignment_log, "action"), CStringGetTextDatum(change.added ? "added" : "removed")},
-                     {get_attnum(c.assignment_log, "is_automatic"), BoolGetDatum(true)},
-                     {get_attnum(c.assignment_log, "cause"), w.cause},
-                     {get_attnum(c.assignment_log, "logged_at"), TimestampTzGetDatum(w.now)}});
+    need_log(w);
+    const auto& l = w.log_columns;
+    fill(w.log_new, {{l.id, Int64GetDatum(nextval_internal(catalog().assignment_log_sequence, false))},
+                     {l.customer, change.customer},
+                     {l.segment, Int64GetDatum(change.segment)},
+                     {l.action, CStringGetTextDatum(change.added ? "added" : "removed")},
+                     {l.automatic, BoolGetDatum(true)},
+                     {l.cause, w.cause},
+                     {l.logged_at, TimestampTzGetDatum(w.now)}});
     ExecSimpleRelationInsert(w.log, w.estate, w.log_new);
+    return true;
 }
 
 // PG-style: finds the customer's metrics row and locks it (waiting for any
@@ -339,28 +386,6 @@ bool find_and_lock(Writer& w, Datum key) {
     fill(w.search, {{w.columns.key, key}});
     return RelationFindReplTupleByIndex(w.metrics->ri_RelationDesc, w.metrics_key, LockTupleNoKeyExclusive, w.search,
                                         w.current);
-}
-
-// PG-style: the customer's automatic segments, ascending, read with a
-// snapshot taken now, after the customer was locked: every committed change
-// to them is visible, and no other can be under way.
-void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments) {
-    Relation assignments = w.assignments->ri_RelationDesc;
-    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-    IndexScanDesc scan = index_beginscan(assignments, w.assignments_key, snapshot, 1, 0);
-    ScanKeyData scan_key = w.assignments_scan_key;
-    scan_key.sk_argument = key;
-    index_rescan(scan, &scan_key, 1, nullptr, 0);
-    TupleTableSlot* slot = table_slot_create(assignments, nullptr);
-    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-        bool null;
-        if (DatumGetBool(slot_getattr(slot, w.automatic_column, &null)))
-            segments.push_back(DatumGetInt64(slot_getattr(slot, w.segment_column, &null)));
-    }
-    ExecDropSingleTupleTableSlot(slot);
-    index_endscan(scan);
-    UnregisterSnapshot(snapshot);
-    std::sort(segments.begin(), segments.end());  // already in index order; cheap insurance
 }
 
 // The new values of one customer, as Datums for its row.
@@ -513,7 +538,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::shared_ptr<const SegmentSet> segments = orders.live ? automatic_segments() : nullptr;
     if (!orders.live) lock_definitions_shared();
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-    std::string recompute = recompute_sql(orders);
+    std::string recompute;  // built when first needed
 
     Writer writer;
     pg::call([&] { open_writer(writer); });
@@ -550,6 +575,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
         }
         if (recompute_first || recompute_last) {
             Oid types[1] = {storage_type};
+            if (recompute.empty()) recompute = recompute_sql(orders);
             spi::run_text(recompute, 1, types, &d.key);
             pg::call([&] {
                 bool null;
@@ -599,11 +625,14 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
         }
         pg::call([&] { write_row(writer, m, orders_only); });
     }
+    std::vector<Change> made;
+    made.reserve(changes.size());
     pg::call([&] {
-        for (const Change& change : changes) write_change(writer, change);
+        for (const Change& change : changes)
+            if (write_change(writer, change)) made.push_back(change);
         close_writer(writer);
     });
-    for (const Change& change : changes) remember_change(change.customer, change.segment, change.added);
+    for (const Change& change : made) remember_change(change.customer, change.segment, change.added);
     if (!fresh.empty()) create_customers(fresh, orders.live);
 }
 
