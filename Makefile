@@ -5,8 +5,8 @@
 #   make installcheck    pg_regress (sql/, expected/) and isolation tests
 #                        (test/isolation/) against a running server
 #
-# The two commands of the README (make demo, make test-all) set everything
-# up first, including the packages: see scripts/.
+# The two commands of the README (make demo, make test-all) and make bench
+# set everything up first, including the packages: see scripts/.
 
 EXTENSION = segmentation
 MODULE_big = segmentation
@@ -44,8 +44,12 @@ include $(PGXS)
 -include $(OBJS:.o=.d)
 endif
 
-.PHONY: demo test-all
+.PHONY: demo test-all bench
 demo:
 	scripts/demo.sh
 test-all:
 	scripts/test.sh
+# The benchmark (test/bench/README.md): make bench BENCH_OPTIONS='--sizes 10000'
+bench:
+	scripts/setup.sh
+	test/bench/run.sh $(BENCH_OPTIONS)

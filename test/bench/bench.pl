@@ -1,0 +1,820 @@
+#!/usr/bin/perl
+# The segmentation benchmark: the extension against a plain SQL/PL/pgSQL
+# baseline (baseline.sql) of the same semantics, in one run, on the same
+# data. Run it through run.sh, which starts a throwaway cluster unless PGHOST
+# names a server; see README.md beside this file for what is measured.
+#
+#   bench.pl [--sizes 10000,100000,1000000] [--keys bigint,text,uuid]
+#            [--reps 3] [--seconds 10] [--clients 4] [--threads 2]
+#            [--smoke] [--keep] [--out DIR]
+#
+# Every figure is the median of --reps runs, and each comparison is made
+# between runs interleaved in time, on the same database. Set-up steps die
+# on the first error (exit status non-zero); a disagreement between the
+# extension and the baseline is reported as a failed check (exit status 3).
+use strict;
+use warnings;
+use DBI;
+use Getopt::Long;
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+use Cwd qw(abs_path);
+use Digest::MD5;
+
+my $HERE = dirname(abs_path($0));
+my $ROOT = abs_path("$HERE/../..");
+
+my %opt = (sizes => '10000,100000,1000000', keys => 'bigint,text,uuid', reps => 3, seconds => 10,
+           clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results");
+GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s')
+    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR]\n";
+if ($opt{smoke}) {
+    # Every measurement path once, on a small shop: a check that the
+    # benchmark works, not a measurement.
+    %opt = (%opt, sizes => '2000', reps => 1, seconds => 1);
+}
+my @SIZES = split /,/, $opt{sizes};
+my @KEYS = split /,/, $opt{keys};
+die "--reps must be at least 1\n" if $opt{reps} < 1;
+
+# How each kind of customer key is made from the generated shop's integer
+# ids: the same shop, with text ids or uuid ids.
+my %KEY = (
+    bigint => {type => 'bigint', of => sub { $_[0] }},
+    text   => {type => 'text',   of => sub { "('cust-' || $_[0])" }},
+    uuid   => {type => 'uuid',   of => sub { "md5('cust-' || $_[0])::uuid" }},
+);
+for (@KEYS) { die "unknown key type $_ (bigint, text, uuid)\n" unless $KEY{$_} }
+
+# Every session of the benchmark: commits do not wait for the disk (insert
+# throughput then measures the work of an insert, not the flush latency),
+# and hash aggregates of a million groups do not spill.
+$ENV{PGOPTIONS} = join ' ', grep { defined && length }
+    ($ENV{BENCH_PGOPTIONS} // '-c synchronous_commit=off -c work_mem=64MB'), $ENV{PGOPTIONS};
+
+make_path($opt{out});
+my $stamp = strftime('%Y%m%d-%H%M%S', localtime);
+my $report_file = "$opt{out}/bench-$stamp.txt";
+my $raw_file = "$opt{out}/bench-$stamp.tsv";
+open my $RAW, '>', $raw_file or die "$raw_file: $!\n";
+$RAW->autoflush(1);
+print $RAW join("\t", qw(size key measurement median_ms samples_ms info)), "\n";
+my $TMP = tempdir(CLEANUP => 1);
+my $started = time;
+my @failed_checks;
+my %R;    # $R{$size}{$key}{$id} = {ms => median, samples => [...], info => '...', ...}
+
+sub progress { printf STDERR "[%s +%4ds] %s\n", strftime('%H:%M:%S', localtime), time - $started, join '', @_ }
+
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return undef unless @s;
+    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+
+sub dbname { my ($size, $key) = @_; "bench_${size}_$key" }
+
+sub connect_db {
+    my ($db) = @_;
+    my $dbh = DBI->connect("dbi:Pg:dbname=$db", undef, undef,
+                           {RaiseError => 1, PrintError => 0, PrintWarn => 0, AutoCommit => 1,
+                            pg_server_prepare => 0});
+    $dbh->do('SET client_min_messages = warning');
+    return $dbh;
+}
+
+sub run_psql {
+    my ($db, @args) = @_;
+    my @cmd = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $db, @args);
+    system(@cmd) == 0 or die "failed: @cmd\n";
+}
+
+# Runs $sql (one statement) and returns (milliseconds, first row as array ref).
+sub timed {
+    my ($dbh, $sql) = @_;
+    my $t0 = time;
+    my $rows = $dbh->selectall_arrayref($sql);
+    return ((time - $t0) * 1000, $rows->[0] // []);
+}
+
+sub record {
+    my ($size, $key, $id, $samples, %extra) = @_;
+    my $r = {ms => median(@$samples), samples => $samples, info => '', %extra};
+    $R{$size}{$key}{$id} = $r;
+    print $RAW join("\t", $size, $key, $id, sprintf('%.3f', $r->{ms} // 0),
+                    join(',', map { sprintf '%.3f', $_ } @$samples), $r->{info}), "\n";
+    return $r;
+}
+
+sub check {
+    my ($ok, $what) = @_;
+    return if $ok;
+    push @failed_checks, $what;
+    progress("CHECK FAILED: $what");
+}
+
+###########################################################################
+# Set-up
+###########################################################################
+
+sub drop_db {
+    my ($db) = @_;
+    my $dbh = connect_db('postgres');
+    $dbh->do(qq{DROP DATABASE IF EXISTS "$db" WITH (FORCE)});
+    $dbh->disconnect;
+}
+
+# The generated shop (scripts/generate_shop.sql) in bench_<size>_bigint, and
+# copies of it for the other key types, made before anything else is set up.
+sub generate {
+    my ($size) = @_;
+    my $base = dbname($size, 'bigint');
+    drop_db(dbname($size, $_)) for keys %KEY;
+    my $dbh = connect_db('postgres');
+    $dbh->do(qq{CREATE DATABASE "$base"});
+    progress("generating a shop of $size customers in $base");
+    my $t0 = time;
+    run_psql($base, '-v', "customers=$size", '-f', "$ROOT/scripts/generate_shop.sql");
+    record($size, 'bigint', 'generate', [(time - $t0) * 1000]);
+    for my $key (grep { $_ ne 'bigint' } @KEYS) {
+        my $db = dbname($size, $key);
+        $dbh->do(qq{CREATE DATABASE "$db" TEMPLATE "$base" STRATEGY FILE_COPY});
+    }
+    $dbh->disconnect;
+}
+
+# Tracks the shop, creates the segments, the untracked copy of the orders
+# and the baseline, and checks that extension and baseline agree.
+sub set_up {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    my $k = $KEY{$key};
+    my $dbh = connect_db($db);
+    if ($key ne 'bigint') {
+        progress("$db: retyping customer ids to $key");
+        my $expr = $k->{of};
+        $dbh->do('ALTER TABLE shop.orders DROP CONSTRAINT orders_customer_id_fkey');
+        $dbh->do(sprintf 'ALTER TABLE shop.customers ALTER COLUMN id TYPE %s USING %s', $k->{type}, $expr->('id'));
+        $dbh->do(sprintf 'ALTER TABLE shop.orders ALTER COLUMN customer_id TYPE %s USING %s',
+                 $k->{type}, $expr->('customer_id'));
+        $dbh->do('ALTER TABLE shop.orders ADD FOREIGN KEY (customer_id) REFERENCES shop.customers');
+    }
+    progress("$db: tracking the shop, creating 20 automatic segments and VIP");
+    $dbh->do('CREATE EXTENSION segmentation');
+    my ($ms) = timed($dbh, q{SELECT segmentation.track_customers('shop.customers', 'id', 'created_at', 'loyalty_level')});
+    record($size, $key, 'track_customers', [$ms]);
+    ($ms) = timed($dbh, q{SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at')});
+    record($size, $key, 'track_orders', [$ms]);
+    my $t0 = time;
+    run_psql($db, '-o', '/dev/null', '-f', "$HERE/segments.sql");
+    record($size, $key, 'create_segments', [(time - $t0) * 1000]);
+
+    # The same orders, untracked: the "no tracking" set-up of the insert test.
+    progress("$db: untracked copy of the orders, and the baseline");
+    $dbh->do('CREATE SCHEMA bench');
+    $dbh->do('CREATE TABLE bench.orders_plain (LIKE shop.orders INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)');
+    $dbh->do('INSERT INTO bench.orders_plain OVERRIDING SYSTEM VALUE SELECT * FROM shop.orders');
+    $dbh->do(q{SELECT setval(pg_get_serial_sequence('bench.orders_plain', 'id'), (SELECT max(id) FROM bench.orders_plain))});
+    $dbh->do('ALTER TABLE bench.orders_plain ADD PRIMARY KEY (id)');
+    $dbh->do('CREATE INDEX ON bench.orders_plain (customer_id)');
+    $dbh->do('ALTER TABLE bench.orders_plain ADD FOREIGN KEY (customer_id) REFERENCES shop.customers');
+
+    run_psql($db, '-o', '/dev/null', '-v', "keytype=$k->{type}", '-f', "$HERE/baseline.sql");
+    ($ms) = timed($dbh, 'SELECT baseline.sync_from_extension()');
+    record($size, $key, 'baseline_populate', [$ms]);
+
+    progress("$db: VACUUM ANALYZE");
+    $dbh->do('VACUUM ANALYZE');
+
+    # Both refreshed at one instant (one transaction): the same membership.
+    $dbh->begin_work;
+    $dbh->do('SELECT segmentation.refresh_all()');
+    $dbh->do('SELECT baseline.refresh()');
+    my $diff = membership_diff($dbh);
+    $dbh->commit;
+    check($diff == 0, "$db: after set-up, extension and baseline memberships differ in $diff assignments");
+    my ($orders, $customers, $segments) = $dbh->selectrow_array(
+        q{SELECT (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.customers),
+                 (SELECT count(*) FROM segmentation.segments WHERE is_automatic)});
+    my ($members) = $dbh->selectrow_array('SELECT count(*) FROM segmentation.assignments');
+    $R{$size}{$key}{facts} = {orders => $orders, customers => $customers, segments => $segments, members => $members};
+    $dbh->disconnect;
+}
+
+# Assignments in one of extension and baseline but not the other.
+sub membership_diff {
+    my ($dbh) = @_;
+    my ($n) = $dbh->selectrow_array(q{
+        SELECT count(*) FROM (
+            (SELECT customer_id, segment_id FROM segmentation.assignments
+             EXCEPT ALL SELECT customer_id, segment_id FROM baseline.assignments)
+            UNION ALL
+            (SELECT customer_id, segment_id FROM baseline.assignments
+             EXCEPT ALL SELECT customer_id, segment_id FROM segmentation.assignments)) d});
+    return $n;
+}
+
+###########################################################################
+# Measurements
+###########################################################################
+
+# 4. segment_match over the cross join of all customers and the automatic
+# segments, against the baseline's jsonb expression, the bare cross join,
+# and one constant criteria against a hand-written WHERE. One transaction:
+# now() is the same instant for every query, so the counts must agree.
+my @MATCH = (
+    [match_ext => q{SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
+                    WHERE s.is_automatic AND segmentation.segment_match(m, s.criteria)}],
+    [match_base => q{SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
+                     WHERE s.is_automatic AND baseline.matches(m, s.criteria)}],
+    [match_cross => q{SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
+                      WHERE s.is_automatic}],
+    [hv_ext => q{SELECT count(*) FROM segmentation.customer_metrics m
+                 WHERE segmentation.segment_match(m, '{"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]}')}],
+    [hv_sql => q{SELECT count(*) FROM segmentation.customer_metrics m
+                 WHERE m.lifetime_value >= 1000 AND m.order_count >= 5 AND m.loyalty_level IN ('GOLD', 'PLATINUM')}],
+    [ar_ext => q{SELECT count(*) FROM segmentation.customer_metrics m
+                 WHERE segmentation.segment_match(m, '{"minDaysSinceLastPurchase": 90, "maxPurchaseFrequency": 0.5}')}],
+    [ar_sql => q{SELECT count(*) FROM segmentation.customer_metrics m
+                 WHERE m.last_order_at <= now() - interval '2160 hours'
+                   AND m.order_count * 30 * 86400 <= 0.5 * greatest(extract(epoch FROM now() - m.customer_since), 86400)}],
+);
+
+sub measure_match {
+    my ($size, $key, $dbh) = @_;
+    progress(dbname($size, $key), ': segment_match against jsonb SQL');
+    my (%samples, %count);
+    $dbh->begin_work;
+    for my $rep (0 .. $opt{reps}) {    # rep 0 warms up
+        for my $q (@MATCH) {
+            my ($ms, $row) = timed($dbh, $q->[1]);
+            next unless $rep;
+            push @{$samples{$q->[0]}}, $ms;
+            $count{$q->[0]} = $row->[0];
+        }
+    }
+    $dbh->commit;
+    record($size, $key, $_->[0], $samples{$_->[0]}, rows => $count{$_->[0]}, info => "rows=$count{$_->[0]}") for @MATCH;
+    my $db = dbname($size, $key);
+    check($count{match_ext} == $count{match_base},
+          "$db: segment_match matched $count{match_ext} pairs, baseline.matches $count{match_base}");
+    check($count{hv_ext} == $count{hv_sql}, "$db: High Value: segment_match $count{hv_ext} rows, SQL $count{hv_sql}");
+    check($count{ar_ext} == $count{ar_sql}, "$db: At Risk: segment_match $count{ar_ext} rows, SQL $count{ar_sql}");
+}
+
+# The 1% (or other fraction) of customers a repetition changes: a sample
+# that is the same for every set-up.
+sub sample { my ($percent, $seed) = @_; "SELECT id FROM shop.customers TABLESAMPLE BERNOULLI ($percent) REPEATABLE ($seed)" }
+
+# 2. refresh_all with nothing to change and after 1% of the customers
+# changed, against the baseline's refresh and a bare GROUP BY over orders.
+sub measure_refresh {
+    my ($size, $key, $dbh) = @_;
+    my $db = dbname($size, $key);
+    progress("$db: refresh_all, baseline.refresh and GROUP BY, nothing to change");
+    # The GROUP BY's rows are consumed by an aggregate that reads every
+    # column, so that all of them are computed and none sent to the client.
+    my @nothing = (
+        [groupby => q{SELECT count(*), sum(v), sum(n), max(l) FROM
+                      (SELECT customer_id, sum(amount) AS v, count(*) AS n, max(ordered_at) AS l
+                       FROM shop.orders GROUP BY 1) g}],
+        [refresh_all_0 => 'SELECT * FROM segmentation.refresh_all()'],
+        [base_refresh_0 => 'SELECT * FROM baseline.refresh()'],
+    );
+    my (%samples, %row);
+    for my $rep (1 .. $opt{reps}) {
+        for my $q ($rep % 2 ? @nothing : reverse @nothing) {
+            my ($ms, $r) = timed($dbh, $q->[1]);
+            push @{$samples{$q->[0]}}, $ms;
+            $row{$q->[0]} = $r;
+        }
+    }
+    for my $id (qw(groupby refresh_all_0 base_refresh_0)) {
+        my $info = $id eq 'groupby' ? "groups=$row{$id}[0]" : "customers=$row{$id}[0] added=$row{$id}[1] removed=$row{$id}[2]";
+        record($size, $key, $id, $samples{$id}, info => $info);
+    }
+
+    progress("$db: refresh_all and baseline.refresh after 1% of customers changed");
+    # Each repetition: live evaluation off, one new order for 1% of the
+    # customers in both orders tables (metrics exact, membership stale), both
+    # refreshes timed, memberships compared, all rolled back.
+    %samples = ();
+    for my $rep (1 .. $opt{reps}) {
+        $dbh->begin_work;
+        $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)});
+        $dbh->do(q{SET LOCAL baseline.live = off});
+        my $changed = $dbh->do('INSERT INTO shop.orders (customer_id, amount, ordered_at) SELECT id, 1200, now() FROM ('
+                               . sample(1, $rep) . ') s');
+        $dbh->do('INSERT INTO baseline.orders (customer_id, amount, ordered_at) SELECT id, 1200, now() FROM ('
+                 . sample(1, $rep) . ') s');
+        my @order = ([refresh_all_1 => 'SELECT * FROM segmentation.refresh_all()'],
+                     [base_refresh_1 => 'SELECT * FROM baseline.refresh()']);
+        for my $q ($rep % 2 ? @order : reverse @order) {
+            my ($ms, $r) = timed($dbh, $q->[1]);
+            push @{$samples{$q->[0]}}, $ms;
+            $row{$q->[0]} = $r;
+        }
+        my $diff = membership_diff($dbh);
+        $dbh->rollback;
+        check($diff == 0, "$db: after 1% changed (repetition $rep), memberships differ in $diff assignments");
+        check($row{refresh_all_1}[1] == $row{base_refresh_1}[1] && $row{refresh_all_1}[2] == $row{base_refresh_1}[2],
+              "$db: after 1% changed, refresh_all added/removed $row{refresh_all_1}[1]/$row{refresh_all_1}[2], "
+              . "baseline $row{base_refresh_1}[1]/$row{base_refresh_1}[2]");
+        $row{changed} = $changed;
+    }
+    for my $id (qw(refresh_all_1 base_refresh_1)) {
+        record($size, $key, $id, $samples{$id}, changed => $row{changed},
+               info => "changed=$row{changed} customers=$row{$id}[0] added=$row{$id}[1] removed=$row{$id}[2]");
+    }
+}
+
+# 3. refresh_due with 0%, 0.1% and 1% of the customers due (reevaluate_at
+# set to -infinity in a transaction that is rolled back afterwards).
+sub measure_due {
+    my ($size, $key, $dbh) = @_;
+    my $db = dbname($size, $key);
+    progress("$db: refresh_due at 0%, 0.1% and 1% due");
+    $dbh->do('SELECT segmentation.refresh_due()');    # whoever the clock made due since set-up
+    for my $percent (0, 0.1, 1) {
+        my (@samples, $row);
+        for my $rep (1 .. $opt{reps}) {
+            $dbh->begin_work;
+            if ($percent > 0) {
+                $dbh->do(q{UPDATE segmentation.customer_metrics SET reevaluate_at = '-infinity'
+                           WHERE customer_id IN (} . sample($percent, $rep) . ')');
+            }
+            my ($ms, $r) = timed($dbh, 'SELECT * FROM segmentation.refresh_due()');
+            $dbh->rollback;
+            push @samples, $ms;
+            $row = $r;
+        }
+        record($size, $key, "due_$percent", \@samples, due => $row->[0],
+               info => "customers=$row->[0] added=$row->[1] removed=$row->[2]");
+    }
+}
+
+# 1. Order-insert throughput with pgbench: the untracked copy, the tracked
+# orders table and the baseline's orders table with its row trigger, runs
+# interleaved. Random customers, one order per transaction.
+sub measure_inserts {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    # tps_quiet: tracked, with the extension's notifications off for the
+    # session (SET segmentation.notify = off), to show what they cost.
+    my %table = (tps_plain => 'bench.orders_plain', tps_tracked => 'shop.orders', tps_quiet => 'shop.orders',
+                 tps_baseline => 'baseline.orders');
+    my %samples;
+    for my $rep (1 .. $opt{reps}) {
+        for my $id (qw(tps_plain tps_tracked tps_baseline tps_quiet)) {
+            progress("$db: pgbench into $table{$id}", $id eq 'tps_quiet' ? ', notifications off' : '', " ($rep/$opt{reps})");
+            my $script = "$TMP/$id.sql";
+            open my $fh, '>', $script or die "$script: $!\n";
+            print $fh "\\set cid random(1, $size)\n",
+                      "\\set cents random(500, 20000)\n",
+                      "INSERT INTO $table{$id} (customer_id, amount, ordered_at) VALUES (",
+                      $KEY{$key}{of}->(':cid'), ", :cents / 100.0, now());\n";
+            close $fh;
+            my $dbh = connect_db($db);
+            $dbh->do('CHECKPOINT');
+            $dbh->disconnect;
+            my @cmd = ('pgbench', '-n', '-M', 'prepared', '-c', $opt{clients}, '-j', $opt{threads},
+                       '-T', $opt{seconds}, '-f', $script, $db);
+            local $ENV{PGOPTIONS} = "$ENV{PGOPTIONS} -c segmentation.notify=off" if $id eq 'tps_quiet';
+            my $out = qx{@cmd 2>&1};
+            die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
+            my ($tps) = $out =~ /^tps = ([\d.]+) \(without initial connection time\)/m
+                or die "no tps in pgbench output:\n$out\n";
+            my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
+            die "pgbench: $failed failed transactions\n$out\n" if $failed;
+            push @{$samples{$id}}, $tps;
+        }
+    }
+    record($size, $key, $_, $samples{$_}, tps => median(@{$samples{$_}})) for keys %samples;
+
+    verify($size, $key, 'verify', 'the concurrent inserts');
+}
+
+# The cost of one order against the size of the customer's history: a new
+# customer with no orders and one given 10,000 orders at once, then single
+# order inserts for each (one per transaction), into the tracked orders and
+# into the baseline's. Incremental metrics keep the extension's cost flat;
+# the baseline re-aggregates the customer's history on every order.
+sub measure_history {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    progress("$db: one order for a customer with 1 and with 10,000 orders");
+    my $history = $opt{smoke} ? 1000 : 10000;
+    my $inserts = $opt{smoke} ? 100 : 1000;
+    my $dbh = connect_db($db);
+    my $of = $KEY{$key}{of};
+    my ($short, $long) = ($size + 1, $size + 2);
+    $dbh->do(sprintf q{INSERT INTO shop.customers (id, created_at, loyalty_level) VALUES (%s, now() - interval '2 years', 'GOLD'), (%s, now() - interval '2 years', 'GOLD')},
+             $of->($short), $of->($long));
+    for my $table ('shop.orders', 'baseline.orders') {
+        $dbh->do(sprintf q{INSERT INTO %s (customer_id, amount, ordered_at)
+                           SELECT %s, 10 + g %% 90, now() - g * interval '1 hour' FROM generate_series(1, %d) g},
+                 $table, $of->($long), $history);
+    }
+    $dbh->do('VACUUM ANALYZE shop.orders, baseline.orders, segmentation.customer_metrics, segmentation.assignments');
+    $dbh->disconnect;
+    my %samples;
+    for my $rep (1 .. $opt{reps}) {
+        for my $side (['ext', 'shop.orders'], ['base', 'baseline.orders']) {
+            for my $who (['short', $short], ['long', $long]) {
+                my $id = "history_$side->[0]_$who->[0]";
+                my $script = "$TMP/$id.sql";
+                open my $fh, '>', $script or die "$script: $!\n";
+                print $fh "INSERT INTO $side->[1] (customer_id, amount, ordered_at) VALUES (", $of->($who->[1]),
+                          ", 25, now());\n";
+                close $fh;
+                my $out = qx{pgbench -n -M prepared -c 1 -j 1 -t $inserts -f $script $db 2>&1};
+                die "pgbench failed:\n$out\n" if $? != 0;
+                my ($latency) = $out =~ /^latency average = ([\d.]+) ms/m
+                    or die "no latency in pgbench output:\n$out\n";
+                push @{$samples{$id}}, $latency;    # ms per order (one per transaction)
+            }
+        }
+    }
+    record($size, $key, $_, $samples{$_}, history => $history) for keys %samples;
+}
+
+# The extension's own check: segmentation.verify() must list nothing.
+sub verify {
+    my ($size, $key, $id, $after) = @_;
+    my $db = dbname($size, $key);
+    my $dbh = connect_db($db);
+    my $t0 = time;
+    my $problems = $dbh->selectall_arrayref('SELECT * FROM segmentation.verify()');
+    my $ms = (time - $t0) * 1000;
+    my $n = @$problems;
+    my %kinds;
+    $kinds{$_->[1]}++ for @$problems;
+    record($size, $key, $id, [$ms], info => "problems=$n " . join(' ', map { "$_=$kinds{$_}" } sort keys %kinds));
+    check($n == 0, "$db: segmentation.verify() lists $n problems after $after ("
+                   . join(', ', map { "$kinds{$_} $_" } sort keys %kinds) . '), e.g. '
+                   . join('; ', map { join ' | ', map { $_ // 'NULL' } @$_ } @$problems[0 .. ($n > 3 ? 2 : $n - 1)]));
+    $dbh->disconnect;
+}
+
+# 5. Peak memory of the backend running refresh_all, with 50 automatic
+# segments. A second process polls /proc/<pid>/status while it runs.
+sub read_status {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return undef;
+    my %v;
+    while (<$fh>) { $v{$1} = $2 if /^(VmHWM|VmRSS|RssAnon|RssShmem):\s+(\d+) kB/ }
+    return \%v;
+}
+
+sub memory_of {
+    my ($db, $sql, @before) = @_;
+    my $dbh = connect_db($db);
+    my ($pid) = $dbh->selectrow_array('SELECT pg_backend_pid()');
+    my $cmdline = '';
+    if (open my $fh, '<', "/proc/$pid/cmdline") { local $/; $cmdline = <$fh> // '' }
+    unless ($cmdline =~ /postgres/) {
+        $dbh->disconnect;
+        return undef;    # the server is not on this machine
+    }
+    $dbh->begin_work;
+    $dbh->do($_) for @before;
+    # Resets VmHWM to the current RSS (root may; otherwise it is since start).
+    if (open my $fh, '>', "/proc/$pid/clear_refs") { print $fh "5\n"; close $fh }
+    my $start = read_status($pid);
+    pipe(my $reader, my $writer) or die "pipe: $!\n";
+    my $poller = fork // die "fork: $!\n";
+    if ($poller == 0) {
+        close $reader;
+        my ($anon, $rss, $stop) = (0, 0, 0);
+        local $SIG{TERM} = sub { $stop = 1 };
+        while (!$stop) {
+            my $s = read_status($pid) or last;
+            $anon = $s->{RssAnon} if $s->{RssAnon} > $anon;
+            $rss = $s->{VmRSS} if $s->{VmRSS} > $rss;
+            sleep 0.005;
+        }
+        print $writer "$anon $rss\n";
+        close $writer;
+        POSIX::_exit(0);
+    }
+    close $writer;
+    my ($ms) = timed($dbh, $sql);
+    kill 'TERM', $poller;
+    my ($anon, $rss) = split ' ', scalar <$reader>;
+    waitpid $poller, 0;
+    my $end = read_status($pid);
+    $dbh->rollback;
+    $dbh->disconnect;
+    return {ms => $ms, anon_start => $start->{RssAnon}, anon_peak => $anon, rss_peak => $rss, hwm => $end->{VmHWM}};
+}
+
+sub measure_memory {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    progress("$db: 30 more automatic segments (50 in all), memory of refresh_all");
+    my $dbh = connect_db($db);
+    $dbh->do(q{INSERT INTO segmentation.segments (name, criteria, is_automatic)
+               SELECT 'Extra ' || k,
+                      jsonb_build_object('minLifetimeValue', 40 * k, 'maxDaysSinceLastPurchase', 12 * k)
+                      || CASE k % 3 WHEN 0 THEN jsonb_build_object('loyaltyLevels', jsonb_build_array('SILVER', 'GOLD'))
+                                    WHEN 1 THEN jsonb_build_object('minTenureDays', 10 * k)
+                                    ELSE jsonb_build_object('maxPurchaseFrequency', k / 10.0) END,
+                      true
+               FROM generate_series(1, 30) k});
+    $dbh->do('SELECT baseline.sync_from_extension()');
+    $dbh->do('VACUUM ANALYZE segmentation.segments, segmentation.assignments, baseline.segments, baseline.assignments');
+    $dbh->disconnect;
+    verify($size, $key, 'verify_50', 'creating 30 more segments');
+    my @stale = (q{SELECT segmentation.set_live_evaluation('shop.orders', false)},
+                 'INSERT INTO shop.orders (customer_id, amount, ordered_at) SELECT id, 1200, now() FROM (' . sample(1, 99) . ') s');
+    my %runs = (mem_refresh_all_0 => [q{SELECT * FROM segmentation.refresh_all()}],
+                mem_refresh_all_1 => [q{SELECT * FROM segmentation.refresh_all()}, @stale],
+                mem_base_refresh_0 => [q{SELECT * FROM baseline.refresh()}]);
+    for my $id (sort keys %runs) {
+        my ($sql, @before) = @{$runs{$id}};
+        my $m = memory_of($db, $sql, @before);
+        if (!$m) {
+            record($size, $key, $id, [], info => 'backend not on this machine');
+            next;
+        }
+        record($size, $key, $id, [$m->{ms}], %$m,
+               info => sprintf('private_growth_kB=%d private_peak_kB=%d rss_peak_kB=%d VmHWM_kB=%d',
+                               $m->{anon_peak} - $m->{anon_start}, $m->{anon_peak}, $m->{rss_peak}, $m->{hwm}));
+    }
+}
+
+###########################################################################
+# The report
+###########################################################################
+
+sub commas { my $n = reverse sprintf('%.0f', shift); $n =~ s/(\d{3})(?=\d)/$1,/g; scalar reverse $n }
+sub fmt_ms {
+    my ($ms) = @_;
+    return 'n/a' unless defined $ms;
+    return sprintf('%.2f ms', $ms) if $ms < 10;
+    return sprintf('%.1f ms', $ms) if $ms < 100;
+    return commas($ms) . ' ms';
+}
+sub fmt_us {
+    my ($us) = @_;
+    return '' unless defined $us;
+    return sprintf('%.3f µs', $us) if $us < 1;
+    return sprintf('%.2f µs', $us) if $us < 10;
+    return sprintf('%.1f µs', $us) if $us < 100;
+    return commas($us) . ' µs';
+}
+sub fmt_x { defined $_[0] && $_[1] ? sprintf('%.2f×', $_[0] / $_[1]) : 'n/a' }
+sub fmt_mb { defined $_[0] ? sprintf('%.1f MB', $_[0] / 1024) : 'n/a' }
+
+open my $REPORT, '>', $report_file or die "$report_file: $!\n";
+$REPORT->autoflush(1);
+STDOUT->autoflush(1);
+sub out { print $REPORT @_, "\n"; print @_, "\n" }
+sub row { out(sprintf '  %-52s %14s %13s   %s', @_) }
+
+sub target { my ($ok, $text) = @_; "target $text: " . ($ok ? 'met' : 'NOT met') }
+
+sub report_size {
+    my ($size, $key) = @_;
+    my $r = $R{$size}{$key};
+    my $f = $r->{facts};
+    my $n = $f->{customers};
+    my $ms = sub { $r->{$_[0]}{ms} };
+    my $per = sub { defined $ms->($_[0]) ? 1000 * $ms->($_[0]) / $n : undef };
+    out('');
+    out(sprintf '== %s customers, %s keys: %s orders, %d automatic segments, %s assignments ==',
+        commas($n), $key, commas($f->{orders}), $f->{segments}, commas($f->{members}));
+    out(sprintf '  %-52s %14s %13s   %s', 'measurement (median of ' . $opt{reps} . ')', 'time', 'per customer', 'compared');
+
+    out("set-up (once)");
+    row('generate the shop (scripts/generate_shop.sql)', fmt_ms($ms->('generate')), '', '') if $r->{generate};
+    row('track_customers()', fmt_ms($ms->('track_customers')), fmt_us($per->('track_customers')), '');
+    row('track_orders()', fmt_ms($ms->('track_orders')), fmt_us($per->('track_orders')), '');
+    row('create 20 automatic segments + VIP (populated)', fmt_ms($ms->('create_segments')), fmt_us($per->('create_segments')), '');
+    row('baseline: populate the same segments', fmt_ms($ms->('baseline_populate')), fmt_us($per->('baseline_populate')),
+        fmt_x($ms->('baseline_populate'), $ms->('create_segments')) . ' extension');
+
+    out(sprintf 'order inserts: pgbench -c %d -j %d, %d s per run, random customers', $opt{clients}, $opt{threads}, $opt{seconds});
+    my $plain = $r->{tps_plain}{ms};
+    row('no tracking (untracked copy of the orders)', commas($plain) . ' tps', '', '');
+    row('tracked by the extension', commas($r->{tps_tracked}{ms}) . ' tps', '',
+        sprintf('%.2f of untracked', $r->{tps_tracked}{ms} / $plain));
+    row('tracked, notifications off (segmentation.notify)', commas($r->{tps_quiet}{ms}) . ' tps', '',
+        sprintf('%.2f of untracked', $r->{tps_quiet}{ms} / $plain));
+    row('baseline: PL/pgSQL row trigger calling assign()', commas($r->{tps_baseline}{ms}) . ' tps', '',
+        sprintf('%.2f of untracked; tracked/baseline %.2f', $r->{tps_baseline}{ms} / $plain,
+                $r->{tps_tracked}{ms} / $r->{tps_baseline}{ms}));
+
+    if ($r->{history_ext_short}) {
+        my $h = $r->{history_ext_long}{history};
+        out("one order (one per transaction) for a customer with 1 and with " . commas($h) . " orders");
+        for my $side (['ext', 'tracked by the extension'], ['base', 'baseline trigger']) {
+            my ($short, $long) = map { $ms->("history_$side->[0]_$_") } qw(short long);
+            row("$side->[1], latency per order", sprintf('%.3f ms', $short), sprintf('%.3f ms', $long),
+                sprintf('%s orders / 1 order: %s', commas($h), fmt_x($long, $short)));
+        }
+    }
+    out('refresh, nothing to change');
+    row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
+    for my $suffix (0, 1) {
+        out('refresh after 1% of customers changed (' . commas($r->{refresh_all_1}{changed})
+            . ' new orders, live evaluation off)') if $suffix;
+        my ($ext, $base) = ($ms->("refresh_all_$suffix"), $ms->("base_refresh_$suffix"));
+        row('refresh_all()', fmt_ms($ext), fmt_us($per->("refresh_all_$suffix")),
+            fmt_x($ext, $ms->('groupby')) . ' GROUP BY; ' . target($ext <= 3 * $ms->('groupby'), '<= 3×'));
+        row('baseline.refresh() (set-based SQL)', fmt_ms($base), fmt_us($per->("base_refresh_$suffix")),
+            fmt_x($base, $ext) . ' refresh_all; ' . target($base >= 10 * $ext, '>= 10×'));
+    }
+
+    out('refresh_due(): customers due (reevaluate_at = -infinity)');
+    for my $p (0, 0.1, 1) {
+        my $d = $r->{"due_$p"};
+        my $due = $d->{due} || 0;
+        row(sprintf('%s%% due (%s customers)', $p, commas($due)), fmt_ms($d->{ms}), '',
+            $due ? fmt_us(1000 * $d->{ms} / $due) . ' per due customer' : 'fixed cost');
+    }
+
+    out(sprintf 'matching: count(*) over customer_metrics × %d automatic segments', $f->{segments});
+    my $pairs = $n * $f->{segments};
+    row('segment_match(m, s.criteria)', fmt_ms($ms->('match_ext')), fmt_us($per->('match_ext')),
+        sprintf('%.3f µs per pair', 1000 * $ms->('match_ext') / $pairs));
+    row('baseline.matches(m, s.criteria): jsonb SQL', fmt_ms($ms->('match_base')), fmt_us($per->('match_base')),
+        fmt_x($ms->('match_base'), $ms->('match_ext')) . ' segment_match');
+    row('bare cross join', fmt_ms($ms->('match_cross')), fmt_us($per->('match_cross')), 'reference');
+    out('matching: one constant criteria over customer_metrics');
+    row('segment_match(m, High Value)', fmt_ms($ms->('hv_ext')), fmt_us($per->('hv_ext')), '');
+    row('hand-written WHERE for High Value', fmt_ms($ms->('hv_sql')), fmt_us($per->('hv_sql')),
+        'segment_match takes ' . fmt_x($ms->('hv_ext'), $ms->('hv_sql')) . ' the WHERE');
+    row('segment_match(m, At Risk)', fmt_ms($ms->('ar_ext')), fmt_us($per->('ar_ext')), '');
+    row('hand-written WHERE for At Risk', fmt_ms($ms->('ar_sql')), fmt_us($per->('ar_sql')),
+        'segment_match takes ' . fmt_x($ms->('ar_ext'), $ms->('ar_sql')) . ' the WHERE');
+
+    out('memory of the backend, 50 automatic segments (fresh backend each)');
+    for ([mem_refresh_all_0 => 'refresh_all(), nothing to change'], [mem_refresh_all_1 => 'refresh_all(), 1% changed'],
+         [mem_base_refresh_0 => 'baseline.refresh(), reference']) {
+        my $m = $r->{$_->[0]};
+        if (!defined $m->{hwm}) { row($_->[1], 'n/a', '', $m->{info}); next }
+        row($_->[1], fmt_ms($m->{ms}), '',
+            sprintf('private memory +%s (peak %s); peak RSS %s incl. shared buffers',
+                    fmt_mb($m->{anon_peak} - $m->{anon_start}), fmt_mb($m->{anon_peak}), fmt_mb($m->{hwm})));
+    }
+    row('segmentation.verify() after the inserts', fmt_ms($ms->('verify')), fmt_us($per->('verify')),
+        $r->{verify}{info});
+    row('segmentation.verify() after 30 more segments', fmt_ms($ms->('verify_50')), fmt_us($per->('verify_50')),
+        $r->{verify_50}{info});
+}
+
+sub report_summary {
+    my @sizes = grep { $R{$_} } @SIZES;
+    if (grep { $_ ne 'bigint' } @KEYS) {
+        out('');
+        out('== customer keys: text and uuid against bigint (the same shop) ==');
+        out(sprintf '  %-12s %-7s %12s %12s %10s %14s %14s %14s', 'customers', 'key', 'untracked', 'tracked',
+            'trk/untrk', 'refresh_all', 'refresh_all 1%', 'vs bigint');
+        for my $size (@sizes) {
+            my $b = $R{$size}{bigint};
+            for my $key (@KEYS) {
+                my $r = $R{$size}{$key} or next;
+                out(sprintf '  %-12s %-7s %8s tps %8s tps %10.2f %14s %14s %14s', commas($size), $key,
+                    commas($r->{tps_plain}{ms}), commas($r->{tps_tracked}{ms}),
+                    $r->{tps_tracked}{ms} / $r->{tps_plain}{ms}, fmt_ms($r->{refresh_all_0}{ms}),
+                    fmt_ms($r->{refresh_all_1}{ms}),
+                    $b && $b->{tps_tracked} ? sprintf('tps %.2f, %s', $r->{tps_tracked}{ms} / $b->{tps_tracked}{ms},
+                                 fmt_x($r->{refresh_all_0}{ms}, $b->{refresh_all_0}{ms})) : '');
+            }
+        }
+    }
+    return unless @sizes > 1;
+    my $key = $KEYS[0];
+    out('');
+    out("== growth with the number of customers ($key keys): time per customer ==");
+    out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', 'measurement', (map { commas($_) } @sizes),
+        'last/first');
+    my @lines = (
+        [groupby => 'bare GROUP BY over the orders'], [refresh_all_0 => 'refresh_all(), nothing to change'],
+        [base_refresh_0 => 'baseline.refresh(), nothing to change'], [refresh_all_1 => 'refresh_all(), 1% changed'],
+        [base_refresh_1 => 'baseline.refresh(), 1% changed'], [match_ext => 'segment_match × 20 segments'],
+        [match_base => 'baseline.matches × 20 segments'], [hv_ext => 'segment_match, High Value'],
+        [hv_sql => 'hand-written WHERE, High Value'], [track_orders => 'track_orders()'],
+        [create_segments => 'create the segments'], [verify => 'verify()'],
+    );
+    for my $l (@lines) {
+        my @v = map { my $r = $R{$_}{$key}; $r && $r->{$l->[0]} ? 1000 * $r->{$l->[0]}{ms} / $r->{facts}{customers} : undef } @sizes;
+        out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', $l->[1], (map { fmt_us($_) } @v),
+            defined $v[0] && defined $v[-1] ? fmt_x($v[-1], $v[0]) : '');
+    }
+    my @due = map { my $d = $R{$_}{$key}{due_1}; $d && $d->{due} ? 1000 * $d->{ms} / $d->{due} : undef } @sizes;
+    out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', 'refresh_due(), 1% due: per due customer',
+        (map { fmt_us($_) } @due), defined $due[0] && defined $due[-1] ? fmt_x($due[-1], $due[0]) : '');
+    for my $t ([tps_plain => 'inserts, no tracking (tps)'], [tps_tracked => 'inserts, tracked (tps)'],
+               [tps_baseline => 'inserts, baseline trigger (tps)']) {
+        my @v = map { $R{$_}{$key}{$t->[0]}{ms} } @sizes;
+        out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', $t->[1], (map { defined $_ ? commas($_) : '' } @v),
+            defined $v[0] && defined $v[-1] ? fmt_x($v[-1], $v[0]) : '');
+    }
+    my @mem = map { my $m = $R{$_}{$key}{mem_refresh_all_1}; $m && defined $m->{hwm} ? $m->{anon_peak} - $m->{anon_start} : undef } @sizes;
+    out(sprintf '  %-44s' . (' %14s' x @sizes), 'refresh_all() 1% changed, private memory', map { fmt_mb($_) } @mem);
+}
+
+###########################################################################
+# Main
+###########################################################################
+
+my $dbh = connect_db('postgres');
+my ($version) = $dbh->selectrow_array('SELECT version()');
+my $settings = join ', ', map { my ($v) = $dbh->selectrow_array("SHOW $_"); "$_=$v" }
+    qw(shared_buffers work_mem synchronous_commit fsync jit max_parallel_workers_per_gather);
+my ($available) = $dbh->selectrow_array(q{SELECT default_version FROM pg_available_extensions WHERE name = 'segmentation'});
+die "the segmentation extension is not installed in this server (run make install, or make demo)\n" unless $available;
+my ($libdir) = $dbh->selectrow_array(q{SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'});
+$dbh->disconnect;
+progress("server: $version");
+
+# Which build of the extension is measured: the installed library's time and
+# checksum, checked again after every database (a reinstall mid-run mixes
+# builds: the report says so).
+sub build_of {
+    my $so = "$libdir/segmentation.so";
+    open my $fh, '<', $so or return 'unknown (server not on this machine)';
+    binmode $fh;
+    my $md5 = Digest::MD5->new->addfile($fh)->hexdigest;
+    return sprintf '%s, installed %s, md5 %s', $so, strftime('%Y-%m-%d %H:%M:%S', localtime((stat $so)[9])), substr($md5, 0, 12);
+}
+my $build = build_of();
+sub check_build {
+    my ($where) = @_;
+    my $now = build_of();
+    return if $now eq $build;
+    check(0, "the extension was reinstalled during the run (before the end of $where): now $now; figures before and after come from different builds");
+    $build = $now;
+}
+progress("settings for the benchmark's sessions: $settings");
+
+my $cores = `nproc` =~ s/\s+//gr;
+out("segmentation benchmark, " . strftime('%Y-%m-%d %H:%M', localtime) . ", sizes $opt{sizes}, keys $opt{keys}"
+    . ($opt{smoke} ? ' (smoke mode: a check, not a measurement)' : ''));
+out("server: $version");
+out("sessions: $settings; PGOPTIONS=$ENV{PGOPTIONS}");
+out("machine: $cores cores; each figure is the median of $opt{reps} run(s)");
+out("extension: $build");
+
+# A step that fails ends its database's measurements (the error is reported,
+# the exit status is 2) and the run goes on with the next one, so that a long
+# run keeps the figures it has.
+my @failed_steps;
+sub attempt {
+    my ($what, $code) = @_;
+    return 1 if eval { $code->(); 1 };
+    my $error = $@ =~ s/\s+$//r;
+    push @failed_steps, "$what: $error";
+    progress("FAILED: $what: $error");
+    return 0;
+}
+
+for my $size (@SIZES) {
+    next unless attempt("generating $size customers", sub { generate($size) });
+    for my $key (@KEYS) {
+        my $db = dbname($size, $key);
+        my $ok = attempt($db, sub {
+            set_up($size, $key);
+            my $dbh = connect_db($db);
+            measure_match($size, $key, $dbh);
+            measure_refresh($size, $key, $dbh);
+            measure_due($size, $key, $dbh);
+            $dbh->disconnect;
+            measure_inserts($size, $key);
+            measure_history($size, $key);
+            measure_memory($size, $key);
+        });
+        attempt("dropping $db", sub { drop_db($db) }) unless $opt{keep};
+        check_build($db);
+        if ($ok) {
+            report_size($size, $key);
+        } else {
+            delete $R{$size}{$key};
+            out('');
+            out("== $db: FAILED, see the end of the report ==");
+        }
+    }
+    attempt("dropping the shop of $size", sub { drop_db(dbname($size, 'bigint')) })
+        unless $opt{keep} || grep { $_ eq 'bigint' } @KEYS;
+}
+
+report_summary();
+out('');
+out(sprintf 'total time: %.1f min', (time - $started) / 60);
+if (@failed_steps) {
+    out("STEPS FAILED:");
+    out("  $_") for @failed_steps;
+}
+if (@failed_checks) {
+    out("CHECKS FAILED:");
+    out("  $_") for @failed_checks;
+}
+close $REPORT;
+close $RAW;
+progress("report: $report_file; raw figures: $raw_file");
+exit(@failed_steps ? 2 : @failed_checks ? 3 : 0);
