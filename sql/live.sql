@@ -49,6 +49,27 @@ DELETE FROM orders WHERE customer_id = 1 AND amount = 600;
 SELECT * FROM membership WHERE customer_id = 1;
 SELECT customer_id, name, action, cause FROM history WHERE cause = 'order';
 
+-- Metrics are maintained incrementally: an order is added to its customer's
+-- totals without reading the customer's other orders (no scan of the orders
+-- table or its indexes), and so is a removal, unless the order held the
+-- customer's first or last time: then that customer's orders are read, once.
+-- (The counters are this backend's, counted from the transaction's start.)
+CREATE FUNCTION pg_temp.order_scans() RETURNS bigint LANGUAGE sql AS $$
+    SELECT pg_stat_get_xact_numscans('orders'::regclass) + coalesce(sum(pg_stat_get_xact_numscans(indexrelid)), 0)
+    FROM pg_index WHERE indrelid = 'orders'::regclass
+$$;
+BEGIN;
+SELECT pg_temp.order_scans() AS scans \gset
+INSERT INTO orders (customer_id, amount, ordered_at) VALUES (2, 5, now() - interval '1 day');
+SELECT pg_temp.order_scans() - :scans AS scans_for_an_insert;
+DELETE FROM orders WHERE customer_id = 2 AND amount = 5;        -- one scan: the statement's own
+SELECT pg_temp.order_scans() - :scans AS scans_after_a_delete;
+DELETE FROM orders WHERE customer_id = 2 AND amount = 1;        -- the latest orders: one more, to find the new last
+SELECT pg_temp.order_scans() - :scans AS scans_after_deleting_the_latest;
+SELECT order_count, last_order_at < now() - interval '299 days' AS last_is_the_old_one
+FROM segmentation.customer_metrics WHERE customer_id = 2;
+ROLLBACK;
+
 -- A customer's loyalty tier or creation time changing re-evaluates it.
 SELECT segmentation.create_segment('Gold', '{"loyaltyLevels": ["GOLD"]}', true) AS gold \gset
 UPDATE customers SET tier = 'GOLD' WHERE id = 3;
