@@ -90,6 +90,29 @@ SELECT pg_temp.filters($q$SELECT count(*) FROM segmentation.customer_metrics m
 WHERE segmentation.segment_match(m, '{"any": [{"minDaysSinceLastPurchase": 90}, {"not": {"maxPurchaseFrequency": 0.5}}], "minAverageOrderValue": 3}', '2026-03-15')$q$);
 SELECT pg_temp.filters($q$SELECT count(*) FROM segmentation.customer_metrics m, plan_criteria p
 WHERE segmentation.segment_match(m, p.criteria)$q$);
+-- Criteria read from segmentation.segments: both rows' versions come along,
+-- so a join finds the compiled criteria and the customer's facts again
+-- without decoding them. The answers are segment_match's own, also after
+-- criteria change in the same transaction (a new row version).
+BEGIN;
+INSERT INTO segmentation.segments (name, criteria, is_automatic)
+SELECT 'plan ' || id, criteria, false FROM plan_criteria;
+SELECT pg_temp.filters($q$SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
+WHERE segmentation.segment_match(m, s.criteria)$q$);
+CREATE FUNCTION pg_temp.stored_disagreements(as_of timestamptz) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
+    WHERE s.name LIKE 'plan %'
+      AND segmentation.segment_match(m, s.criteria, as_of)
+          IS DISTINCT FROM segmentation.segment_match(ROW(m.*)::segmentation.customer_metrics, s.criteria, as_of) $$;
+SELECT pg_temp.stored_disagreements('2026-03-15') AS before_edit, pg_temp.stored_disagreements('infinity') AS at_infinity;
+SELECT s.name, count(*) FILTER (WHERE segmentation.segment_match(m, s.criteria, '2026-03-15')) AS members
+FROM segmentation.segments s, segmentation.customer_metrics m WHERE s.name IN ('plan 1', 'plan 2', 'plan 19') GROUP BY 1 ORDER BY 1;
+UPDATE segmentation.segments SET criteria = '{"maxOrders": 0}' WHERE name = 'plan 1';
+UPDATE segmentation.segments SET criteria = '{"minOrders": 0}' WHERE name = 'plan 19';
+SELECT s.name, count(*) FILTER (WHERE segmentation.segment_match(m, s.criteria, '2026-03-15')) AS members
+FROM segmentation.segments s, segmentation.customer_metrics m WHERE s.name IN ('plan 1', 'plan 2', 'plan 19') GROUP BY 1 ORDER BY 1;
+SELECT pg_temp.stored_disagreements('2026-03-15') AS after_edit;
+ROLLBACK;
 -- An index on a metric serves a constant bound.
 CREATE INDEX plan_lifetime_value ON segmentation.customer_metrics (lifetime_value);
 SET enable_seqscan = off;

@@ -8,6 +8,10 @@
 //    comparisons for money and counts (exact, and an index on them can
 //    serve), = ANY for loyalty levels, and small exact helpers for the clock
 //    bounds, so the executor runs it like a hand-written WHERE clause;
+//  * with the criteria of a segmentation.segments row (a join), into
+//    segment_match_rows(...), which also gets both rows' versions, so that
+//    it recognises the customer and the compiled criteria of earlier calls
+//    by a few integer comparisons;
 //  * otherwise, into segment_match_values(columns..., criteria, as_of),
 //    which takes the columns as they are and caches compiled criteria.
 // Both give segment_match's answers. Calls the rewrite cannot prove
@@ -307,6 +311,26 @@ bool never_null_instant(Node* as_of) {
     return function == F_NOW || function == F_TRANSACTION_TIMESTAMP || function == F_STATEMENT_TIMESTAMP;
 }
 
+// PG-style: the Var of segmentation.segments.criteria that `criteria` is,
+// in the query level being planned, or nullptr.
+Var* stored_criteria(PlannerInfo* root, Node* criteria) {
+    if (!IsA(criteria, Var)) return nullptr;
+    Var* var = reinterpret_cast<Var*>(criteria);
+    if (var->varlevelsup != 0 || var->varno < 1 || static_cast<int>(var->varno) > list_length(root->parse->rtable))
+        return nullptr;
+    RangeTblEntry* rte = rt_fetch(var->varno, root->parse->rtable);
+    Oid segments = catalog().segments;
+    if (rte->rtekind != RTE_RELATION || rte->relid != segments || var->varattno != get_attnum(segments, "criteria"))
+        return nullptr;
+    return var;
+}
+
+// PG-style: a system column (ctid or xmin) of range table entry `varno`.
+Var* version_var(Index varno, AttrNumber column) {
+    return column == SelfItemPointerAttributeNumber ? makeVar(varno, column, TIDOID, -1, InvalidOid, 0)
+                                                    : makeVar(varno, column, XIDOID, -1, InvalidOid, 0);
+}
+
 }  // namespace
 
 // The planner support function of segment_match(customer_metrics, jsonb, timestamptz).
@@ -351,11 +375,27 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         if (builder.representable) return PointerGetDatum(inlined);
     }
     return pg::call([&] {
-        List* args = list_make4(builder.c.lifetime_value.var, builder.c.order_count.var, builder.c.last_order_at.var,
-                                builder.c.customer_since.var);
-        args = lappend(args, builder.c.loyalty_level.var);
-        args = lappend(args, criteria);
-        args = lappend(args, as_of);
+        const Columns& c = builder.c;
+        List* columns = list_make4(c.lifetime_value.var, c.order_count.var, c.last_order_at.var, c.customer_since.var);
+        columns = lappend(columns, c.loyalty_level.var);
+        Var* segment = stored_criteria(simplify->root, criteria);
+        if (segment != nullptr) {
+            // Criteria read from segmentation.segments: both rows' versions
+            // come along (see segment_match_rows).
+            Var* row_var = reinterpret_cast<Var*>(row);
+            List* args = list_concat(list_make2(version_var(row_var->varno, SelfItemPointerAttributeNumber),
+                                                version_var(row_var->varno, MinTransactionIdAttributeNumber)),
+                                     columns);
+            args = lappend(args, criteria);
+            args = lappend(args, version_var(segment->varno, SelfItemPointerAttributeNumber));
+            args = lappend(args, version_var(segment->varno, MinTransactionIdAttributeNumber));
+            args = lappend(args, as_of);
+            Oid types[11] = {TIDOID, XIDOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+                             TEXTOID, JSONBOID, TIDOID, XIDOID, TIMESTAMPTZOID};
+            Oid function = function_oid("segment_match_rows", 11, types);
+            return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+        }
+        List* args = lappend(lappend(columns, criteria), as_of);
         Oid types[7] = {NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
         Oid function = function_oid("segment_match_values", 7, types);
         return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));

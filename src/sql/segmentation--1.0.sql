@@ -203,6 +203,17 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_segment_match_values'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- The same with the criteria of a segmentation.segments row (a join of
+-- customers with segments), both rows' versions (ctid, xmin) alongside.
+CREATE FUNCTION segmentation.segment_match_rows(customer_version tid, customer_xmin xid,
+                                                lifetime_value numeric, order_count bigint,
+                                                last_order_at timestamptz, customer_since timestamptz,
+                                                loyalty_level text, criteria jsonb,
+                                                criteria_version tid, criteria_xmin xid, as_of timestamptz)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_rows'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 CREATE FUNCTION segmentation.elapsed_at_least(since timestamptz, as_of timestamptz, micros bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_elapsed_at_least'
@@ -512,6 +523,7 @@ GRANT EXECUTE ON FUNCTION
     segmentation.get_all_segments(),
     segmentation.segment_match(segmentation.customer_metrics, jsonb, timestamptz),
     segmentation.segment_match_values(numeric, bigint, timestamptz, timestamptz, text, jsonb, timestamptz),
+    segmentation.segment_match_rows(tid, xid, numeric, bigint, timestamptz, timestamptz, text, jsonb, tid, xid, timestamptz),
     segmentation.elapsed_at_least(timestamptz, timestamptz, bigint),
     segmentation.elapsed_at_most(timestamptz, timestamptz, bigint),
     segmentation.frequency_at_least(bigint, timestamptz, timestamptz, numeric),

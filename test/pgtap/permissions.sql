@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(306);
+SELECT plan(310);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -153,6 +153,9 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT segmentation.calculate_automatic_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
     ('segment_match_values(numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,timestamp with time zone)',
      'viewer', $$SELECT segmentation.segment_match_values(1100, 2, now(), now(), 'GOLD', '{"minOrders": 1}', now())$$),
+    ('segment_match_rows(tid,xid,numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,tid,xid,timestamp with time zone)',
+     'viewer', $$SELECT segmentation.segment_match_rows('(0,1)', '2', 1100, 2, now(), now(), 'GOLD', '{"minOrders": 1}',
+                                                     '(0,1)', '2', now())$$),
     ('elapsed_at_least(timestamp with time zone,timestamp with time zone,bigint)', 'viewer',
      $$SELECT segmentation.elapsed_at_least(now() - interval '1 day', now(), 0)$$),
     ('elapsed_at_most(timestamp with time zone,timestamp with time zone,bigint)', 'viewer',
