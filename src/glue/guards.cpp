@@ -4,6 +4,7 @@
 // untrack first. Without them, a retyped column could, for instance, route
 // the extension's own reads through a cast its owner wrote.
 #include <string>
+#include <vector>
 
 #include "glue/catalog.hpp"
 #include "glue/spi.hpp"
@@ -58,15 +59,27 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
                    (column ? " (a column of the tracked " + kind + " table)" : " as the " + kind + " table"),
                kind);
     }
-    // A dropped trigger may have been one of ours.
-    uint64 triggers = spi::run_once(
-        "SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() "
-        "WHERE classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND address_names[3] LIKE 'segmentation\\_%'",
+    // A dropped trigger may have been one of ours, on a table still tracked.
+    // Only that table's tracking is checked: untracking one table must work
+    // while the other's tracking is broken.
+    uint64 tables = spi::run_once(
+        "SELECT DISTINCT t.kind FROM pg_catalog.pg_event_trigger_dropped_objects() d "
+        "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = pg_catalog.to_regclass("
+        "    pg_catalog.quote_ident(d.address_names[1]) || '.' || pg_catalog.quote_ident(d.address_names[2]))::pg_catalog.oid "
+        "WHERE d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND d.address_names[3] LIKE 'segmentation\\_%'",
         true);
-    if (triggers > 0 && !pg::call([] { return restoring_from_dump(); })) {
+    if (tables > 0 && !pg::call([] { return restoring_from_dump(); })) {
+        std::vector<std::string> kinds;
+        pg::call([&] {
+            for (uint64 row = 0; row < tables; ++row)
+                kinds.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1));
+        });
         Tracking t = read_tracking();
-        if (auto problem = tracking_problem(t))
-            refuse("cannot drop that trigger: it keeps a tracked table tracked (" + *problem + ")", kind_of_broken(t));
+        for (const std::string& kind : kinds) {
+            Tracking only = kind == "customers" ? Tracking{t.customers, std::nullopt} : Tracking{std::nullopt, t.orders};
+            if (auto problem = tracking_problem(only))
+                refuse("cannot drop that trigger: it keeps a tracked table tracked (" + *problem + ")", kind);
+        }
     }
     spi::finish();
     PG_RETURN_VOID();

@@ -564,7 +564,9 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "customers_changed");
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });
-    Tracking t = read_tracking();
+    // cached_tracking() refuses a tracking broken behind the event triggers'
+    // back (a column dropped in replica mode) before any SQL names its columns.
+    Tracking t = cached_tracking();  // a copy: the cache may be replaced while we work
     if (t.customers && t.customers->relation == RelationGetRelid(trigger->tg_relation)) {
         TriggerEvent event = trigger->tg_event;
         // Definitions lock, then the customers in key order, then the work:
