@@ -46,6 +46,24 @@ SELECT * FROM segmentation.refresh_all();
 SELECT count(*) AS drift FROM segmentation.verify();
 SELECT * FROM bulk_members;
 
+-- refresh_due() over several batches of 1,000: 7,500 customers waiting at
+-- -infinity (one due instant for all: batches continue by key), and about
+-- 1,000 more due at three instants that repeat across batch boundaries. Each
+-- due customer is refreshed exactly once (customers = due), none is left due.
+SELECT segmentation.set_live_evaluation('bulk_orders', false);
+UPDATE bulk_orders SET amount = 9 WHERE customer_id IN (SELECT id FROM bulk_customers WHERE id LIKE '%0' OR id LIKE '%5' OR id LIKE '%2');
+SELECT segmentation.set_live_evaluation('bulk_orders', true);
+SELECT count(*) AS waiting FROM segmentation.customer_metrics WHERE reevaluate_at = '-infinity';
+UPDATE segmentation.customer_metrics SET reevaluate_at = now() - (hashtext(customer_id) % 3) * interval '1 hour'
+WHERE customer_id IN (SELECT id FROM bulk_customers WHERE id LIKE '%7' OR id LIKE '%9')
+  AND customer_id IN (SELECT id FROM bulk_customers ORDER BY id LIMIT 7500);
+SELECT count(*) AS due FROM segmentation.customer_metrics WHERE reevaluate_at <= now();
+SELECT * FROM segmentation.refresh_due();
+SELECT count(*) AS still_due FROM segmentation.customer_metrics WHERE reevaluate_at <= now();
+SELECT * FROM segmentation.refresh_due();
+SELECT count(*) AS drift FROM segmentation.verify();
+SELECT * FROM bulk_members;
+
 SELECT segmentation.untrack_orders(), segmentation.untrack_customers();
 DROP VIEW bulk_members;
 DROP TABLE bulk_customers, bulk_orders;

@@ -14,13 +14,23 @@ namespace {
 
 constexpr std::size_t kBatchSize = 10000;
 
-// Due customers, locked; customers another session is refreshing are
-// skipped. Those waiting since a change to a table that is not live (due at
-// -infinity) come first and count as a refresh; the others are due to time.
-const spi::Statement kDueCustomers = {
-    "SELECT customer_id, reevaluate_at = '-infinity' FROM segmentation.customer_metrics "
-    "WHERE reevaluate_at <= $1 ORDER BY reevaluate_at LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+// Due customers, a batch at a time, locked; customers another session is
+// refreshing are skipped. Those waiting since a change to a table that is not
+// live (due at -infinity) come first and count as a refresh; the others are
+// due to time. Each batch starts after the last row of the one before (in
+// index order), so that no batch walks past the index entries of the
+// customers refreshed before it: the cost stays proportional to the number of
+// due customers.
+constexpr long kDueBatchSize = 1000;
+const spi::Statement kFirstDueCustomers = {
+    "SELECT customer_id, reevaluate_at = '-infinity', reevaluate_at FROM segmentation.customer_metrics "
+    "WHERE reevaluate_at <= $1 ORDER BY reevaluate_at, customer_id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
     1, {TIMESTAMPTZOID}};
+const spi::Statement kNextDueCustomers = {
+    "SELECT customer_id, reevaluate_at = '-infinity', reevaluate_at FROM segmentation.customer_metrics "
+    "WHERE reevaluate_at <= $1 AND (reevaluate_at, customer_id) > ($2, $3) "
+    "ORDER BY reevaluate_at, customer_id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+    3, {TIMESTAMPTZOID, TIMESTAMPTZOID, spi::kKeyType}};
 
 void count(const std::vector<Change>& changes, RefreshTotals& totals) {
     for (const Change& c : changes) (c.added ? totals.added : totals.removed) += 1;
@@ -92,27 +102,37 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
     RefreshTotals totals;
     spi::connect();
     (void)automatic_segments();  // the definitions lock, before any customer lock
+    bool first = true;
+    Datum last_due = 0, last_key = 0;  // where the previous batch ended (outer connection's memory)
     for (;;) {
         poll_interrupts();
         spi::connect();
-        uint64 rows = spi::run(kDueCustomers, {TimestampTzGetDatum(as_of)});
+        uint64 rows = first ? spi::run(kFirstDueCustomers, {TimestampTzGetDatum(as_of)})
+                            : spi::run(kNextDueCustomers, {TimestampTzGetDatum(as_of), last_due, last_key});
+        first = false;
         if (rows == 0) {
             spi::finish();
             break;
         }
         std::vector<Datum> pending, timed;
         pg::call([&] {
+            const Catalog& c = catalog();
             for (uint64 row = 0; row < rows; ++row) {
                 bool null;
                 Datum key = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
                 bool waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
                 (waiting ? pending : timed).push_back(key);
+                if (row + 1 == rows) {
+                    last_due = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &null);
+                    last_key = SPI_datumTransfer(key, c.key_by_value, c.key_length);
+                }
             }
         });
         totals.customers += static_cast<int64>(rows);
         count(evaluate_customers(pending, as_of, Cause::Refresh), totals);
         count(evaluate_customers(timed, as_of, Cause::Time), totals);
         spi::finish();
+        if (rows < static_cast<uint64>(kDueBatchSize)) break;  // the index has no more due customers
     }
     spi::finish();
     return totals_record(fcinfo, totals);

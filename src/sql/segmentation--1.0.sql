@@ -46,8 +46,10 @@ CREATE TABLE segmentation.customer_metrics (
     reevaluate_at  timestamptz
 ) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
 
+-- refresh_due() walks this index in (reevaluate_at, customer_id) order, one
+-- batch after the other, each starting after the last row of the one before.
 CREATE INDEX customer_metrics_reevaluate_at_idx
-    ON segmentation.customer_metrics (reevaluate_at) WHERE reevaluate_at IS NOT NULL;
+    ON segmentation.customer_metrics (reevaluate_at, customer_id) WHERE reevaluate_at IS NOT NULL;
 
 CREATE TABLE segmentation.assignments (
     customer_id  text NOT NULL,
