@@ -5,23 +5,6 @@
 namespace segmentation::glue {
 namespace {
 
-// Bytes compared eight at a time: criteria are mostly under 100 bytes, and
-// this runs once per matched pair.
-bool same_bytes(const std::string& stored, const char* bytes, std::size_t length) {
-    if (stored.size() != length) return false;
-    const char* known = stored.data();
-    std::size_t i = 0;
-    for (; i + 8 <= length; i += 8) {
-        std::uint64_t a, b;
-        std::memcpy(&a, known + i, 8);
-        std::memcpy(&b, bytes + i, 8);
-        if (a != b) return false;
-    }
-    for (; i < length; ++i)
-        if (known[i] != bytes[i]) return false;
-    return true;
-}
-
 // The bytes of a varlena argument stored inline; false when it is
 // compressed or out of line (reading it would need PostgreSQL).
 bool inline_bytes(FunctionCallInfo fcinfo, int argno, std::string_view& bytes) {
@@ -67,7 +50,7 @@ const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
 const Matcher& MatchCache::criteria(FunctionCallInfo fcinfo, int argno) {
     std::string_view bytes = argument_bytes(fcinfo, argno);
     auto hit = [&](std::size_t i) {
-        return recent_[i].address == bytes.data() && same_bytes(*recent_[i].bytes, bytes.data(), bytes.size());
+        return recent_[i].address == bytes.data() && *recent_[i].bytes == bytes;
     };
     std::size_t next = (last_hit_ + 1) % kRecent;
     if (hit(next)) {

@@ -1,6 +1,7 @@
 // refresh_all() and refresh_due(): re-evaluating customers in bulk.
 #include "glue/refresh.hpp"
 
+#include "glue/arguments.hpp"
 #include "glue/catalog.hpp"
 #include "glue/customer_scan.hpp"
 #include "glue/segment_cache.hpp"
@@ -94,8 +95,7 @@ SEGMENTATION_FUNCTION(segmentation_refresh_all) {
 
 // segmentation.refresh_due(as_of timestamptz, OUT customers bigint, OUT added bigint, OUT removed bigint)
 SEGMENTATION_FUNCTION(segmentation_refresh_due) {
-    if (PG_ARGISNULL(0)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "as_of must not be NULL");
-    TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
+    TimestampTz as_of = as_of_argument(fcinfo, 0);
     if (TIMESTAMP_NOT_FINITE(as_of))
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_due needs a finite as_of",
                     "Membership evaluated at an infinite instant would never be due again.");

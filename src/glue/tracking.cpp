@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "glue/arguments.hpp"
 #include "glue/catalog.hpp"
 #include "glue/keys.hpp"
 #include "glue/live_orders.hpp"
@@ -220,13 +221,13 @@ void require_column_type(TrackedColumn role, const std::string& column, Oid type
 }
 
 std::string name_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
-    if (PG_ARGISNULL(argno)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+    require_argument(fcinfo, argno, what);
     return NameStr(*PG_GETARG_NAME(argno));
 }
 
 // A table the caller may track: it exists, is a table, and the caller can read it.
 Oid table_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
-    if (PG_ARGISNULL(argno)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(what) + " must not be NULL");
+    require_argument(fcinfo, argno, what);
     Oid relation = PG_GETARG_OID(argno);
     pg::call([&] {
         char kind = get_rel_relkind(relation);

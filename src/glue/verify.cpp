@@ -3,6 +3,7 @@
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
 #include <string>
 
+#include "glue/arguments.hpp"
 #include "glue/spi.hpp"
 #include "glue/tracked_columns.hpp"
 #include "glue/tracking.hpp"
@@ -59,8 +60,7 @@ const char* const kAssignmentDrift =
 
 // segmentation.verify(as_of timestamptz) -> setof (customer_id, problem, expected, actual)
 SEGMENTATION_FUNCTION(segmentation_verify) {
-    if (PG_ARGISNULL(0)) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "as_of must not be NULL");
-    Datum as_of = PG_GETARG_DATUM(0);
+    Datum as_of = TimestampTzGetDatum(as_of_argument(fcinfo, 0));
     if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(as_of)))
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
     pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
