@@ -642,6 +642,7 @@ INSERT INTO h_temp_orders VALUES ('alice', 10, now());
 DO $$ BEGIN PERFORM segmentation.track_orders('h_temp_orders', 'customer_id', 'amount', 'ordered_at');
           EXCEPTION WHEN OTHERS THEN NULL; END $$;
 \c -
+-- A new session: its settings and pg_temp helpers are made again.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
