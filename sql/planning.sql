@@ -141,7 +141,7 @@ WHERE segmentation.segment_match(m, '{}');
 SELECT pg_temp.filters($q$SELECT count(*) FROM segmentation.customer_metrics m
 WHERE segmentation.segment_match(m, '{"maxTenureDays": 30}', clock_timestamp())$q$);
 SELECT count(*) FROM plan_criteria p
-WHERE EXISTS (SELECT FROM segmentation.customer_metrics m WHERE segmentation.segment_match(m, p.criteria) AND m.customer_id = p.id);
+WHERE EXISTS (SELECT FROM segmentation.customer_metrics m WHERE segmentation.segment_match(m, p.criteria, '2026-03-15') AND m.customer_id = p.id);
 SELECT count(*) FROM segmentation.customer_metrics m WHERE segmentation.segment_match(m, '{"any": [{"minOrders": "5"}]}');
 SELECT count(*) FROM segmentation.customer_metrics m WHERE segmentation.segment_match(m, '{}', NULL);
 SELECT count(*) FROM segmentation.customer_metrics m, plan_criteria p
