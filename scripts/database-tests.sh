@@ -1,10 +1,15 @@
 #!/bin/sh
 # The database suites; scripts/test.sh runs this inside pg_virtualenv, which
 # sets PGHOST, PGPORT, PGUSER and PGPASSWORD for a throwaway cluster.
+#   scripts/database-tests.sh            every suite
+#   scripts/database-tests.sh regress pgtap
+#                                        only those (regress: pg_regress and
+#                                        isolation; pgtap; e2e: test/scripts)
 set -eu
 cd "$(dirname "$0")/.."
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
+suites="${*:-regress pgtap e2e}"
 
 show_diffs() {
     for f in regression.diffs output_iso/regression.diffs; do
@@ -13,14 +18,36 @@ show_diffs() {
     return 1
 }
 
-echo "-- pg_regress and isolation tests"
-make -s installcheck PG_CONFIG="$PG_CONFIG" || show_diffs
+echo "-- the server's clock: $(psql -X -A -t -d postgres -c 'SELECT now()')"
+# Under a faked clock (scripts/test.sh), make sure the server really has it.
+if [ -n "${SERVER_CLOCK_AHEAD_DAYS:-}" ]; then
+    ahead=$(psql -X -A -t -d postgres -c "SELECT extract(epoch FROM now())::bigint - $(date +%s)")
+    if [ "$ahead" -lt $((SERVER_CLOCK_AHEAD_DAYS * 86400 - 86400)) ]; then
+        echo "database-tests: the server's clock is $ahead s ahead, not $SERVER_CLOCK_AHEAD_DAYS days" >&2
+        exit 1
+    fi
+fi
 
-echo "-- pgTAP"
-dropdb --if-exists segmentation_tap
-createdb segmentation_tap
-psql -X -q -d segmentation_tap -c 'CREATE EXTENSION pgtap'
-pg_prove -d segmentation_tap --failures test/pgtap/*.sql
-
-echo "-- end-to-end tests (LISTEN client, dump and restore, ...)"
-prove test/scripts/*.t
+for suite in $suites; do
+    case "$suite" in
+    regress)
+        echo "-- pg_regress and isolation tests"
+        make -s installcheck PG_CONFIG="$PG_CONFIG" || show_diffs
+        ;;
+    pgtap)
+        echo "-- pgTAP"
+        dropdb --if-exists segmentation_tap
+        createdb segmentation_tap
+        psql -X -q -d segmentation_tap -c 'CREATE EXTENSION pgtap'
+        pg_prove -d segmentation_tap --failures test/pgtap/*.sql
+        ;;
+    e2e)
+        echo "-- end-to-end tests (LISTEN client, dump and restore, ...)"
+        prove test/scripts/*.t
+        ;;
+    *)
+        echo "database-tests: unknown suite '$suite' (regress, pgtap, e2e)" >&2
+        exit 2
+        ;;
+    esac
+done

@@ -5,6 +5,7 @@
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
 #   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
+#   5. 2 and 3 again on a server whose clock is years ahead (libfaketime)
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,8 +32,21 @@ build/fuzz/criteria_fuzzer -dict=test/fuzz/criteria.dict -max_total_time="${FUZZ
     || { tail -50 build/fuzz/run.log; exit 1; }
 grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 
+cluster_options="-o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap"
+
 echo "== database suites (throwaway cluster)"
-pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap \
-    scripts/database-tests.sh
+pg_virtualenv $cluster_options scripts/database-tests.sh
+
+# No test may depend on the calendar. The same suites again on a server whose
+# clock runs years ahead (libfaketime preloaded into the postmaster through
+# the cluster's environment file); the clients keep the real clock.
+days_ahead="${CLOCK_DAYS_AHEAD:-3650}"
+echo "== database suites again, the server's clock $days_ahead days ahead"
+mkdir -p build
+printf "LD_PRELOAD='%s'\nFAKETIME='+%sd'\n" /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 "$days_ahead" \
+    >build/faketime.environment
+SERVER_CLOCK_AHEAD_DAYS="$days_ahead" \
+    pg_virtualenv $cluster_options -c "--environment=$PWD/build/faketime.environment" \
+    scripts/database-tests.sh regress pgtap
 
 echo "== all tests passed"
