@@ -123,6 +123,21 @@ SELECT statement, pg_temp.attempt(statement) FROM unnest(ARRAY[
     $s$ALTER TABLE ddl.loose_orders INHERIT ddl.base$s$
 ]) AS statement;
 
+-- Behind the event triggers' back (replica mode fires none), an inheritance
+-- child or SET UNLOGGED breaks the tracking: writes and verify() stop with
+-- 55000 until it is undone.
+SET session_replication_role = replica;
+CREATE TABLE ddl.orders_sneaky () INHERITS (ddl.orders);
+RESET session_replication_role;
+SELECT pg_temp.attempt($s$INSERT INTO ddl.orders (customer_id, amount, ordered_at) VALUES (1, 1, '2025-07-02')$s$) AS insert,
+       pg_temp.attempt($s$SELECT count(*) FROM segmentation.verify('2025-08-01')$s$) AS verify;
+DROP TABLE ddl.orders_sneaky;
+SET session_replication_role = replica;
+ALTER TABLE ddl.customers SET UNLOGGED;
+RESET session_replication_role;
+SELECT pg_temp.attempt($s$UPDATE ddl.customers SET tier = tier$s$) AS "update";
+ALTER TABLE ddl.customers SET LOGGED;
+
 -- Tracking still works, and nothing drifted.
 INSERT INTO ddl.orders (customer_id, amount, ordered_at) VALUES (3, 95.00, '2025-07-01');
 UPDATE ddl.customers SET tier = 'GOLD' WHERE id = 2;
