@@ -146,6 +146,22 @@ FROM segmentation.customer_metrics ORDER BY customer_id;
 SELECT customer_id, segment_id FROM segmentation.assignments ORDER BY 1, 2;
 SELECT count(*) AS drift FROM segmentation.verify('2025-08-01');
 
+-- Renaming a value of the tracked loyalty level's enum would change
+-- customers' levels without a trigger: refused. Adding a value, or renaming
+-- one of another enum, changes no level.
+CREATE TYPE ddl.tier AS ENUM ('GOLD', 'SILVER');
+CREATE TYPE ddl.colour AS ENUM ('RED');
+ALTER TABLE ddl.customers ADD COLUMN level ddl.tier;
+UPDATE ddl.customers SET level = 'GOLD' WHERE id = 1;
+SELECT segmentation.untrack_customers(), segmentation.track_customers('ddl.customers', 'id', 'created_at', 'level');
+SELECT statement, pg_temp.attempt(statement) FROM unnest(ARRAY[
+    $s$ALTER TYPE ddl.tier RENAME VALUE 'GOLD' TO 'PLATINUM'$s$,
+    $s$ALTER TYPE ddl.tier ADD VALUE 'BRONZE'$s$,
+    $s$ALTER TYPE ddl.colour RENAME VALUE 'RED' TO 'BLUE'$s$
+]) AS statement;
+SELECT customer_id, loyalty_level FROM segmentation.customer_metrics ORDER BY customer_id;
+SELECT count(*) AS drift FROM segmentation.verify('2025-08-01');
+
 SELECT segmentation.untrack_orders(), segmentation.untrack_customers();
 DROP SCHEMA ddl CASCADE;
 DROP SERVER ddl_nowhere;

@@ -1,10 +1,10 @@
 // Event triggers that keep tracked tables tracked: DDL that would break a
 // tracking (dropping a tracked table, column or trigger; renaming or retyping
 // a tracked column; disabling a trigger; making the table unlogged or part
-// of an inheritance hierarchy) is refused, and the user is told to untrack
-// first. Without them, a retyped column could, for instance, route the
-// extension's own reads through a cast its owner wrote, or a rewrite change
-// its values without a trigger.
+// of an inheritance hierarchy; renaming a value of the loyalty enum) is
+// refused, and the user is told to untrack first. Without them, a retyped
+// column could, for instance, route the extension's own reads through a cast
+// its owner wrote, or a rewrite change its values without a trigger.
 #include <string>
 #include <vector>
 
@@ -88,6 +88,27 @@ void refuse_retyped_tracked_column(const Tracking& t) {
     }
 }
 
+// ALTER TYPE ... RENAME VALUE on the enum of the tracked loyalty column
+// changes every customer's level without a trigger.
+void refuse_renamed_loyalty_level(FunctionCallInfo fcinfo) {
+    bool renames_value = pg::call([&] {
+        Node* statement = reinterpret_cast<EventTriggerData*>(fcinfo->context)->parsetree;
+        return IsA(statement, AlterEnumStmt) && reinterpret_cast<AlterEnumStmt*>(statement)->oldVal != nullptr;
+    });
+    if (!renames_value) return;
+    Tracking t = read_tracking();
+    if (!t.customers || t.customers->value_type == InvalidOid) return;
+    Datum args[1] = {ObjectIdGetDatum(t.customers->value_type)};
+    Oid types[1] = {OIDOID};
+    if (spi::run_text("SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() "
+                      "WHERE classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND objid = $1",
+                      1, types, args) > 0)
+        refuse(std::string("cannot rename a value of type ") + pg::call([&] { return format_type_be(t.customers->value_type); }) +
+                   ": segmentation tracks column \"" + t.customers->value_column + "\" of " + t.customers->name +
+                   ", of that type, as the loyalty level",
+               "customers");
+}
+
 }  // namespace
 
 // ON sql_drop: a tracked table or column, or one of the extension's
@@ -150,12 +171,13 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
 // CREATE TABLE ... INHERITS one), the tracking must still hold (no tracked
 // column retyped; columns there, with allowed types; the table permanent and
 // outside any inheritance hierarchy; triggers present and enabled), or the
-// command is undone.
+// command is undone. So is renaming a value of the loyalty level's enum.
 SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_alter must run as an event trigger");
     if (pg::call([] { return restoring_from_dump(); })) PG_RETURN_VOID();  // a restore re-creates it all in order
     spi::connect();
+    refuse_renamed_loyalty_level(fcinfo);
     // Commands on a tracked table, or on a table inheriting from one or
     // inherited by one (CREATE TABLE ... INHERITS, ALTER TABLE ... INHERIT,
     // ATTACH PARTITION), or on a trigger.
