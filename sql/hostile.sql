@@ -538,8 +538,8 @@ DO $$ BEGIN ALTER TABLE h_customers RENAME COLUMN level TO tier; EXCEPTION WHEN 
 DO $$ BEGIN ALTER TABLE h_orders RENAME COLUMN placed_at TO ordered_at; EXCEPTION WHEN OTHERS THEN NULL; END $$;
 SELECT customer_column, time_column, amount_column, loyalty_column FROM segmentation.tracked_tables ORDER BY kind;
 
--- Retyping a tracked column to a type tracking refuses is refused too
--- (2BP01), and one it accepts keeps the metrics exact.
+-- Retyping a tracked column is refused (2BP01), even to a type tracking
+-- accepts: the rewrite would change its values without a trigger.
 SELECT column_type, pg_temp.sqlstate_of(format('ALTER TABLE h_orders ALTER COLUMN amount TYPE %s USING amount::%s',
                                                column_type, column_type)) AS sqlstate
 FROM unnest(ARRAY['text', 'float8', 'money', 'numeric(20,4)']) AS column_type;

@@ -24,6 +24,29 @@ enum class KeyFamily { Integer, Text, Uuid, Unsupported };
 KeyFamily key_family(Oid type);
 Oid storage_type(KeyFamily family);
 
+// Why a table or key column cannot be tracked: the error track_*() raises,
+// and (its message) the problem tracking_problem() reports once a tracked
+// table has come to break the rule.
+struct Untrackable {
+    int sqlstate;
+    std::string message;
+    std::string detail;
+};
+
+// The table-kind rules of tracking, written once: a plain, permanent table
+// (not temporary, not unlogged) outside the extension's schema, in no
+// inheritance hierarchy (no parent, partitions included, and no children).
+// Anything else has rows that change, or are counted, without the tracking
+// triggers. Needs no SPI.
+std::optional<Untrackable> untrackable_relation(Oid relation);
+void require_trackable_relation(Oid relation);
+
+// A customer key column must compare equal only when identical: under a
+// nondeterministic collation ('abc' = 'ABC') the table's notion of one
+// customer and the extension's would differ.
+std::optional<Untrackable> untrackable_key_column(Oid relation, const std::string& column);
+void require_trackable_key_column(Oid relation, const std::string& column);
+
 // SQL reading a loyalty column (an expression over it) as text through the
 // type's output function, never through a cast a user could have defined.
 std::string loyalty_as_text(const std::string& column_sql, Oid type);

@@ -203,6 +203,44 @@ void forget_everyone(Cause cause) { forget_customers(keys_from_results(spi::run(
 
 std::string type_name(Oid type) { return pg::call([&] { return format_type_be(type); }); }
 
+// Objects outside the extension built over its customer_id columns: views,
+// rules, triggers, policies (recorded against the column) and columns of its
+// tables' row types. Any of them makes retyping the keys fail with
+// PostgreSQL's own, less helpful, error.
+const char* const kObjectsOverKeys =
+    "WITH keyed AS (SELECT c.oid, c.reltype, a.attnum FROM pg_catalog.pg_class c "
+    "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
+    "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log')) "
+    "SELECT pg_catalog.string_agg(DISTINCT user_object, '; ') FROM ("
+    "  SELECT CASE WHEN r.rulename = '_RETURN' "
+    "              THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0) "
+    "              ELSE pg_catalog.pg_describe_object(d.classid, d.objid, 0) END "
+    "  FROM pg_catalog.pg_depend d JOIN keyed k ON d.refobjid = k.oid AND d.refobjsubid = k.attnum "
+    "  LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
+    "  WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+    "    AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass, "
+    "                          'pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass) "
+    "  UNION ALL "
+    "  SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) "
+    "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type t ON d.refobjid IN (t.oid, t.typarray) "
+    "  JOIN keyed k ON t.oid = k.reltype "
+    "  WHERE d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass "
+    "    AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid <> 0) AS x(user_object)";
+
+// Refuses, with the extension's own error naming them, to retype customer
+// keys from `current` to `wanted` while objects of the user's depend on them.
+void require_keys_retypable(Oid current, Oid wanted) {
+    spi::run_once(kObjectsOverKeys, true);
+    const char* objects = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
+    if (objects != nullptr)
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "cannot change customer keys from " + type_name(current) + " to " + type_name(wanted) +
+                        ": objects outside the extension use its customer_id columns",
+                    std::string("Used by: ") + objects + ".",
+                    "Drop them, track the table, then create them again.");
+}
+
 Oid column_type(Oid relation, const std::string& column, const char* role) {
     return pg::call([&] {
         AttrNumber attnum = get_attnum(relation, column.c_str());
@@ -225,30 +263,13 @@ std::string name_argument(FunctionCallInfo fcinfo, int argno, const char* what) 
     return NameStr(*PG_GETARG_NAME(argno));
 }
 
-// A table the caller may track: it exists, is a table, and the caller can read it.
+// A table the caller may track (see require_trackable_relation), which the caller can read.
 Oid table_argument(FunctionCallInfo fcinfo, int argno, const char* what) {
     require_argument(fcinfo, argno, what);
     Oid relation = PG_GETARG_OID(argno);
+    require_trackable_relation(relation);
+    // Tracking copies the table's data into metrics: the caller must be able to read it.
     pg::call([&] {
-        char kind = get_rel_relkind(relation);
-        if (kind == '\0')
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relation)));
-        if (kind == RELKIND_PARTITIONED_TABLE)
-            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                            errmsg("\"%s\" is a partitioned table, which cannot be tracked yet", get_rel_name(relation)),
-                            errdetail("Rows written to a partition directly would bypass tracking.")));
-        if (kind != RELKIND_RELATION)
-            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relation)),
-                            errdetail("Only plain tables can be tracked.")));
-        if (get_rel_persistence(relation) == RELPERSISTENCE_TEMP)
-            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                            errmsg("\"%s\" is a temporary table, which cannot be tracked", get_rel_name(relation)),
-                            errdetail("It would vanish with its session and leave the tracking behind.")));
-        if (get_rel_namespace(relation) == catalog().schema)
-            ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                            errmsg("\"%s\" belongs to the segmentation extension and cannot be tracked",
-                                   get_rel_name(relation))));
-        // Tracking copies the table's data into metrics: the caller must be able to read it.
         if (pg_class_aclcheck(relation, GetOuterUserId(), ACL_SELECT) != ACLCHECK_OK)
             ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                             errmsg("permission denied for table %s", get_rel_name(relation))));
@@ -448,6 +469,7 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
     std::string loyalty_column = PG_ARGISNULL(3) ? "" : NameStr(*PG_GETARG_NAME(3));
     Oid id_type = column_type(relation, id_column, "customer id");
     require_column_type(TrackedColumn::CustomerId, id_column, id_type);
+    require_trackable_key_column(relation, id_column);
     require_column_type(TrackedColumn::CreatedAt, created_column, column_type(relation, created_column, "creation time"));
     if (!loyalty_column.empty())
         require_column_type(TrackedColumn::Loyalty, loyalty_column,
@@ -481,6 +503,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     std::string ordered_column = name_argument(fcinfo, 3, "ordered_at_column");
     Oid customer_type = column_type(relation, customer_column, "customer");
     require_column_type(TrackedColumn::OrderCustomer, customer_column, customer_type);
+    require_trackable_key_column(relation, customer_column);
     require_column_type(TrackedColumn::Amount, amount_column, column_type(relation, amount_column, "amount"));
     require_column_type(TrackedColumn::OrderedAt, ordered_column, column_type(relation, ordered_column, "order time"));
 
@@ -637,6 +660,7 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
                                 "segmentation.assignment_log still holds the history of " + type_name(current) + " customers.",
                                 "Archive and delete that history first, or track tables whose keys have the same type.");
             }
+            require_keys_retypable(current, wanted);
             for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
                 spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " + type +
                               " USING customer_id::text::" + type);

@@ -366,7 +366,9 @@ LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ------------------------------------------------------------------------------
 -- Tracked tables cannot be changed from under the extension: dropping a
 -- tracked table, column or trigger, or renaming, retyping or disabling one,
--- is refused until the table is untracked.
+-- making the table unlogged or giving it an inheritance parent or child
+-- (hence CREATE TABLE ... INHERITS), or renaming a value of the tracked
+-- loyalty enum, is refused until the table is untracked.
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION segmentation.guard_tracked_drop()
@@ -383,7 +385,8 @@ CREATE EVENT TRIGGER segmentation_guard_tracked_drop ON sql_drop
     EXECUTE FUNCTION segmentation.guard_tracked_drop();
 
 CREATE EVENT TRIGGER segmentation_guard_tracked_alter ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TRIGGER', 'CREATE TABLE', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+                 'ALTER TYPE')
     EXECUTE FUNCTION segmentation.guard_tracked_alter();
 
 ------------------------------------------------------------------------------
