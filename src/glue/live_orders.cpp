@@ -245,6 +245,11 @@ void open_writer(Writer& w) {
     w.estate = CreateExecutorState();
     ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
                                             range_entry(c.assignment_log)));
+    // A statement with two writes to the orders table (a CTE) fires two of
+    // our triggers with no command boundary between them: start a new
+    // command, so the rows the first one wrote are visible to this one, and
+    // lockable (a row written by the current command is not).
+    CommandCounterIncrement();
     w.estate->es_output_cid = GetCurrentCommandId(true);
     AfterTriggerBeginQuery();
     w.metrics = result_relation(w, c.customer_metrics, 1);
