@@ -76,6 +76,32 @@ WHERE l.cause = 'customer' AND NOT l.is_automatic ORDER BY l.id;
 SELECT * FROM x_log_mismatches;
 SELECT count(*) AS drift FROM segmentation.verify('2025-01-01');
 
+-- The same key change through the shop's own statement trigger, whose
+-- nested UPDATE of the orders fires the extension's orders trigger before
+-- its customers trigger: the same result.
+ALTER TABLE x_orders DROP CONSTRAINT x_orders_customer_id_fkey;
+CREATE FUNCTION x_move_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE x_orders o SET customer_id = n.id
+    FROM x_old_customers p JOIN x_new_customers n ON n.created_at = p.created_at AND n.id <> p.id
+    WHERE o.customer_id = p.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER a_shop_move_orders AFTER UPDATE ON x_customers
+    REFERENCING OLD TABLE AS x_old_customers NEW TABLE AS x_new_customers
+    FOR EACH STATEMENT EXECUTE FUNCTION x_move_orders();
+SELECT segmentation.assign_manual_segment(6, :vip);
+UPDATE x_customers SET id = 60 WHERE id = 6;
+SELECT * FROM x_state WHERE customer_id IN (6, 60);
+DROP TRIGGER a_shop_move_orders ON x_customers;
+-- Without anything moving the orders, the new key has none (the old key's
+-- orders belong to nobody), and the manual assignment still follows.
+SELECT segmentation.assign_manual_segment(8, :vip);
+UPDATE x_customers SET id = 80 WHERE id = 8;
+SELECT * FROM x_state WHERE customer_id IN (8, 80);
+SELECT * FROM x_log_mismatches;
+SELECT count(*) AS drift FROM segmentation.verify('2025-01-01');
+
 -- 8. Two writes to the orders table in one statement.
 WITH i AS (INSERT INTO x_orders (customer_id, amount, ordered_at) VALUES (1, 10, '2024-04-01') RETURNING id)
 UPDATE x_orders SET amount = amount + 1 WHERE customer_id = 1 AND ordered_at = '2024-02-01';
@@ -90,4 +116,4 @@ SELECT segmentation.untrack_customers();
 DELETE FROM segmentation.segments WHERE name LIKE 'x %';
 DROP VIEW x_state, x_log_mismatches;
 DROP TABLE x_orders, x_customers;
-DROP FUNCTION x_add_customers();
+DROP FUNCTION x_add_customers(), x_move_orders();
