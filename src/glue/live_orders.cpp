@@ -696,7 +696,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     auto apply_delta = [&](const Delta& d) -> bool {
         if (!pg::call([&] { return find_and_lock(writer, d.key); })) return false;
         NewMetrics m;
-        if (backfilled_customers.count(key_bytes(d.key, storage_type)) > 0) {
+        if (!backfilled_customers.empty() && backfilled_customers.count(key_bytes(d.key, storage_type)) > 0) {
             // Its metrics may already hold this statement's rows: count
             // again, from the orders table (the customer is locked, so
             // every committed order of it is visible, and ours are).
