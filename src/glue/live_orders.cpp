@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "glue/catalog.hpp"
@@ -16,6 +17,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "catalog/dependency.h"
+#include "common/hashfn.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -245,6 +247,11 @@ void open_writer(Writer& w) {
     w.estate = CreateExecutorState();
     ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
                                             range_entry(c.assignment_log)));
+    // A statement with two writes to the orders table (a CTE) fires two of
+    // our triggers with no command boundary between them: start a new
+    // command, so the rows the first one wrote are visible to this one, and
+    // lockable (a row written by the current command is not).
+    CommandCounterIncrement();
     w.estate->es_output_cid = GetCurrentCommandId(true);
     AfterTriggerBeginQuery();
     w.metrics = result_relation(w, c.customer_metrics, 1);
@@ -449,6 +456,44 @@ std::string recompute_sql(const TrackedTable& orders) {
            " o WHERE o." + key + " = $1";
 }
 
+// A customer's totals from the orders table itself.
+std::string totals_sql(const TrackedTable& orders) {
+    std::string key = pg::call([&] { return quote_identifier(orders.key_column.c_str()); });
+    std::string amount = pg::call([&] { return quote_identifier(orders.value_column.c_str()); });
+    std::string time = pg::call([&] { return quote_identifier(orders.time_column.c_str()); });
+    return "SELECT coalesce(sum(coalesce(o." + amount + "::numeric, 0)), 0), count(*), min(o." + time +
+           "::timestamptz), max(o." + time + "::timestamptz) FROM " + orders.name + " o WHERE o." + key + " = $1";
+}
+
+// ---- customers created while orders are in flight ----------------------------
+
+// Customers whose metrics a customers-table statement of this transaction
+// back-filled from the orders table. That back-fill saw every order row of
+// this transaction, including those of an orders statement whose trigger
+// has not fired yet (the shop's own trigger created the customer first; a
+// foreign key cascaded a new key to the orders): for these customers the
+// orders trigger counts the orders again instead of adding its rows. Kept
+// until the transaction ends; an entry left by a rolled-back savepoint
+// only costs a recount.
+std::unordered_set<std::string> backfilled_customers;
+
+void forget_backfilled_customers(XactEvent event, void*) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+        backfilled_customers.clear();
+}
+
+// The lock slot of a customer key (see lock_customer_slots).
+constexpr int kCustomerLockSlots = 64;
+constexpr uint16 kFirstCustomerLockSubId = 2;  // sub-id 1 is the definitions lock
+
+int customer_lock_slot(Datum key, Oid storage_type) {
+    std::string bytes = key_bytes(key, storage_type);
+    uint32 hash = pg::call([&] { return hash_bytes(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                                   static_cast<int>(bytes.size())); });
+    return static_cast<int>(hash % kCustomerLockSlots);
+}
+
 const spi::Statement kCreateCustomers = {
     "INSERT INTO segmentation.customer_metrics AS m "
     "  (customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since, reevaluate_at) "
@@ -517,7 +562,31 @@ std::optional<TimestampTz> as_timestamp(std::optional<Micros> instant) {
     return static_cast<TimestampTz>(*instant);
 }
 
+// PG-style: locks the slots of `keys` in `mode`, in slot order (so that
+// two sessions taking several cannot deadlock), until the transaction ends.
+void lock_customer_slots(const std::vector<Datum>& keys, LOCKMODE mode) {
+    if (keys.empty()) return;
+    Oid storage_type = pg::call([] { return catalog().key_type; });
+    std::vector<bool> wanted(kCustomerLockSlots, false);
+    for (Datum key : keys) wanted[customer_lock_slot(key, storage_type)] = true;
+    for (int slot = 0; slot < kCustomerLockSlots; ++slot)
+        if (wanted[slot])
+            pg::call([&] {
+                LockDatabaseObject(ExtensionRelationId, catalog().extension, kFirstCustomerLockSubId + slot, mode);
+            });
+}
+
 }  // namespace
+
+void lock_customers_to_backfill(const std::vector<Datum>& keys) { lock_customer_slots(keys, ShareLock); }
+
+void note_backfilled_customers(const std::vector<Datum>& keys) {
+    if (keys.empty()) return;
+    Oid storage_type = pg::call([] { return catalog().key_type; });
+    for (Datum key : keys) backfilled_customers.insert(key_bytes(key, storage_type));
+}
+
+void register_live_orders_callbacks() { RegisterXactCallback(forget_backfilled_customers, nullptr); }
 
 void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     const TrackedTable& orders = *tracking.orders;
@@ -538,22 +607,17 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::shared_ptr<const SegmentSet> segments = orders.live ? automatic_segments() : nullptr;
     if (!orders.live) lock_definitions_shared();
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-    std::string recompute;  // built when first needed
+    std::string recompute, totals;  // built when first needed
 
     Writer writer;
     pg::call([&] { open_writer(writer); });
-    std::vector<Delta> fresh;
+    std::vector<Delta> fresh, unknown;
     std::vector<Change> changes;
     std::vector<int64> current, matched;
-    for (const Delta& d : deltas) {
-        poll_interrupts();
-        if (!pg::call([&] { return find_and_lock(writer, d.key); })) {
-            if (orders_only) fresh.push_back(d);
-            continue;  // with a customers table, orders wait for their customer
-        }
-        // New totals; first and last move with least/greatest unless the
-        // order holding them left, and then only this customer is read again.
-        NewMetrics m;
+    // New totals from the delta; first and last move with least/greatest
+    // unless the order holding them left, and then only this customer is
+    // read again.
+    auto add_delta = [&](const Delta& d, NewMetrics& m) {
         bool recompute_first = false, recompute_last = false;
         pg::call([&] {
             bool null;
@@ -585,6 +649,9 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 m.last = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(hi));
             });
         }
+    };
+    // Evaluates the customer with its new metrics and writes them.
+    auto finish_customer = [&](const Delta& d, NewMetrics& m) {
         m.since = orders_only ? m.first : timestamp_column(writer.current, writer.columns.customer_since);
 
         std::optional<TimestampTz> stored_due = timestamp_column(writer.current, writer.columns.reevaluate_at);
@@ -624,6 +691,52 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             }
         }
         pg::call([&] { write_row(writer, m, orders_only); });
+    };
+    // Applies one customer's delta, if the customer has a metrics row.
+    auto apply_delta = [&](const Delta& d) -> bool {
+        if (!pg::call([&] { return find_and_lock(writer, d.key); })) return false;
+        NewMetrics m;
+        if (!backfilled_customers.empty() && backfilled_customers.count(key_bytes(d.key, storage_type)) > 0) {
+            // Its metrics may already hold this statement's rows: count
+            // again, from the orders table (the customer is locked, so
+            // every committed order of it is visible, and ours are).
+            if (totals.empty()) totals = totals_sql(orders);
+            Oid types[1] = {storage_type};
+            spi::run_text(totals, 1, types, &d.key);
+            pg::call([&] {
+                bool null;
+                HeapTuple row = SPI_tuptable->vals[0];
+                TupleDesc desc = SPI_tuptable->tupdesc;
+                m.lifetime_value = SPI_getbinval(row, desc, 1, &null);
+                m.order_count = DatumGetInt64(SPI_getbinval(row, desc, 2, &null));
+                Datum lo = SPI_getbinval(row, desc, 3, &null);
+                m.first = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(lo));
+                Datum hi = SPI_getbinval(row, desc, 4, &null);
+                m.last = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(hi));
+            });
+        } else {
+            add_delta(d, m);
+        }
+        finish_customer(d, m);
+        return true;
+    };
+    for (const Delta& d : deltas) {
+        poll_interrupts();
+        if (apply_delta(d)) continue;
+        // A customer not (yet) known: without a customers table, its first
+        // order makes it one; with one, the order waits for its customer.
+        (orders_only ? fresh : unknown).push_back(d);
+    }
+    if (!unknown.empty()) {
+        // Such orders are counted by the insert of their customer, which
+        // reads the orders table. That insert may be under way in another
+        // transaction, too early to see this one's rows: hold a lock its
+        // back-fill waits for (lock_customers_to_backfill), then look again
+        // for a customer committed meanwhile, which has not counted them.
+        std::vector<Datum> keys;
+        for (const Delta& d : unknown) keys.push_back(d.key);
+        lock_customer_slots(keys, RowExclusiveLock);
+        for (const Delta& d : unknown) apply_delta(d);
     }
     std::vector<Change> made;
     made.reserve(changes.size());

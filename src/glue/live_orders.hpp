@@ -6,6 +6,8 @@
 // leaves, a customer is new.
 #pragma once
 
+#include <vector>
+
 #include "glue/tracking.hpp"
 
 namespace segmentation::glue {
@@ -14,5 +16,17 @@ namespace segmentation::glue {
 // the metrics of the customers they belong to, and evaluates them when the
 // orders table is live. Needs SPI for its rare paths.
 void apply_order_changes(TriggerData* trigger, const Tracking& tracking);
+
+// Before a customers-table statement back-fills metrics from the orders
+// table: waits for transactions holding orders of these customers that
+// were written while the customers did not exist yet, so that the back-fill
+// sees them (a lock per slot of keys, held to the end of the transaction).
+void lock_customers_to_backfill(const std::vector<Datum>& keys);
+
+// After that back-fill: these customers' metrics were counted from the
+// orders table in this transaction (see apply_order_changes).
+void note_backfilled_customers(const std::vector<Datum>& keys);
+
+void register_live_orders_callbacks();
 
 }  // namespace segmentation::glue

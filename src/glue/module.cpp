@@ -1,5 +1,6 @@
 // Loading the extension's library: settings and cache callbacks.
 #include "glue/catalog.hpp"
+#include "glue/live_orders.hpp"
 #include "glue/notify.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/tracking.hpp"
@@ -29,5 +30,6 @@ void _PG_init(void) {
     register_segment_cache_callbacks();
     register_notify_callbacks();
     register_tracking_callbacks();
+    register_live_orders_callbacks();
 }
 }

@@ -170,6 +170,34 @@ std::string customers_gone_sql(const TrackedTable& customers, const std::string&
            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + customers.name + " c WHERE c." + key + " = o." + key + ")";
 }
 
+// Manual assignments follow a customer whose key an UPDATE changed (the old
+// key is gone from the customers table) to its new key, logged as a removal
+// and an addition with cause 'customer'; its automatic segments are those of
+// the new key's metrics. The transition tables hold an UPDATE's old and new
+// rows in the same order, so their positions pair them.
+std::string carry_manual_assignments_sql(const TrackedTable& customers) {
+    std::string key = q(customers.key_column);
+    std::string as_key = "t." + key + "::" + key_type_name();
+    return "WITH pairs AS ("
+           "  SELECT o.k AS old_key, n.k AS new_key "
+           "  FROM (SELECT " + as_key + ", row_number() OVER () FROM segmentation_old t) AS o(k, r) "
+           "  JOIN (SELECT " + as_key + ", row_number() OVER () FROM segmentation_new t) AS n(k, r) ON n.r = o.r "
+           "  WHERE o.k <> n.k AND NOT EXISTS (SELECT 1 FROM " + customers.name + " c WHERE c." + key + " = o.k)), "
+           "moved AS ("
+           "  DELETE FROM segmentation.assignments a USING pairs p "
+           "  WHERE a.customer_id = p.old_key AND NOT a.is_automatic "
+           "  RETURNING a.customer_id AS old_key, p.new_key, a.segment_id, a.assigned_at, a.assigned_by), "
+           "added AS ("
+           "  INSERT INTO segmentation.assignments AS a (customer_id, segment_id, is_automatic, assigned_at, assigned_by) "
+           "  SELECT DISTINCT ON (new_key, segment_id) new_key, segment_id, false, assigned_at, assigned_by FROM moved "
+           "  ORDER BY new_key, segment_id, assigned_at "
+           "  ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING a.customer_id, a.segment_id) "
+           "INSERT INTO segmentation.assignment_log AS l (customer_id, segment_id, action, is_automatic, cause, reason) "
+           "SELECT old_key, segment_id, 'removed', false, 'customer', 'customer id changed to ' || new_key FROM moved "
+           "UNION ALL SELECT customer_id, segment_id, 'added', false, 'customer', 'customer id changed' FROM added "
+           "RETURNING l.customer_id, l.segment_id, l.action = 'added'";
+}
+
 // Customers in customer_metrics that the customers table does not have.
 std::string customers_missing_sql(const TrackedTable& customers) {
     return "SELECT m.customer_id FROM segmentation.customer_metrics m WHERE NOT EXISTS (SELECT 1 FROM " +
@@ -195,6 +223,21 @@ void update_and_evaluate(const std::string& sql, bool live, Cause cause) {
 
 void forget_matching(const std::string& sql, Cause cause) {
     forget_customers(keys_from_results(spi::run_text(sql, 0, nullptr, nullptr)), cause);
+}
+
+void carry_manual_assignments(const TrackedTable& customers) {
+    uint64 rows = spi::run_text(carry_manual_assignments_sql(customers), 0, nullptr, nullptr);
+    std::vector<Datum> keys = keys_from_results(rows);
+    std::vector<int64> segments(rows);
+    std::vector<char> added(rows);
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) {
+            bool null;
+            segments[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+            added[row] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &null));
+        }
+    });
+    for (uint64 row = 0; row < rows; ++row) remember_change(keys[row], segments[row], added[row] != 0);
 }
 
 void forget_everyone(Cause cause) { forget_customers(keys_from_results(spi::run(kAllCustomerKeys, {})), cause); }
@@ -602,10 +645,20 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
             lock_customers(transition_keys(t.customers->key_column, !TRIGGER_FIRED_BY_INSERT(event),
                                            !TRIGGER_FIRED_BY_DELETE(event)),
                            true);
+            if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_INSERT(event)) {
+                // New customers take their order totals from the orders table,
+                // once every order written for them is committed or ours.
+                lock_customers_to_backfill(transition_keys(t.customers->key_column, false, true));
+                std::vector<Datum> changed =
+                    keys_from_results(spi::run_text(customers_upsert_sql(t, "segmentation_new"), 0, nullptr, nullptr));
+                note_backfilled_customers(changed);
+                if (TRIGGER_FIRED_BY_UPDATE(event)) carry_manual_assignments(*t.customers);
+                if (t.customers->live && !changed.empty())
+                    evaluate_customers(changed, transaction_start(), Cause::Customer);
+            }
+            // Last: a key that changed has its new metrics row by now.
             if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_DELETE(event))
                 forget_matching(customers_gone_sql(*t.customers, "segmentation_old"), Cause::Customer);
-            if (TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_INSERT(event))
-                update_and_evaluate(customers_upsert_sql(t, "segmentation_new"), t.customers->live, Cause::Customer);
         }
     }
     spi::finish();
