@@ -5,6 +5,8 @@
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
 #   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
+#   5. multi-node: test/citus/ on a throwaway Citus cluster (scripts/citus-tests.sh,
+#      which builds Citus once from ../shared/citus)
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
 set -eu
 cd "$(dirname "$0")/.."
@@ -34,5 +36,8 @@ grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 echo "== database suites (throwaway cluster)"
 pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap \
     scripts/database-tests.sh
+
+echo "== multi-node: Citus"
+scripts/citus-tests.sh
 
 echo "== all tests passed"
