@@ -6,6 +6,8 @@
 #   3. pgTAP suite (test/pgtap/) through pg_prove
 #   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
 #   5. 2 and 3 again on a server whose clock is years ahead (libfaketime)
+#   6. multi-node: test/citus/ on a throwaway Citus cluster (scripts/citus-tests.sh,
+#      which builds Citus once from ../shared/citus)
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
 set -eu
 cd "$(dirname "$0")/.."
@@ -48,5 +50,8 @@ printf "LD_PRELOAD='%s'\nFAKETIME='+%sd'\n" /usr/lib/x86_64-linux-gnu/faketime/l
 SERVER_CLOCK_AHEAD_DAYS="$days_ahead" \
     pg_virtualenv $cluster_options -c "--environment=$PWD/build/faketime.environment" \
     scripts/database-tests.sh regress pgtap
+
+echo "== multi-node: Citus"
+scripts/citus-tests.sh
 
 echo "== all tests passed"

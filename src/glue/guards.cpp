@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "glue/catalog.hpp"
+#include "glue/citus.hpp"
 #include "glue/spi.hpp"
 #include "glue/tracked_columns.hpp"
 #include "glue/tracking.hpp"
@@ -197,6 +198,34 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
         if (auto problem = tracking_problem(t))
             refuse(command + " would break the tracking of a table: " + *problem, kind_of_broken(t));
     }
+    spi::finish();
+    PG_RETURN_VOID();
+}
+
+// ON ddl_command_end of CREATE TRIGGER, in a Citus database: a tracking
+// trigger created on a table that segmentation does not track (as that
+// kind) is Citus copying it to a shard while making a tracked table a Citus
+// table, on this node or on a worker. The shard's trigger would not keep
+// metrics, so distributing the table is refused (citus.hpp).
+SEGMENTATION_FUNCTION(segmentation_guard_tracking_trigger_copies) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracking_trigger_copies must run as an event trigger");
+    if (!pg::call([] { return citus_installed(); }) || pg::call([] { return restoring_from_dump(); }))
+        PG_RETURN_VOID();
+    spi::connect();
+    uint64 copies = spi::run_once(
+        "SELECT p.proname FROM pg_catalog.pg_event_trigger_ddl_commands() c "
+        "JOIN pg_catalog.pg_trigger g ON g.oid = c.objid "
+        "JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid "
+        "WHERE c.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass "
+        "  AND p.pronamespace = 'segmentation'::pg_catalog.regnamespace "
+        "  AND p.proname IN ('customers_changed', 'orders_changed') "
+        "  AND NOT EXISTS (SELECT 1 FROM segmentation.tracked_tables t WHERE t.relation::pg_catalog.oid = g.tgrelid "
+        "                  AND p.proname = t.kind || '_changed') "
+        "LIMIT 1");  // not read-only: the snapshot must see the trigger just created
+    if (copies > 0)
+        refuse_distributing_tracked_table(
+            pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); }));
     spi::finish();
     PG_RETURN_VOID();
 }

@@ -11,6 +11,7 @@
 
 #include "glue/arguments.hpp"
 #include "glue/catalog.hpp"
+#include "glue/citus.hpp"
 #include "glue/keys.hpp"
 #include "glue/live_orders.hpp"
 #include "glue/notify.hpp"
@@ -519,6 +520,7 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
                             column_type(relation, loyalty_column, "loyalty level"));
 
     spi::connect();
+    require_not_distributed(relation);
     lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
     Tracking t = read_tracking();
     require_untracked(t.customers, "customers", "untrack_customers");
@@ -551,6 +553,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     require_column_type(TrackedColumn::OrderedAt, ordered_column, column_type(relation, ordered_column, "order time"));
 
     spi::connect();
+    require_not_distributed(relation);
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     require_untracked(t.orders, "orders", "untrack_orders");

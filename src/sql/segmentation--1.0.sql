@@ -389,6 +389,17 @@ CREATE EVENT TRIGGER segmentation_guard_tracked_alter ON ddl_command_end
                  'ALTER TYPE')
     EXECUTE FUNCTION segmentation.guard_tracked_alter();
 
+-- Citus is not supported yet: making a tracked table a Citus table copies
+-- its tracking triggers to shards (CREATE TRIGGER there), which is refused.
+CREATE FUNCTION segmentation.guard_tracking_trigger_copies()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'segmentation_guard_tracking_trigger_copies'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE EVENT TRIGGER segmentation_guard_tracking_trigger_copies ON ddl_command_end
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION segmentation.guard_tracking_trigger_copies();
+
 ------------------------------------------------------------------------------
 -- Time, history and checks
 ------------------------------------------------------------------------------
