@@ -98,7 +98,7 @@ bool load_customer(Datum key, Customer& customer) {
 
 // The manual segment `segment`, locked against deletion; errors name both
 // the customer and the segment.
-void require_manual_segment(int64 segment, Datum key, const std::string& doing) {
+void require_manual_segment(int64 segment, const std::string& doing) {
     if (spi::run(kLockSegment, {Int64GetDatum(segment)}) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
     bool automatic = false;
@@ -112,7 +112,6 @@ void require_manual_segment(int64 segment, Datum key, const std::string& doing) 
                     doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is automatic",
                     "Members of automatic segments follow the segment's criteria.",
                     "Only manual segments can be assigned or removed by hand.");
-    (void)key;
 }
 
 Datum int64_array_datum(const std::vector<int64>& values) {
@@ -181,7 +180,7 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_manual_segment(segment, key, doing);
+    require_manual_segment(segment, doing);
     if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
     Datum who = actor();
     bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
@@ -197,7 +196,7 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_manual_segment(segment, key, doing);
+    require_manual_segment(segment, doing);
     if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
     Datum who = actor();
     Datum reason = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
