@@ -18,6 +18,9 @@ What it checks (each finding names the rule):
                lacks the marker (callers elsewhere would not be checked).
   lambda       pg::call is given something other than a lambda written in
                place (the check could not see what it runs).
+  pg-local     A local variable that needs a destructor (see
+               trivially_destructible) inside a pg::call lambda or a
+               SEGMENTATION_PG_CONTEXT function, where PostgreSQL may longjmp.
   interrupts   CHECK_FOR_INTERRUPTS (ProcessInterrupts) outside the guard.
   destructor   A destructor calls PostgreSQL, even through pg::call.
   noexcept     A noexcept function in src/ allocates or may throw: a
@@ -93,6 +96,42 @@ def in_namespace_std(cursor):
     return False
 
 
+# Standard templates that are trivially destructible when their arguments are.
+TRANSPARENT_TEMPLATES = {"std::optional", "std::pair", "std::array", "std::tuple"}
+# Standard templates that are always trivially destructible.
+TRIVIAL_TEMPLATES = {"std::basic_string_view"}
+
+
+def trivially_destructible(t):
+    """libclang cannot ask the compiler, so: scalars, pointers and references
+    are; a record is when it is POD, when it is a closure (lambdas here capture
+    by reference), when it is one of TRANSPARENT_TEMPLATES over such types, or
+    when it is a non-template record of ours without a destructor, whose bases
+    and fields are. Anything else (std::string, std::vector...) is not."""
+    t = t.get_canonical()
+    while t.kind in (ci.TypeKind.CONSTANTARRAY, ci.TypeKind.INCOMPLETEARRAY):
+        t = t.element_type.get_canonical()
+    if t.kind != ci.TypeKind.RECORD or t.is_pod():
+        return True
+    if "(lambda" in t.spelling:
+        return True
+    decl = t.get_declaration()
+    count = t.get_num_template_arguments()
+    if count > 0:
+        name = qualified_name(decl).replace("std::__cxx11::", "std::")
+        if name in TRIVIAL_TEMPLATES:
+            return True
+        return name in TRANSPARENT_TEMPLATES and all(
+            trivially_destructible(t.get_template_argument_type(i)) for i in range(count)
+            if t.get_template_argument_type(i).kind != ci.TypeKind.INVALID)
+    for child in decl.get_children():
+        if child.kind == K.DESTRUCTOR:
+            return False
+        if child.kind in (K.FIELD_DECL, K.CXX_BASE_SPECIFIER) and not trivially_destructible(child.type):
+            return False
+    return True
+
+
 def has_catch_all(try_stmt):
     for child in try_stmt.get_children():
         if child.kind == K.CXX_CATCH_STMT:
@@ -157,6 +196,12 @@ class Checker:
             for child in cursor.get_children():
                 self.visit(child, ctx)
             return
+        if kind == K.VAR_DECL and ctx is not None and ctx["pg"] and not ctx["boundary"] and self.ours(cursor):
+            self.check_local(cursor, ctx.get("block"))
+        if kind == K.COMPOUND_STMT and ctx is not None:
+            for child in cursor.get_children():
+                self.visit(child, dict(ctx, block=cursor))
+            return
         if kind == K.CALL_EXPR and ctx is not None and self.ours(cursor) is not False:
             self.check_call(cursor, ctx)
             if self.is_pg_call(cursor):
@@ -169,6 +214,26 @@ class Checker:
                 return
         for child in cursor.get_children():
             self.visit(child, ctx)
+
+    def check_local(self, var, block):
+        """Where PostgreSQL may longjmp, locals must not need destroying while
+        it is called: from their declaration to the end of their block."""
+        if var.storage_class == ci.StorageClass.STATIC or trivially_destructible(var.type):
+            return
+        if block is not None and not self.calls_postgres_after(block, var.extent.end.offset):
+            return
+        self.report(var, "pg-local", f"{var.spelling} ({var.type.spelling}) needs a destructor, "
+                                     f"which a PostgreSQL error would skip")
+
+    def calls_postgres_after(self, block, offset):
+        for c in block.walk_preorder():
+            if c.kind == K.CALL_EXPR and c.extent.start.offset > offset and c.referenced is not None:
+                ref = c.referenced
+                if self.from_postgres(ref) and ref.spelling not in NEVER_RAISE:
+                    return True
+                if PG_CONTEXT in self.marked.get(ref.get_usr(), set()):
+                    return True
+        return False
 
     def is_lambda(self, cursor):
         while cursor.kind == K.UNEXPOSED_EXPR:
