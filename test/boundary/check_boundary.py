@@ -29,11 +29,13 @@ What it checks (each finding names the rule):
                or of src/, outside a try block with catch (...).
   core-include A src/core translation unit includes a PostgreSQL header.
 """
+import functools
 import multiprocessing
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import clang.cindex as ci
 
@@ -56,6 +58,7 @@ STD_NEVER_THROW = {"min", "max", "clamp"}
 
 FUNCTION_KINDS = {K.FUNCTION_DECL, K.CXX_METHOD, K.CONSTRUCTOR, K.DESTRUCTOR, K.FUNCTION_TEMPLATE,
                   K.CONVERSION_FUNCTION}
+SCOPES = {K.NAMESPACE, K.STRUCT_DECL, K.CLASS_DECL, K.CLASS_TEMPLATE, K.LINKAGE_SPEC, K.UNEXPOSED_DECL}
 PG_CONTEXT = "segmentation:pg_context"
 BOUNDARY = "segmentation:boundary"
 NOTHROW = {"BASIC_NOEXCEPT", "DYNAMIC_NONE", "NOTHROW", "COMPUTED_NOEXCEPT", "UNEVALUATED",
@@ -71,9 +74,14 @@ def markers(cursor):
     return {c.spelling for c in cursor.get_children() if c.kind == K.ANNOTATE_ATTR}
 
 
+@functools.lru_cache(maxsize=None)
+def real_path(name):
+    return os.path.realpath(name)
+
+
 def file_of(cursor):
     loc = cursor.location
-    return os.path.realpath(loc.file.name) if loc.file else ""
+    return real_path(loc.file.name) if loc.file else ""
 
 
 def qualified_name(cursor):
@@ -162,15 +170,27 @@ class Checker:
 
     # First pass: which functions carry which marker (any declaration counts).
     def collect(self, cursor):
-        for c in cursor.walk_preorder():
+        """Which functions carry which marker (any declaration counts). Only
+        scopes that hold declarations are entered, not function bodies."""
+        for c in cursor.get_children():
             if c.kind in FUNCTION_KINDS:
                 m = markers(c)
                 if m:
                     self.marked.setdefault(c.get_usr(), set()).update(m)
+            elif c.kind in SCOPES:
+                self.collect(c)
 
     def run(self, tu):
-        self.collect(tu.cursor)
-        for c in tu.cursor.get_children():
+        # Only declarations written in src/ (or the fixture) matter: markers
+        # are put there, and only code there is checked. Skipping the rest
+        # (PostgreSQL's and the C++ library's headers) keeps the walk short.
+        ours = [c for c in tu.cursor.get_children() if self.ours(c)]
+        for c in ours:
+            if c.kind in FUNCTION_KINDS:
+                self.marked.setdefault(c.get_usr(), set()).update(markers(c))
+            elif c.kind in SCOPES:
+                self.collect(c)
+        for c in ours:
             self.visit(c, None)
 
     def visit(self, cursor, ctx):
@@ -297,13 +317,36 @@ class Checker:
         return self.ours(callee)
 
 
-def check_file(job):
-    path, pg_dir, is_core = job
-    # The core is parsed with PostgreSQL's headers in reach, so that including
-    # one is reported as such (the build itself gives the core no such path).
-    args = ["-x", "c++", "-std=c++17", "-I" + os.path.join(ROOT, "src"), "-I" + pg_dir,
+def parse_args(pg_dir, language="c++"):
+    # The core is parsed with PostgreSQL's headers in reach too, so that
+    # including one is reported as such (its build has no such path).
+    return ["-x", language, "-std=c++17", "-I" + os.path.join(ROOT, "src"), "-I" + pg_dir,
             "-I" + os.path.join(os.path.dirname(pg_dir.rstrip("/")), "internal"),
             "-Wno-register", "-Wno-ignored-attributes"]
+
+
+# Headers every glue file includes, parsed once into a precompiled header:
+# most of the time goes into PostgreSQL's and the C++ library's headers.
+PRECOMPILED = ["glue/guard.hpp", "<string>", "<vector>", "<optional>", "<memory>", "<algorithm>",
+               "<unordered_map>"]
+
+
+def precompile(pg_dir, directory):
+    header = os.path.join(directory, "glue_prefix.hpp")
+    with open(header, "w") as f:
+        for h in PRECOMPILED:
+            f.write(f"#include {h if h.startswith('<') else chr(34) + h + chr(34)}\n")
+    tu = ci.Index.create().parse(header, args=parse_args(pg_dir, "c++-header"))
+    pch = header + ".pch"
+    tu.save(pch)
+    return pch
+
+
+def check_file(job):
+    path, pg_dir, is_core, pch = job
+    args = parse_args(pg_dir)
+    if not is_core:  # the core's own includes are what core-include checks
+        args += ["-include-pch", pch]
     tu = ci.Index.create().parse(path, args=args)
     errors = [str(d) for d in tu.diagnostics if d.severity >= ci.Diagnostic.Error]
     if errors:
@@ -323,9 +366,12 @@ def check_file(job):
 
 def check(paths, pool):
     pg_dir = pg_include_dir()
-    jobs = [(os.path.abspath(p), pg_dir,
-             "/src/core/" in os.path.abspath(p) or os.path.basename(p).startswith("core_")) for p in paths]
-    return sorted({f for r in pool.map(check_file, jobs) for f in r})
+    with tempfile.TemporaryDirectory() as directory:
+        pch = precompile(pg_dir, directory)
+        jobs = [(os.path.abspath(p), pg_dir,
+                 "/src/core/" in os.path.abspath(p) or os.path.basename(p).startswith("core_"), pch)
+                for p in paths]
+        return sorted({f for r in pool.map(check_file, jobs) for f in r})
 
 
 FINDING = re.compile(r"^([^:]+):(\d+):\d+: \[([a-z-]+)\]")
