@@ -40,6 +40,10 @@ else
 # No LLVM bitcode for the JIT: the C++ code gains nothing from it.
 override with_llvm = no
 include $(PGXS)
+# The core never includes PostgreSQL (CONTRIBUTING.md, "The boundary"): it is
+# compiled without PostgreSQL's include directories, so an #include of
+# postgres.h there fails to build.
+$(CORE_SOURCES:.cpp=.o): override CPPFLAGS := -I$(srcdir)/src
 # Rebuild objects when a header they include changes (-MMD above).
 -include $(OBJS:.o=.d)
 endif

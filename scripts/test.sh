@@ -1,5 +1,6 @@
 #!/bin/sh
 # Every test, from a fresh Debian bookworm machine (run as root):
+#   0. the boundary checker (scripts/check-boundary.sh, CONTRIBUTING.md)
 #   1. GoogleTest suite of the C++ core (CTest), again under ASan and UBSan,
 #      and a short libFuzzer run on the criteria reader and matcher
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
@@ -13,6 +14,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+
+echo "== boundary: PostgreSQL called only inside pg::call, no CHECK_FOR_INTERRUPTS, no allocating noexcept"
+scripts/check-boundary.sh
 
 echo "== core: GoogleTest"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -68,7 +68,7 @@ FROM generate_series(1, 10000) g;
 
 -- Deep nesting: 32 levels are allowed; past that the message names the path
 -- down to level 33 while the document is within the JSON reader's own limit
--- (256 levels), and only "criteria" beyond it; jsonb itself refuses 100,000.
+-- (256 levels), and its first 100 bytes beyond it; jsonb refuses 100,000.
 SELECT n AS levels, pg_temp.outcome(format('SELECT segmentation.check_criteria(%L)',
                                            repeat('{"not": ', n - 1) || '{}' || repeat('}', n - 1))) AS outcome
 FROM unnest(ARRAY[32, 33, 100, 256, 257, 1000, 100000]) n;

@@ -34,7 +34,7 @@ bool is_identifier(const std::string& key) {
 
 std::string quoted(const std::string& text) {
     std::string out = "\"";
-    for (char c : text) {
+    for (char c : json::excerpt(text)) {
         if (c == '"' || c == '\\') out += '\\';
         out += c;
     }
@@ -43,7 +43,7 @@ std::string quoted(const std::string& text) {
 
 // criteria.minOrders, or criteria["odd key"] when the key is not an identifier.
 std::string member_path(const std::string& path, const std::string& key) {
-    return is_identifier(key) ? path + "." + key : path + "[" + quoted(key) + "]";
+    return is_identifier(key) ? path + "." + json::excerpt(key) : path + "[" + quoted(key) + "]";
 }
 
 std::string element_path(const std::string& path, std::size_t index) {
@@ -193,10 +193,19 @@ Criteria parse_criteria(std::string_view json_text, const std::string& root) {
     try {
         document = json::parse(json_text);
     } catch (const json::SyntaxError& e) {
-        // Text nested past the reader's limit is certainly past the criteria limit.
-        if (e.too_deep())
-            throw CriteriaError(root, "nesting deeper than " +
-                                          std::to_string(kMaxCriteriaDepth) + " levels");
+        // Text nested past the reader's limit is certainly past the criteria
+        // limit; the path says where (its first steps: it is hundreds long).
+        if (e.too_deep()) {
+            std::string path = root;
+            for (const json::Step& step : e.where()) {
+                if (path.size() > json::kQuoteLimit) {
+                    path += "...";
+                    break;
+                }
+                path = step.is_index ? element_path(path, step.index) : member_path(path, step.key);
+            }
+            throw CriteriaError(path, "nesting deeper than " + std::to_string(kMaxCriteriaDepth) + " levels");
+        }
         throw CriteriaError(root, std::string("invalid JSON: ") + e.what());
     }
     return read_criteria(document, root);

@@ -10,6 +10,27 @@ uint128 pow10(int n) noexcept {
     return result;
 }
 
+namespace {
+
+// The mantissa's digits of a number literal, without the decimal point: its
+// integer part followed by its fraction, read in place (no allocation, so
+// that parse_number can stay noexcept).
+struct Mantissa {
+    std::string_view integer, fraction;
+    std::size_t size() const noexcept { return integer.size() + fraction.size(); }
+    unsigned digit(std::size_t k) const noexcept {
+        char c = k < integer.size() ? integer[k] : fraction[k - integer.size()];
+        return static_cast<unsigned>(c - '0');
+    }
+};
+
+std::size_t skip_digits(std::string_view text, std::size_t i) noexcept {
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return i;
+}
+
+}  // namespace
+
 Number parse_number(std::string_view literal) noexcept {
     Number out;
     std::size_t i = 0;
@@ -18,22 +39,17 @@ Number parse_number(std::string_view literal) noexcept {
         negative = true;
         ++i;
     }
-    std::string digits;  // mantissa digits, without the decimal point
-    long exponent = 0;   // power of ten applied to `digits`
-    bool any_digit = false;
-    while (i < literal.size() && literal[i] >= '0' && literal[i] <= '9') {
-        digits += literal[i++];
-        any_digit = true;
-    }
+    Mantissa digits;
+    std::size_t end = skip_digits(literal, i);
+    digits.integer = literal.substr(i, end - i);
+    i = end;
     if (i < literal.size() && literal[i] == '.') {
-        ++i;
-        while (i < literal.size() && literal[i] >= '0' && literal[i] <= '9') {
-            digits += literal[i++];
-            --exponent;
-            any_digit = true;
-        }
+        end = skip_digits(literal, ++i);
+        digits.fraction = literal.substr(i, end - i);
+        i = end;
     }
-    if (!any_digit) return out;
+    if (digits.size() == 0) return out;
+    long exponent = -static_cast<long>(digits.fraction.size());  // power of ten applied to `digits`
     if (i < literal.size() && (literal[i] == 'e' || literal[i] == 'E')) {
         ++i;
         bool exponent_negative = false;
@@ -52,8 +68,9 @@ Number parse_number(std::string_view literal) noexcept {
     }
     if (i != literal.size()) return out;
 
-    std::size_t first = digits.find_first_not_of('0');
-    if (first == std::string::npos) {  // zero, however it is spelled ("-0.00e5")
+    std::size_t first = 0;
+    while (first < digits.size() && digits.digit(first) == 0) ++first;
+    if (first == digits.size()) {  // zero, however it is spelled ("-0.00e5")
         out.status = NumberStatus::Ok;
         return out;
     }
@@ -61,12 +78,12 @@ Number parse_number(std::string_view literal) noexcept {
         out.status = NumberStatus::Negative;
         return out;
     }
-    digits.erase(0, first);
-    while (digits.back() == '0') {
-        digits.pop_back();
+    std::size_t last = digits.size() - 1;  // the last non-zero digit
+    while (digits.digit(last) == 0) {
+        --last;
         ++exponent;
     }
-    long significant = static_cast<long>(digits.size());
+    long significant = static_cast<long>(last - first + 1);
     // The value is at least 10^(significant - 1 + exponent).
     if (significant - 1 + exponent > kScale) {
         out.status = NumberStatus::TooLarge;
@@ -78,7 +95,7 @@ Number parse_number(std::string_view literal) noexcept {
     }
     // Now digits * 10^(exponent + 18) < 10^37: it fits.
     uint128 units = 0;
-    for (char c : digits) units = units * 10 + static_cast<unsigned>(c - '0');
+    for (std::size_t k = first; k <= last; ++k) units = units * 10 + digits.digit(k);
     units *= pow10(static_cast<int>(exponent + kScale));
     if (units > static_cast<uint128>(kMaxNumber)) {
         out.status = NumberStatus::TooLarge;

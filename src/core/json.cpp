@@ -20,6 +20,13 @@ public:
 private:
     std::string_view text_;
     std::size_t pos_ = 0;
+    // Where value() is reading: the keys (owned by object()'s frames) and
+    // indices on the way down, to say where text nests too deeply.
+    struct Trail {
+        const std::string* key;
+        std::size_t index;
+    };
+    std::vector<Trail> trail_;
 
     [[noreturn]] void fail(const std::string& what) const {
         throw SyntaxError(pos_, what + " at byte " + std::to_string(pos_));
@@ -42,8 +49,12 @@ private:
     }
 
     Value value(int depth) {
-        if (depth > kMaxDepth)
-            throw SyntaxError(pos_, "JSON nested too deeply at byte " + std::to_string(pos_), true);
+        if (depth > kMaxDepth) {
+            std::vector<Step> where;
+            for (const Trail& t : trail_)
+                where.push_back(t.key ? Step{false, *t.key, 0} : Step{true, std::string(), t.index});
+            throw SyntaxError(pos_, "JSON nested too deeply at byte " + std::to_string(pos_), true, std::move(where));
+        }
         Value v;
         switch (peek()) {
             case '{':
@@ -93,12 +104,15 @@ private:
             if (peek() != '"') fail("expected a string key");
             std::string key = string();
             for (const auto& member : v.members)
-                if (member.first == key) fail("duplicate key \"" + key + "\"");
+                if (member.first == key) fail("duplicate key \"" + excerpt(key) + "\"");
             skip_space();
             if (peek() != ':') fail("expected ':'");
             ++pos_;
             skip_space();
-            v.members.emplace_back(std::move(key), value(depth + 1));
+            trail_.push_back(Trail{&key, 0});
+            Value member = value(depth + 1);
+            trail_.pop_back();
+            v.members.emplace_back(std::move(key), std::move(member));
             skip_space();
             if (peek() == ',') {
                 ++pos_;
@@ -121,7 +135,10 @@ private:
         }
         for (;;) {
             skip_space();
-            v.items.push_back(value(depth + 1));
+            trail_.push_back(Trail{nullptr, v.items.size()});
+            Value item = value(depth + 1);
+            trail_.pop_back();
+            v.items.push_back(std::move(item));
             skip_space();
             if (peek() == ',') {
                 ++pos_;
@@ -254,6 +271,13 @@ private:
 }  // namespace
 
 Value parse(std::string_view text) { return Reader(text).document(); }
+
+std::string excerpt(std::string_view text) {
+    if (text.size() <= kQuoteLimit) return std::string(text);
+    std::size_t cut = kQuoteLimit;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // inside a character
+    return std::string(text.substr(0, cut)) + "...";
+}
 
 const char* describe(Kind kind) noexcept {
     switch (kind) {

@@ -20,12 +20,12 @@ constexpr int128 kUnitsPerWhole = exact::kOne;  // 10^18
 constexpr uint128 kFrequencyFactor =
     static_cast<uint128>(30) * static_cast<uint128>(kMicrosPerDay) * static_cast<uint128>(kUnitsPerWhole);
 
-int128 floor_div(int128 a, int128 b) { return a / b; }  // both non-negative here
-int128 ceil_div(int128 a, int128 b) { return (a + b - 1) / b; }
+int128 floor_div(int128 a, int128 b) noexcept { return a / b; }  // both non-negative here
+int128 ceil_div(int128 a, int128 b) noexcept { return (a + b - 1) / b; }
 
 // A threshold in days, in units of 10^-18, as microseconds rounded so that
 // comparing whole microseconds stays exact: up for minimums, down for maximums.
-int128 days_to_micros(int128 units, bool round_up) {
+int128 days_to_micros(int128 units, bool round_up) noexcept {
     // micros = units * 86400e6 / 1e18 = units * 864 / 1e10, split to avoid overflow
     const int128 ten_billion = 10000000000LL;
     int128 whole = units / ten_billion * 864;
@@ -94,15 +94,15 @@ Group compile_level(const Criteria& c, bool& uses_time) {
 
 // The frequency metric compares count * kFrequencyFactor against
 // threshold * max(tenure, 1 day), all non-negative.
-uint128 frequency_denominator(const Facts& f) {
+uint128 frequency_denominator(const Facts& f) noexcept {
     return static_cast<uint128>(std::max<int128>(f.tenure, kMicrosPerDay));
 }
 
-uint128 order_count(const Facts& f) {
+uint128 order_count(const Facts& f) noexcept {
     return static_cast<uint128>(std::max<std::int64_t>(f.order_count, 0));
 }
 
-bool test_holds(const Test& t, const Facts& f) {
+bool test_holds(const Test& t, const Facts& f) noexcept {
     switch (t.kind) {
         case TestKind::OrdersAtLeast: return f.order_count >= t.limit;
         case TestKind::OrdersAtMost: return f.order_count <= t.limit;
@@ -132,7 +132,7 @@ bool test_holds(const Test& t, const Facts& f) {
     return false;
 }
 
-bool loyalty_holds(const Group& g, const Facts& f) {
+bool loyalty_holds(const Group& g, const Facts& f) noexcept {
     if (!g.has_loyalty_levels) return true;
     const auto& level = *f.loyalty_level;
     if (!level) return false;
@@ -141,7 +141,7 @@ bool loyalty_holds(const Group& g, const Facts& f) {
     return false;
 }
 
-bool group_holds(const Group& g, const Facts& f) {
+bool group_holds(const Group& g, const Facts& f) noexcept {
     switch (g.kind) {
         case Group::Kind::All:
             for (const Test& t : g.tests)
@@ -162,7 +162,7 @@ bool group_holds(const Group& g, const Facts& f) {
 
 // Smallest m >= 0 with limit * m >= numerator_a * numerator_b (strictly
 // greater when `strict`), or nothing when it is beyond any timestamp.
-std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, bool strict) {
+std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, bool strict) noexcept {
     auto reaches = [&](int128 m) {
         int order = exact::compare_products(limit, static_cast<uint128>(m), a, b);
         return strict ? order > 0 : order >= 0;
@@ -193,7 +193,7 @@ std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, boo
 }
 
 // When test t, evaluated as time moves on from f.as_of, next changes.
-std::optional<int128> test_change(const Test& t, const Facts& f, const Customer& c) {
+std::optional<int128> test_change(const Test& t, const Facts& f, const Customer& c) noexcept {
     switch (t.kind) {
         case TestKind::RecencyAtLeast:  // becomes true once the age reaches the limit
             if (f.has_recency && f.recency < t.limit) return f.as_of + (t.limit - f.recency);
@@ -227,7 +227,7 @@ std::optional<int128> test_change(const Test& t, const Facts& f, const Customer&
     }
 }
 
-void group_change(const Group& g, const Facts& f, const Customer& c, std::optional<Micros>& earliest) {
+void group_change(const Group& g, const Facts& f, const Customer& c, std::optional<Micros>& earliest) noexcept {
     for (const Test& t : g.tests) {
         auto when = test_change(t, f, c);
         if (!when || *when <= f.as_of || *when > std::numeric_limits<Micros>::max()) continue;

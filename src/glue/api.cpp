@@ -96,9 +96,18 @@ bool load_customer(Datum key, Customer& customer) {
                 "", "Customers come from the tables given to segmentation.track_customers() and segmentation.track_orders().");
 }
 
+// Locks the customer's metrics row against deletion. Under READ COMMITTED the
+// lookup may have waited for a transaction that deleted the customer and
+// inserted it again: the new row is not in that statement's snapshot, so a
+// second lookup, with a snapshot of its own, finds it.
+void lock_customer(Datum key, const std::string& doing) {
+    if (spi::run(kLockCustomerKey, {key}) > 0 || spi::run(kLockCustomerKey, {key}) > 0) return;
+    unknown_customer(key, doing);
+}
+
 // The manual segment `segment`, locked against deletion; errors name both
 // the customer and the segment.
-void require_manual_segment(int64 segment, Datum key, const std::string& doing) {
+void require_manual_segment(int64 segment, const std::string& doing) {
     if (spi::run(kLockSegment, {Int64GetDatum(segment)}) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
     bool automatic = false;
@@ -112,7 +121,6 @@ void require_manual_segment(int64 segment, Datum key, const std::string& doing) 
                     doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is automatic",
                     "Members of automatic segments follow the segment's criteria.",
                     "Only manual segments can be assigned or removed by hand.");
-    (void)key;
 }
 
 Datum int64_array_datum(const std::vector<int64>& values) {
@@ -181,8 +189,8 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_manual_segment(segment, key, doing);
-    if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
+    require_manual_segment(segment, doing);
+    lock_customer(key, doing);
     Datum who = actor();
     bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
     if (added) remember_change(key, segment, true);
@@ -197,8 +205,8 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_manual_segment(segment, key, doing);
-    if (spi::run(kLockCustomerKey, {key}) == 0) unknown_customer(key, doing);
+    require_manual_segment(segment, doing);
+    lock_customer(key, doing);
     Datum who = actor();
     Datum reason = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
     char nulls[4] = {' ', ' ', ' ', static_cast<char>(PG_ARGISNULL(2) ? 'n' : ' ')};

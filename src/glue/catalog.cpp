@@ -11,7 +11,7 @@ Catalog cached;
 bool cached_valid = false;
 uint64 generation = 1;
 
-Oid relation_in_schema(const char* name, Oid schema) {
+SEGMENTATION_PG_CONTEXT Oid relation_in_schema(const char* name, Oid schema) {
     Oid relid = get_relname_relid(name, schema);
     if (!OidIsValid(relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),

@@ -27,14 +27,14 @@ struct Catalog {
 
 // The current catalog, looked up once and again after any change to the
 // extension's relations (a relcache invalidation).
-const Catalog& catalog();
+SEGMENTATION_PG_CONTEXT const Catalog& catalog();
 
 // The OID of segmentation.tracked_tables, or InvalidOid when the extension
 // is not installed (for invalidation callbacks, which must not fail).
 Oid catalog_relation_of_tracking();
 
 // Registers the invalidation callbacks; called once from _PG_init.
-void register_catalog_callbacks();
+SEGMENTATION_PG_CONTEXT void register_catalog_callbacks();
 
 // True while pg_restore or a plain dump's script is loading data: both turn
 // check_function_bodies off, which nothing else in normal use does, and run
@@ -42,7 +42,7 @@ void register_catalog_callbacks();
 // Rows restored into the extension's tables arrive with everything derived
 // from them, so triggers must not derive it again. Anyone can turn the
 // setting off, so it counts only for the owner.
-bool restoring_from_dump();
+SEGMENTATION_PG_CONTEXT bool restoring_from_dump();
 
 // Bumped whenever cached catalog facts are dropped; caches derived from the
 // catalog (prepared statements) compare it to know they must be rebuilt.

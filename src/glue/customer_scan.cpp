@@ -40,7 +40,7 @@ using Handles = CustomerScan::Handles;
 
 // PG-style, in the scan's context: the next assignment in key order, as index data (the index holds
 // customer_id, segment_id and, included, is_automatic).
-bool read_assignment(Handles& h) {
+SEGMENTATION_PG_CONTEXT bool read_assignment(Handles& h) {
     ItemPointer tid;
     while (!h.assignments_done && (tid = index_getnext_tid(h.assignments_scan, ForwardScanDirection)) != nullptr) {
         if (!VM_ALL_VISIBLE(h.assignments, ItemPointerGetBlockNumber(tid), &h.visibility)) {
@@ -65,7 +65,7 @@ bool read_assignment(Handles& h) {
 
 // PG-style, in the scan's context: the automatic segments of `key`, skipping assignments of keys
 // before it (orphans, which verify() reports).
-void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
+SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
     for (;;) {
         if (!h.pending && !read_assignment(h)) return;
         int order = DatumGetInt32(FunctionCall2Coll(h.compare, h.collation, h.pending_key, key));

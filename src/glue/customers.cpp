@@ -14,7 +14,7 @@ namespace segmentation::glue {
 // Then come base-10000 digits, most significant first, 16 bits each.
 namespace {
 
-bool stored_inline(Datum value) {
+bool stored_inline(Datum value) noexcept {
     auto* pointer = reinterpret_cast<struct varlena*>(DatumGetPointer(value));
     return !VARATT_IS_COMPRESSED(pointer) && !VARATT_IS_EXTERNAL(pointer);
 }

@@ -31,7 +31,7 @@ struct MetricValues {
 // Converts metric values to a Customer. The loyalty level points into the
 // (possibly detoasted) text, which must outlive the Customer. `key` names the
 // customer in the error raised for a lifetime value beyond 10^19.
-Customer customer_from_values(const MetricValues& values, std::optional<Datum> key);
+SEGMENTATION_PG_CONTEXT Customer customer_from_values(const MetricValues& values, std::optional<Datum> key);
 
 // customer_from_values without calling PostgreSQL, for values stored inline
 // (neither compressed nor out of line) and in range; false otherwise, and
@@ -40,9 +40,9 @@ bool inline_customer_from_values(const MetricValues& values, Customer& customer)
 
 // The metric values of row `row` of SPI_tuptable, whose columns from
 // `first_column` (1-based) on are SEGMENTATION_METRIC_COLUMNS.
-MetricValues metric_values_from_spi(uint64 row, int first_column);
+SEGMENTATION_PG_CONTEXT MetricValues metric_values_from_spi(uint64 row, int first_column);
 
 // The exact comparison key of a numeric, or nothing beyond +-10^19 (or NaN).
-std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric);
+SEGMENTATION_PG_CONTEXT std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric);
 
 }  // namespace segmentation::glue

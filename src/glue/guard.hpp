@@ -66,17 +66,17 @@ inline void poll_interrupts() {
 }
 
 // Runs a SQL-callable function's body; see the file comment.
-Datum guard(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo));
+SEGMENTATION_BOUNDARY Datum guard(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo));
 
 namespace pg {
 
 namespace detail {
 // Runs fn(context) under PG_TRY. Returns nullptr, or the PostgreSQL error it
 // raised, copied into the caller's memory context and cleared.
-ErrorData* run_catching(void (*fn)(void*), void* context);
+SEGMENTATION_BOUNDARY ErrorData* run_catching(void (*fn)(void*), void* context);
 
 template <typename Thunk>
-void invoke(void* thunk) {
+SEGMENTATION_BOUNDARY void invoke(void* thunk) {
     (*static_cast<Thunk*>(thunk))();
 }
 }  // namespace detail

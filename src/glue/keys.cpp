@@ -20,14 +20,14 @@ int64 integer_value(Datum value, Oid type) {
     }
 }
 
-char* value_to_text(Datum value, Oid type) {
+SEGMENTATION_PG_CONTEXT char* value_to_text(Datum value, Oid type) {
     Oid output;
     bool varlena;
     getTypeOutputInfo(type, &output, &varlena);
     return OidOutputFunctionCall(output, value);
 }
 
-Datum integer_key(int64 value, const Catalog& c) {
+SEGMENTATION_PG_CONTEXT Datum integer_key(int64 value, const Catalog& c) {
     if (c.key_type == INT8OID) return Int64GetDatum(value);
     if (c.key_type == INT4OID && value >= PG_INT32_MIN && value <= PG_INT32_MAX)
         return Int32GetDatum(static_cast<int32>(value));
@@ -39,9 +39,10 @@ Datum integer_key(int64 value, const Catalog& c) {
     return (Datum)0;
 }
 
-// Reads text as a key, replacing the type's own syntax error with one that
-// says what was expected.
-Datum parse_key(const char* text, const Catalog& c) {
+// Reads text as a key, replacing the type's own errors for bad input (22P02)
+// and out-of-range values (22003) with one that says what was expected. Any
+// other error (out of memory, a cancel) goes on unchanged.
+SEGMENTATION_PG_CONTEXT Datum parse_key(const char* text, const Catalog& c) {
     Oid input, ioparam;
     getTypeInputInfo(c.key_type, &input, &ioparam);
     MemoryContext context = CurrentMemoryContext;
@@ -52,12 +53,11 @@ Datum parse_key(const char* text, const Catalog& c) {
     }
     PG_CATCH();
     {
+        int code = geterrcode();  // read in place: copying could itself run out of memory
+        if (code != ERRCODE_INVALID_TEXT_REPRESENTATION && code != ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE) PG_RE_THROW();
         MemoryContextSwitchTo(context);
-        ErrorData* original = CopyErrorData();
         FlushErrorState();
-        ereport(ERROR, (errcode(original->sqlerrcode == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
-                                    ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
-                                    : ERRCODE_INVALID_TEXT_REPRESENTATION),
+        ereport(ERROR, (errcode(code),
                         errmsg("customer id \"%s\" is not a valid %s", text, format_type_be(c.key_type)),
                         errdetail("Customer keys of this shop have type %s.", format_type_be(c.key_type))));
     }

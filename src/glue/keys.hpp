@@ -10,12 +10,12 @@ namespace segmentation::glue {
 // Argument `argno` of the current call as a key of the storage key type.
 // Errors: NULL (22004), a value that cannot name a key of this type (22P02,
 // 22003), a type that never can (42804).
-Datum customer_key_argument(FunctionCallInfo fcinfo, int argno);
+SEGMENTATION_PG_CONTEXT Datum customer_key_argument(FunctionCallInfo fcinfo, int argno);
 
 // The text form of a key, for messages.
-char* key_to_text(Datum key);
+SEGMENTATION_PG_CONTEXT char* key_to_text(Datum key);
 
 // A one-element array of the key type, as statements taking keys expect.
-Datum key_array(const Datum* keys, int count);
+SEGMENTATION_PG_CONTEXT Datum key_array(const Datum* keys, int count);
 
 }  // namespace segmentation::glue

@@ -62,7 +62,7 @@ OrderLayout order_layout(const TrackedTable& orders) {
 
 // PG-style: one transition table's rows, converted to keys, numerics and
 // timestamptz, appended to `rows`.
-void read_rows(Tuplestorestate* table, TupleDesc desc, const OrderLayout& l, bool added, std::vector<OrderRow>& rows) {
+SEGMENTATION_PG_CONTEXT void read_rows(Tuplestorestate* table, TupleDesc desc, const OrderLayout& l, bool added, std::vector<OrderRow>& rows) {
     TupleTableSlot* slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
     // A read pointer of our own, as the executor's scans of transition tables do.
     int pointer = tuplestore_alloc_read_pointer(table, EXEC_FLAG_REWIND);
@@ -223,7 +223,7 @@ struct Writer {
     Datum cause;               // text 'order'
 };
 
-ResultRelInfo* result_relation(Writer& w, Oid relid, Index index) {
+SEGMENTATION_PG_CONTEXT ResultRelInfo* result_relation(Writer& w, Oid relid, Index index) {
     Relation relation = table_open(relid, RowExclusiveLock);
     ResultRelInfo* info = makeNode(ResultRelInfo);
     InitResultRelInfo(info, relation, index, nullptr, 0);
@@ -232,7 +232,7 @@ ResultRelInfo* result_relation(Writer& w, Oid relid, Index index) {
     return info;
 }
 
-RangeTblEntry* range_entry(Oid relid) {
+SEGMENTATION_PG_CONTEXT RangeTblEntry* range_entry(Oid relid) {
     RangeTblEntry* rte = makeNode(RangeTblEntry);
     rte->rtekind = RTE_RELATION;
     rte->relid = relid;
@@ -242,7 +242,7 @@ RangeTblEntry* range_entry(Oid relid) {
 }
 
 // PG-style.
-void open_writer(Writer& w) {
+SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     const Catalog& c = catalog();
     w.estate = CreateExecutorState();
     ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
@@ -276,7 +276,7 @@ void open_writer(Writer& w) {
 }
 
 // PG-style: opens assignments, when first needed.
-void need_assignments(Writer& w) {
+SEGMENTATION_PG_CONTEXT void need_assignments(Writer& w) {
     if (w.assignments != nullptr) return;
     const Catalog& c = catalog();
     w.assignments = result_relation(w, c.assignments, 2);
@@ -295,7 +295,7 @@ void need_assignments(Writer& w) {
 }
 
 // PG-style: opens assignment_log, when first needed.
-void need_log(Writer& w) {
+SEGMENTATION_PG_CONTEXT void need_log(Writer& w) {
     if (w.log != nullptr) return;
     const Catalog& c = catalog();
     w.log = result_relation(w, c.assignment_log, 3);
@@ -308,7 +308,7 @@ void need_log(Writer& w) {
 }
 
 // PG-style.
-void close_writer(Writer& w) {
+SEGMENTATION_PG_CONTEXT void close_writer(Writer& w) {
     if (w.assignments != nullptr) index_close(w.assignments_key, NoLock);
     EvalPlanQualEnd(&w.epq);
     for (ResultRelInfo* info : {w.metrics, w.assignments, w.log})
@@ -321,7 +321,7 @@ void close_writer(Writer& w) {
 }
 
 // PG-style: a virtual tuple of `slot`'s table, all NULL but for `values`.
-void fill(TupleTableSlot* slot, std::initializer_list<std::pair<AttrNumber, Datum>> values) {
+SEGMENTATION_PG_CONTEXT void fill(TupleTableSlot* slot, std::initializer_list<std::pair<AttrNumber, Datum>> values) {
     ExecClearTuple(slot);
     for (int i = 0; i < slot->tts_tupleDescriptor->natts; ++i) slot->tts_isnull[i] = true;
     for (const auto& [column, value] : values) {
@@ -334,7 +334,7 @@ void fill(TupleTableSlot* slot, std::initializer_list<std::pair<AttrNumber, Datu
 // PG-style: the customer's automatic segments, ascending (index order),
 // read with a snapshot taken now, after the customer was locked: every
 // committed change to them is visible, and no other can be under way.
-void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments) {
+SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments) {
     need_assignments(w);
     Relation assignments = w.assignments->ri_RelationDesc;
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -357,7 +357,7 @@ void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments)
 // says whether it did. The customer is locked and its assignments were read
 // after the lock was granted, so nobody else can be changing its automatic
 // assignments: the row to remove is there, the one to add is not.
-bool write_change(Writer& w, const Change& change) {
+SEGMENTATION_PG_CONTEXT bool write_change(Writer& w, const Change& change) {
     need_assignments(w);
     const auto& a = w.assignment_columns;
     if (change.added) {
@@ -389,7 +389,7 @@ bool write_change(Writer& w, const Change& change) {
 
 // PG-style: finds the customer's metrics row and locks it (waiting for any
 // other writer), leaving its newest version in w.current.
-bool find_and_lock(Writer& w, Datum key) {
+SEGMENTATION_PG_CONTEXT bool find_and_lock(Writer& w, Datum key) {
     fill(w.search, {{w.columns.key, key}});
     return RelationFindReplTupleByIndex(w.metrics->ri_RelationDesc, w.metrics_key, LockTupleNoKeyExclusive, w.search,
                                         w.current);
@@ -403,7 +403,7 @@ struct NewMetrics {
     std::optional<TimestampTz> due;
 };
 
-std::optional<TimestampTz> timestamp_column(TupleTableSlot* slot, AttrNumber column) {
+SEGMENTATION_PG_CONTEXT std::optional<TimestampTz> timestamp_column(TupleTableSlot* slot, AttrNumber column) {
     bool null;
     Datum value = slot_getattr(slot, column, &null);
     if (null) return std::nullopt;
@@ -411,7 +411,7 @@ std::optional<TimestampTz> timestamp_column(TupleTableSlot* slot, AttrNumber col
 }
 
 // PG-style: the stored metrics of the customer in w.current.
-MetricValues metric_values_of(Writer& w) {
+SEGMENTATION_PG_CONTEXT MetricValues metric_values_of(Writer& w) {
     MetricValues v;
     const MetricsColumns& c = w.columns;
     v.lifetime_value = slot_getattr(w.current, c.lifetime_value, &v.lifetime_value_null);
@@ -423,7 +423,7 @@ MetricValues metric_values_of(Writer& w) {
 }
 
 // PG-style: writes the new version of the row in w.current.
-void write_row(Writer& w, const NewMetrics& m, bool orders_only) {
+SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orders_only) {
     TupleTableSlot* updated = w.updated;
     slot_getallattrs(w.current);
     ExecClearTuple(updated);
@@ -627,8 +627,8 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.lifetime_value = value;
             m.order_count = DatumGetInt64(slot_getattr(writer.current, writer.columns.order_count, &null)) + d.added - d.removed;
         });
-        auto first = timestamp_column(writer.current, writer.columns.first_order_at);
-        auto last = timestamp_column(writer.current, writer.columns.last_order_at);
+        auto first = pg::call([&] { return timestamp_column(writer.current, writer.columns.first_order_at); });
+        auto last = pg::call([&] { return timestamp_column(writer.current, writer.columns.last_order_at); });
         if (m.order_count > 0) {
             recompute_first = d.rem_lo && first && *d.rem_lo <= *first && !(d.add_lo && *d.add_lo <= *first);
             recompute_last = d.rem_hi && last && *d.rem_hi >= *last && !(d.add_hi && *d.add_hi >= *last);
@@ -652,9 +652,9 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     };
     // Evaluates the customer with its new metrics and writes them.
     auto finish_customer = [&](const Delta& d, NewMetrics& m) {
-        m.since = orders_only ? m.first : timestamp_column(writer.current, writer.columns.customer_since);
+        m.since = orders_only ? m.first : pg::call([&] { return timestamp_column(writer.current, writer.columns.customer_since); });
 
-        std::optional<TimestampTz> stored_due = timestamp_column(writer.current, writer.columns.reevaluate_at);
+        std::optional<TimestampTz> stored_due = pg::call([&] { return timestamp_column(writer.current, writer.columns.reevaluate_at); });
         if (!orders.live) {
             m.due = DT_NOBEGIN;  // -infinity: waiting for refresh_due()
         } else {

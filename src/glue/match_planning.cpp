@@ -129,7 +129,7 @@ struct Columns {
 };
 
 // PG-style: the column `name` of customer_metrics, beside the whole-row Var.
-Column column_of(const Var* row, Oid relation, const char* name) {
+SEGMENTATION_PG_CONTEXT Column column_of(const Var* row, Oid relation, const char* name) {
     AttrNumber attnum = get_attnum(relation, name);
     HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relation), Int16GetDatum(attnum));
     if (!HeapTupleIsValid(tuple)) elog(ERROR, "segmentation: customer_metrics has no column %s", name);
@@ -140,23 +140,23 @@ Column column_of(const Var* row, Oid relation, const char* name) {
     return column;
 }
 
-Oid operator_oid(const char* name, Oid left, Oid right) {
+SEGMENTATION_PG_CONTEXT Oid operator_oid(const char* name, Oid left, Oid right) {
     return OpernameGetOprid(list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup(name))), left, right);
 }
 
-Oid function_oid(const char* name, int nargs, const Oid* types) {
+SEGMENTATION_PG_CONTEXT Oid function_oid(const char* name, int nargs, const Oid* types) {
     List* qualified = list_make2(makeString(pstrdup("segmentation")), makeString(pstrdup(name)));
     return LookupFuncName(qualified, nargs, types, false);
 }
 
-Expr* comparison(const char* op, Expr* left, Expr* right, Oid type, Oid collation = InvalidOid) {
+SEGMENTATION_PG_CONTEXT Expr* comparison(const char* op, Expr* left, Expr* right, Oid type, Oid collation = InvalidOid) {
     Oid opno = operator_oid(op, type, type);
     auto* clause = reinterpret_cast<OpExpr*>(make_opclause(opno, BOOLOID, false, left, right, InvalidOid, collation));
     clause->opfuncid = get_opcode(opno);
     return reinterpret_cast<Expr*>(clause);
 }
 
-Expr* is_true(Expr* e) {
+SEGMENTATION_PG_CONTEXT Expr* is_true(Expr* e) {
     BooleanTest* test = makeNode(BooleanTest);
     test->arg = e;
     test->booltesttype = IS_TRUE;
@@ -164,9 +164,9 @@ Expr* is_true(Expr* e) {
     return reinterpret_cast<Expr*>(test);
 }
 
-Expr* constant_bool(bool value) { return reinterpret_cast<Expr*>(makeBoolConst(value, false)); }
+SEGMENTATION_PG_CONTEXT Expr* constant_bool(bool value) { return reinterpret_cast<Expr*>(makeBoolConst(value, false)); }
 
-Expr* numeric_constant(int128 units) {
+SEGMENTATION_PG_CONTEXT Expr* numeric_constant(int128 units) {
     char text[64] = {};
     {  // no C++ object may be alive across the PostgreSQL call below
         std::string spelled = exact::format_units(units);
@@ -176,11 +176,11 @@ Expr* numeric_constant(int128 units) {
     return reinterpret_cast<Expr*>(makeConst(NUMERICOID, -1, InvalidOid, -1, value, false, false));
 }
 
-Expr* int8_constant(int64 value) {
+SEGMENTATION_PG_CONTEXT Expr* int8_constant(int64 value) {
     return reinterpret_cast<Expr*>(makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(value), false, FLOAT8PASSBYVAL));
 }
 
-Expr* helper_call(const char* name, List* args) {
+SEGMENTATION_PG_CONTEXT Expr* helper_call(const char* name, List* args) {
     Oid types[FUNC_MAX_ARGS];
     int n = 0;
     ListCell* cell;
@@ -196,15 +196,15 @@ struct Builder {
     Expr* as_of;
     bool representable = true;  // false: some bound has no SQL form here
 
-    Expr* as_of_copy() { return static_cast<Expr*>(copyObjectImpl(as_of)); }
-    Expr* copy(const Column& column) { return static_cast<Expr*>(copyObjectImpl(column.var)); }
+    SEGMENTATION_PG_CONTEXT Expr* as_of_copy() { return static_cast<Expr*>(copyObjectImpl(as_of)); }
+    SEGMENTATION_PG_CONTEXT Expr* copy(const Column& column) { return static_cast<Expr*>(copyObjectImpl(column.var)); }
 
     // A comparison on a column that may be NULL is NULL there; segment_match
     // says false, and must go on saying false under "not".
-    static Expr* definite(Expr* e, const Column& column) { return column.not_null ? e : is_true(e); }
+    SEGMENTATION_PG_CONTEXT static Expr* definite(Expr* e, const Column& column) { return column.not_null ? e : is_true(e); }
 
     // Each bound as an expression that is never NULL.
-    Expr* bound(const Bound& b) {
+    SEGMENTATION_PG_CONTEXT Expr* bound(const Bound& b) {
         bool at_least = b.minimum;
         const char* op = at_least ? ">=" : "<=";
         int128 limit = comparable_limit(b);
@@ -246,7 +246,7 @@ struct Builder {
         return constant_bool(false);
     }
 
-    Expr* loyalty(const std::vector<std::string>& levels) {
+    SEGMENTATION_PG_CONTEXT Expr* loyalty(const std::vector<std::string>& levels) {
         Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * levels.size()));
         for (std::size_t i = 0; i < levels.size(); ++i)
             items[i] = PointerGetDatum(cstring_to_text_with_len(levels[i].data(), static_cast<int>(levels[i].size())));
@@ -264,7 +264,7 @@ struct Builder {
     }
 
     // Everything at one level must hold; the result is never NULL.
-    Expr* level(const Criteria& criteria) {
+    SEGMENTATION_PG_CONTEXT Expr* level(const Criteria& criteria) {
         List* parts = NIL;
         for (const Bound& b : criteria.bounds) parts = lappend(parts, bound(b));
         if (criteria.has_loyalty_levels) parts = lappend(parts, loyalty(criteria.loyalty_levels));
@@ -286,7 +286,7 @@ struct Builder {
 // outer level has already settled which of its columns inner levels use), in
 // a level without outer joins (where the row could be NULL, and segment_match
 // would then refuse it).
-bool is_metrics_row(PlannerInfo* root, Node* row, Oid metrics) {
+SEGMENTATION_PG_CONTEXT bool is_metrics_row(PlannerInfo* root, Node* row, Oid metrics) {
     if (!IsA(row, Var)) return false;
     Var* var = reinterpret_cast<Var*>(row);
     if (var->varattno != 0 || var->varlevelsup != 0) return false;
@@ -313,7 +313,7 @@ bool never_null_instant(Node* as_of) {
 
 // PG-style: the Var of segmentation.segments.criteria that `criteria` is,
 // in the query level being planned, or nullptr.
-Var* stored_criteria(PlannerInfo* root, Node* criteria) {
+SEGMENTATION_PG_CONTEXT Var* stored_criteria(PlannerInfo* root, Node* criteria) {
     if (!IsA(criteria, Var)) return nullptr;
     Var* var = reinterpret_cast<Var*>(criteria);
     if (var->varlevelsup != 0 || var->varno < 1 || static_cast<int>(var->varno) > list_length(root->parse->rtable))
@@ -326,7 +326,7 @@ Var* stored_criteria(PlannerInfo* root, Node* criteria) {
 }
 
 // PG-style: a system column (ctid or xmin) of range table entry `varno`.
-Var* version_var(Index varno, AttrNumber column) {
+SEGMENTATION_PG_CONTEXT Var* version_var(Index varno, AttrNumber column) {
     return column == SelfItemPointerAttributeNumber ? makeVar(varno, column, TIDOID, -1, InvalidOid, 0)
                                                     : makeVar(varno, column, XIDOID, -1, InvalidOid, 0);
 }

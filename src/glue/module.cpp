@@ -10,7 +10,7 @@ extern char* segmentation_actor_setting;  // api.cpp
 extern "C" {
 PG_MODULE_MAGIC;
 
-void _PG_init(void);
+SEGMENTATION_PG_CONTEXT void _PG_init(void);
 
 void _PG_init(void) {
     using namespace segmentation::glue;

@@ -91,7 +91,7 @@ List* build_payloads() {
     return payloads;
 }
 
-void at_transaction_event(XactEvent event, void*) {
+SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
     if (event != XACT_EVENT_PRE_COMMIT) {
         if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
             event == XACT_EVENT_PARALLEL_ABORT)

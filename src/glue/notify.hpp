@@ -12,7 +12,7 @@ constexpr const char* kNotifyChannel = "segmentation_changed";
 // Records one membership change of the current (sub)transaction.
 void remember_change(Datum customer_key, int64 segment, bool added);
 
-void register_notify_callbacks();
+SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 
 // The segmentation.notify setting: off skips notifications (bulk loads).
 extern bool notify_enabled;

@@ -48,3 +48,23 @@ extern "C" {
 #ifdef Max
 #undef Max
 #endif
+
+// Boundary markers, read by test/boundary/check_boundary.py (CONTRIBUTING.md,
+// "The boundary"); put them on a function's first declaration.
+//
+// SEGMENTATION_PG_CONTEXT: a "PG-style" function. It runs entirely in
+// PostgreSQL context: it calls PostgreSQL directly (an error longjmps through
+// it), so it keeps no C++ object with a destructor alive across those calls,
+// and it is called only inside pg::call, from another such function, or by
+// PostgreSQL itself.
+// SEGMENTATION_BOUNDARY: the boundary itself (guard(), pg::call's machinery,
+// callbacks that follow guard()'s pattern by hand). It may call PostgreSQL,
+// may be called from anywhere, and is reviewed by hand, not by the checker.
+// Only clang (the checker's parser) knows the attribute; GCC builds drop it.
+#ifdef __clang__
+#define SEGMENTATION_PG_CONTEXT __attribute__((annotate("segmentation:pg_context")))
+#define SEGMENTATION_BOUNDARY __attribute__((annotate("segmentation:boundary")))
+#else
+#define SEGMENTATION_PG_CONTEXT
+#define SEGMENTATION_BOUNDARY
+#endif

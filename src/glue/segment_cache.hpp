@@ -30,6 +30,6 @@ void lock_definitions_exclusively();
 
 // Drops the compiled segments; the trigger on segments calls this (through a
 // relcache invalidation, so other backends drop theirs at commit).
-void register_segment_cache_callbacks();
+SEGMENTATION_PG_CONTEXT void register_segment_cache_callbacks();
 
 }  // namespace segmentation::glue

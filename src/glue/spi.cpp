@@ -82,26 +82,6 @@ uint64 run(const Statement& statement, std::initializer_list<Datum> values, cons
     return execute(p.plan, values.begin(), nulls, read_only);
 }
 
-Portal open_cursor(const Statement& statement, std::initializer_list<Datum> values) {
-    Prepared& p = fixed_plans[&statement];
-    if (stale(p)) prepare_into(p, with_key_type(statement.sql), statement.nargs, statement.args.data());
-    return pg::call([&] {
-        // Not read-only: SPI then registers a new snapshot for the cursor
-        // instead of sharing the caller's, whose command id advances with
-        // every statement we run.
-        return SPI_cursor_open(nullptr, p.plan, const_cast<Datum*>(values.begin()), nullptr, false);
-    });
-}
-
-uint64 fetch(Portal cursor, long count) {
-    return pg::call([&]() -> uint64 {
-        SPI_cursor_fetch(cursor, true, count);
-        return SPI_processed;
-    });
-}
-
-void close_cursor(Portal cursor) { pg::call([&] { SPI_cursor_close(cursor); }); }
-
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
                 const char* nulls, bool read_only) {
     Prepared& p = built_plans[sql];

@@ -40,14 +40,6 @@ uint64 run(const Statement& statement, std::initializer_list<Datum> values,
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
                 const char* nulls = nullptr, bool read_only = false);
 
-// A cursor over a statement, for results too large to hold at once; fetch()
-// leaves up to `count` rows in SPI_tuptable of the current connection. It
-// reads with a snapshot of its own, so writes made while it is open (by the
-// same transaction) never come back through it.
-Portal open_cursor(const Statement& statement, std::initializer_list<Datum> values);
-uint64 fetch(Portal cursor, long count);
-void close_cursor(Portal cursor);
-
 // Runs SQL once without keeping a plan (DDL, one-off maintenance).
 uint64 run_once(const std::string& sql, bool read_only = false);
 

@@ -204,7 +204,7 @@ std::optional<std::string> table_problem(const TrackedTable& table, const char* 
             if (auto refusal = untrackable_key_column(table.relation, part.column)) return refusal->message;
     }
     // The four triggers tracking installed, present and enabled.
-    Datum args[2] = {ObjectIdGetDatum(table.relation), CStringGetTextDatum(kind)};
+    Datum args[2] = {ObjectIdGetDatum(table.relation), pg::call([&] { return CStringGetTextDatum(kind); })};
     Oid types[2] = {OIDOID, TEXTOID};
     spi::run_text("SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgenabled IN ('O', 'A') "
                   "AND tgname IN ('segmentation_' || $2 || '_insert', 'segmentation_' || $2 || '_update', "

@@ -14,7 +14,7 @@ namespace segmentation::glue {
 enum class TrackedColumn { CustomerId, CreatedAt, Loyalty, OrderCustomer, Amount, OrderedAt };
 
 // Whether a column of this type can play this part. PG-style.
-bool column_type_allowed(TrackedColumn column, Oid type);
+SEGMENTATION_PG_CONTEXT bool column_type_allowed(TrackedColumn column, Oid type);
 
 // What the part allows, for messages: "amounts must be numeric, ...".
 const char* column_type_expectation(TrackedColumn column);

@@ -354,9 +354,15 @@ void drop_triggers(const TrackedTable& table, const std::string& kind) {
 
 void record_tracking(const char* kind, Oid relation, const std::string& key, const std::string& time,
                      const std::string& amount, const std::string& loyalty) {
-    Datum args[6] = {CStringGetTextDatum(kind), ObjectIdGetDatum(relation), CStringGetTextDatum(key.c_str()),
-                     CStringGetTextDatum(time.c_str()), CStringGetTextDatum(amount.c_str()),
-                     CStringGetTextDatum(loyalty.c_str())};
+    Datum args[6];
+    pg::call([&] {
+        args[0] = CStringGetTextDatum(kind);
+        args[1] = ObjectIdGetDatum(relation);
+        args[2] = CStringGetTextDatum(key.c_str());
+        args[3] = CStringGetTextDatum(time.c_str());
+        args[4] = CStringGetTextDatum(amount.c_str());
+        args[5] = CStringGetTextDatum(loyalty.c_str());
+    });
     char nulls[6] = {' ', ' ', ' ', ' ', amount.empty() ? 'n' : ' ', loyalty.empty() ? 'n' : ' '};
     Oid types[6] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
     // The row's trigger retypes the key columns to match (sync_key_type).
@@ -367,7 +373,7 @@ void record_tracking(const char* kind, Oid relation, const std::string& key, con
 }
 
 void forget_tracking(const char* kind) {
-    Datum args[1] = {CStringGetTextDatum(kind)};
+    Datum args[1] = {pg::call([&] { return CStringGetTextDatum(kind); })};
     Oid types[1] = {TEXTOID};
     spi::run_text("DELETE FROM segmentation.tracked_tables WHERE kind = $1", 1, types, args);
 }

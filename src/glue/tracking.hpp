@@ -37,7 +37,7 @@ Tracking read_tracking();
 // configuration use read_tracking()), and checked sound when read. Needs SPI
 // when it must read.
 const Tracking& cached_tracking();
-void register_tracking_callbacks();
+SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
 
 // A query of the metrics every customer should have, computed from scratch
 // from the tracked tables, with the columns of customer_metrics (up to
