@@ -15,7 +15,7 @@ const char* const kSupported =
 
 }  // namespace
 
-bool citus_installed() { return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)); }
+SEGMENTATION_PG_CONTEXT bool citus_installed() { return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)); }
 
 void require_not_distributed(Oid relation) {
     if (!pg::call([] { return citus_installed(); })) return;

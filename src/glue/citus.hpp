@@ -13,7 +13,7 @@
 namespace segmentation::glue {
 
 // Whether the Citus extension is installed in this database. PG-style.
-bool citus_installed();
+SEGMENTATION_PG_CONTEXT bool citus_installed();
 
 // Throws 0A000 when `relation` is a Citus table (distributed, reference, or
 // a local table added to Citus metadata). Needs SPI.

@@ -73,7 +73,7 @@ namespace {
 
 // The relation's first inheritance parent (a partition's partitioned
 // table), or InvalidOid. PG-style.
-Oid first_inheritance_parent(Oid relation) {
+SEGMENTATION_PG_CONTEXT Oid first_inheritance_parent(Oid relation) {
     Relation inherits = table_open(InheritsRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relation));
