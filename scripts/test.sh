@@ -32,7 +32,7 @@ build/fuzz/criteria_fuzzer -dict=test/fuzz/criteria.dict -max_total_time="${FUZZ
 grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 
 echo "== database suites (throwaway cluster)"
-pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap \
+pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap -o max_prepared_transactions=10 \
     scripts/database-tests.sh
 
 echo "== all tests passed"
