@@ -124,7 +124,22 @@ is_deeply(received(3), [{customer_id => 'ann', added => [], removed => [$big]}],
           'another session\'s COMMIT PREPARED sends it, without the work rolled back to a savepoint');
 is_deeply(received(1), [], 'and only once');
 
+# Finished by a session that has not loaded the extension's library: the
+# notification waits for the next COMMIT PREPARED of a session that has.
 $writer = DBI->connect("dbi:Pg:dbname=$db", undef, undef, \%options);
+$writer->do('BEGIN');
+$writer->do(q{INSERT INTO orders VALUES ('ann', 150, now())});
+$writer->do(q{PREPARE TRANSACTION 'seg_p4'});
+my $stranger = DBI->connect("dbi:Pg:dbname=$db", undef, undef, \%options);
+$stranger->do(q{COMMIT PREPARED 'seg_p4'});
+$stranger->disconnect;
+is_deeply(received(1), [], 'COMMIT PREPARED without the library loaded sends nothing yet');
+$writer->do('BEGIN');
+$writer->do(q{SELECT 1});
+$writer->do(q{PREPARE TRANSACTION 'seg_p5'});
+$finisher->do(q{COMMIT PREPARED 'seg_p5'});
+is_deeply(received(3), [{customer_id => 'ann', added => [$big], removed => []}],
+          'the next COMMIT PREPARED in a session that has it sends it');
 is(drift(), 0, 'verify() finds no drift');
 is(($writer->selectrow_array('SELECT count(*) FROM pg_prepared_xacts'))[0], 0, 'no prepared transaction is left');
 
