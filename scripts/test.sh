@@ -38,7 +38,8 @@ build/fuzz/criteria_fuzzer -dict=test/fuzz/criteria.dict -max_total_time="${FUZZ
     || { tail -50 build/fuzz/run.log; exit 1; }
 grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 
-cluster_options="-o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap"
+# pg_cron for schedule_refresh(); prepared transactions for the two-phase commit tests.
+cluster_options="-o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap -o max_prepared_transactions=10"
 
 echo "== database suites (throwaway cluster)"
 pg_virtualenv $cluster_options scripts/database-tests.sh

@@ -16,6 +16,7 @@
 #include "glue/notify.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
+#include "glue/tracking.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -163,6 +164,7 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
 SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
+    lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
     Customer unused;
     if (!load_customer(key, unused)) unknown_customer(key, "cannot assign automatic segments");
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });

@@ -12,6 +12,7 @@
 #include "glue/refresh.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
+#include "glue/tracking.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -117,6 +118,7 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
 
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });
+    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     lock_definitions_exclusively();
     std::vector<int64> redefined;
     if (TRIGGER_FIRED_BY_INSERT(event))

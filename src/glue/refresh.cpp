@@ -6,6 +6,7 @@
 #include "glue/customer_scan.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
+#include "glue/tracking.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -87,6 +88,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
 // segmentation.refresh_all(OUT customers bigint, OUT added bigint, OUT removed bigint)
 SEGMENTATION_FUNCTION(segmentation_refresh_all) {
     spi::connect();
+    lock_tracked_tables(read_tracking());  // before the definitions lock and the customers
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     RefreshTotals totals = refresh_customers(now, Cause::Refresh);
     spi::finish();
@@ -101,6 +103,7 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
                     "Membership evaluated at an infinite instant would never be due again.");
     RefreshTotals totals;
     spi::connect();
+    lock_tracked_tables(read_tracking());
     (void)automatic_segments();  // the definitions lock, before any customer lock
     bool first = true;
     Datum last_due = 0, last_key = 0;  // where the previous batch ended (outer connection's memory)

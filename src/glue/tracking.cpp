@@ -101,13 +101,16 @@ std::string aggregate_orders(const std::string& source, const OrderColumns& c, c
            c.time + ") AS hi FROM " + source + " o WHERE " + c.reference + " IS NOT NULL" + filter + " GROUP BY 1";
 }
 
+// Customers with order metrics, which TRUNCATE of the orders table clears.
+const char* const kHasOrders = "order_count <> 0 OR lifetime_value <> 0 OR first_order_at IS NOT NULL";
+
 // Every order metric back to zero (TRUNCATE of the orders table).
 std::string orders_cleared_sql(const Tracking& t) {
     return std::string("UPDATE segmentation.customer_metrics SET lifetime_value = 0, order_count = 0, "
                        "first_order_at = NULL, last_order_at = NULL") +
            (t.customers ? "" : ", customer_since = NULL") +
            (t.orders->live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation)) +
-           " WHERE order_count <> 0 OR lifetime_value <> 0 OR first_order_at IS NOT NULL RETURNING customer_id";
+           " WHERE " + kHasOrders + " RETURNING customer_id";
 }
 
 // Order metrics from scratch, in one pass over the orders table.
@@ -488,6 +491,22 @@ Tracking read_tracking() {
     return t;
 }
 
+void lock_tracked_tables(const Tracking& t, LOCKMODE customers_mode, LOCKMODE orders_mode) {
+    pg::call([&] {
+        if (t.customers) LockRelationOid(t.customers->relation, customers_mode);
+        if (t.orders) LockRelationOid(t.orders->relation, orders_mode);
+    });
+}
+
+// The tables a track_ function is about to change, as lock_tracked_tables() takes them.
+static Tracking tracking_with(const char* kind, Oid relation) {
+    Tracking t = read_tracking();
+    TrackedTable table;
+    table.relation = relation;
+    (std::string(kind) == "customers" ? t.customers : t.orders) = table;
+    return t;
+}
+
 void forget_customers(const std::vector<Datum>& keys, Cause cause) {
     if (keys.empty()) return;
     // Locked first, so the delete below sees every assignment committed for them.
@@ -527,6 +546,7 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
 
     spi::connect();
     require_not_distributed(relation);
+    lock_tracked_tables(tracking_with("customers", relation), ShareRowExclusiveLock);  // CREATE TRIGGER's lock
     lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
     Tracking t = read_tracking();
     require_untracked(t.customers, "customers", "untrack_customers");
@@ -560,6 +580,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
 
     spi::connect();
     require_not_distributed(relation);
+    lock_tracked_tables(tracking_with("orders", relation), AccessShareLock, ShareRowExclusiveLock);
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     require_untracked(t.orders, "orders", "untrack_orders");
@@ -578,6 +599,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
 // segmentation.untrack_customers() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     spi::connect();
+    lock_tracked_tables(read_tracking(), AccessExclusiveLock);  // DROP TRIGGER's lock
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.customers.has_value();
@@ -601,6 +623,7 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
 // segmentation.untrack_orders() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
     spi::connect();
+    lock_tracked_tables(read_tracking(), AccessShareLock, AccessExclusiveLock);
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.orders.has_value();
@@ -645,8 +668,10 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     Tracking t = cached_tracking();  // a copy: the cache may be replaced while we work
     if (t.customers && t.customers->relation == RelationGetRelid(trigger->tg_relation)) {
         TriggerEvent event = trigger->tg_event;
-        // Definitions lock, then the customers in key order, then the work:
-        // the work's statements see everything committed to them.
+        // The tracked tables (the orders table is read for a new customer's
+        // totals), the definitions lock, then the customers in key order,
+        // then the work: the work's statements see everything committed to them.
+        if (!TRIGGER_FIRED_BY_TRUNCATE(event)) lock_tracked_tables(t);
         lock_definitions_shared();
         if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
             forget_everyone(Cause::Customer);
@@ -682,9 +707,14 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
             lock_definitions_shared();
+            lock_customers(keys_from_results(spi::run_text(
+                               std::string("SELECT customer_id FROM segmentation.customer_metrics WHERE ") + kHasOrders,
+                               0, nullptr, nullptr)),
+                           false);
             update_and_evaluate(orders_cleared_sql(t), t.orders->live, Cause::Order);
         } else {
             Tracking copy = t;  // the cache may be replaced while we work
+            lock_tracked_tables(copy);
             apply_order_changes(trigger, copy);
         }
     }

@@ -44,6 +44,13 @@ SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
 // loyalty_level). Used by verify().
 std::string expected_metrics_sql(const Tracking& t);
 
+// The first step of the one lock order: the tracked tables (customers, then
+// orders), then the definitions lock, then customers in key order. Every
+// path that locks customers takes it, except TRUNCATE's triggers, which
+// already hold their table exclusively and touch no other one.
+void lock_tracked_tables(const Tracking& t, LOCKMODE customers_mode = AccessShareLock,
+                         LOCKMODE orders_mode = AccessShareLock);
+
 // Removes customers and every assignment they had (logged with `cause`).
 void forget_customers(const std::vector<Datum>& keys, Cause cause);
 

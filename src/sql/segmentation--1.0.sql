@@ -88,6 +88,15 @@ CREATE TABLE segmentation.tracked_tables (
     live            boolean NOT NULL DEFAULT true
 );
 
+-- Notifications of prepared transactions (PREPARE TRANSACTION cannot NOTIFY):
+-- written by the prepared transaction itself, sent and deleted by the session
+-- that runs COMMIT PREPARED. Not dumped: they belong to this cluster's moment.
+CREATE TABLE segmentation.prepared_notifications (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    gid     text NOT NULL,
+    payload text NOT NULL
+);
+
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');

@@ -50,6 +50,7 @@ NEVER_RAISE = {
     "DatumGetFloat4", "Float4GetDatum",
     "list_length", "list_nth", "list_nth_cell",  # read a List (pg_list.h inlines)
     "pg_snprintf",  # snprintf: formats into the caller's buffer
+    "ItemPointerEquals",  # compares two item pointers' fields
 }
 
 # Standard functions that are not declared noexcept but cannot throw on the
