@@ -76,6 +76,17 @@ SELECT n, pg_temp.inlined(format('SELECT m.customer_id FROM segmentation.custome
 FROM (SELECT n, jsonb_build_object('any', (SELECT jsonb_agg(jsonb_build_object('minLifetimeValue', 100 * g)) FROM generate_series(1, n) g)) AS c
       FROM unnest(ARRAY[499, 500]) n) x ORDER BY n;
 
+-- A join with more segments than the recent-version ring (32) and the old
+-- cache size (256): every pair still gets segment_match's answer.
+INSERT INTO segmentation.segments (name, criteria, is_automatic)
+SELECT 'xp many ' || g, jsonb_build_object('minLifetimeValue', g * 2, 'maxLifetimeValue', g * 2 + 100), false
+FROM generate_series(1, 300) g;
+SELECT count(*) AS pairs, count(*) FILTER (WHERE joined IS DISTINCT FROM by_id) AS different, count(*) FILTER (WHERE joined) AS matching
+FROM (SELECT segmentation.segment_match(m, s.criteria, '2026-02-01') AS joined,
+             segmentation.segment_match(m.customer_id, s.criteria, '2026-02-01') AS by_id
+      FROM segmentation.customer_metrics m, segmentation.segments s WHERE s.name LIKE 'xp many %') x;
+DELETE FROM segmentation.segments WHERE name LIKE 'xp many %';
+
 SELECT count(*) FROM segmentation.verify('2026-02-01');
 SELECT segmentation.untrack_orders(), segmentation.untrack_customers();
 DELETE FROM segmentation.segments WHERE name = 'xp big';
