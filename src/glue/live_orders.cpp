@@ -13,6 +13,7 @@
 #include "glue/notify.hpp"
 #include "glue/segment_cache.hpp"
 #include "glue/spi.hpp"
+#include "glue/tracked_columns.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -92,11 +93,7 @@ SEGMENTATION_PG_CONTEXT void read_rows(Tuplestorestate* table, TupleDesc desc, c
         else row.amount = DirectFunctionCall1(cash_numeric, amount);
         Datum time = slot_getattr(slot, l.time, &null);
         row.has_time = !null;
-        if (!null) {
-            if (l.time_type == TIMESTAMPTZOID) row.time = DatumGetTimestampTz(time);
-            else if (l.time_type == TIMESTAMPOID) row.time = DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, time));
-            else row.time = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, time));
-        }
+        if (!null) row.time = instant_of(time, l.time_type);
         rows.push_back(row);
     }
     ExecDropSingleTupleTableSlot(slot);
@@ -452,7 +449,8 @@ SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orde
 std::string recompute_sql(const TrackedTable& orders) {
     std::string key = pg::call([&] { return quote_identifier(orders.key_column.c_str()); });
     std::string time = pg::call([&] { return quote_identifier(orders.time_column.c_str()); });
-    return "SELECT min(o." + time + "::timestamptz), max(o." + time + "::timestamptz) FROM " + orders.name +
+    std::string instant = instant_sql("o." + time, orders.time_type);
+    return "SELECT min(" + instant + "), max(" + instant + ") FROM " + orders.name +
            " o WHERE o." + key + " = $1";
 }
 

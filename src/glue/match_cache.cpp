@@ -70,7 +70,8 @@ const Matcher& MatchCache::compile(const char* bytes, std::size_t length, Functi
     std::string key(bytes, length);
     auto found = compiled_.find(key);
     if (found == compiled_.end()) {
-        if (compiled_.size() >= kMaxCompiled) forget_compiled();
+        if (compiled_.size() >= kMaxCompiled || compiled_bytes_ + length > kMaxCompiledBytes) forget_compiled();
+        compiled_bytes_ += length;
         auto matcher = std::make_unique<Matcher>(parse_criteria(jsonb_text(fcinfo, argno)));
         found = compiled_.emplace(std::move(key), std::move(matcher)).first;
     }
@@ -86,7 +87,10 @@ const Matcher& MatchCache::criteria_of_row_slowly(FunctionCallInfo fcinfo, int a
             last_version_hit_ = i;
             return *versions_[i].matcher;
         }
-    const Matcher& matcher = criteria(fcinfo, argno);
+    auto known = by_version_.find(version);
+    const Matcher& matcher = known != by_version_.end() ? *known->second : criteria(fcinfo, argno);
+    if (by_version_.size() >= kMaxCompiled) by_version_.clear();  // many rows, few criteria
+    by_version_.emplace(version, &matcher);
     versions_[next_version_] = RecentVersion{version, &matcher};
     last_version_hit_ = next_version_;
     next_version_ = (next_version_ + 1) % kRecent;
@@ -95,6 +99,8 @@ const Matcher& MatchCache::criteria_of_row_slowly(FunctionCallInfo fcinfo, int a
 
 void MatchCache::forget_compiled() {
     compiled_.clear();
+    compiled_bytes_ = 0;
+    by_version_.clear();
     for (RecentBytes& r : recent_) r = RecentBytes{};
     for (RecentVersion& v : versions_) v = RecentVersion{};
 }

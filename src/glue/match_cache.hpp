@@ -31,6 +31,12 @@ struct RowVersion {
     bool operator==(const RowVersion& other) const {
         return block == other.block && offset == other.offset && xmin == other.xmin;
     }
+    struct Hash {
+        std::size_t operator()(const RowVersion& v) const noexcept {
+            uint64_t place = (static_cast<uint64_t>(v.block) << 16) | v.offset;
+            return std::hash<uint64_t>()(place * 0x9E3779B97F4A7C15ULL ^ v.xmin);
+        }
+    };
 };
 
 class MatchCache {
@@ -73,7 +79,12 @@ public:
 
 private:
     static constexpr std::size_t kRecent = 32;
-    static constexpr std::size_t kMaxCompiled = 256;
+    // What one call site keeps compiled before starting over: enough for
+    // every segment of a join (a limit crossed by a join's segments would
+    // recompile each of them for every customer), bounded for criteria that
+    // differ in every row.
+    static constexpr std::size_t kMaxCompiled = 10000;
+    static constexpr std::size_t kMaxCompiledBytes = std::size_t{64} << 20;
 
     const Matcher& compile(const char* bytes, std::size_t length, FunctionCallInfo fcinfo, int argno);
     const Matcher& criteria_of_row_slowly(FunctionCallInfo fcinfo, int argno, RowVersion version);
@@ -89,8 +100,11 @@ private:
     }
     void forget_compiled();
 
-    // Every criteria compiled here, by its bytes.
+    // Every criteria compiled here, by its bytes, and their total size.
     std::unordered_map<std::string, std::unique_ptr<Matcher>> compiled_;
+    std::size_t compiled_bytes_ = 0;
+    // The compiled criteria of every row version seen (beyond the recent ones).
+    std::unordered_map<RowVersion, const Matcher*, RowVersion::Hash> by_version_;
 
     struct RecentBytes {
         const char* address = nullptr;
@@ -130,6 +144,18 @@ private:
     Oid row_type_ = InvalidOid;
     AttrNumber columns_[kMetricColumnCount + 1] = {};  // customer_id, then the metric columns
 };
+
+// How the planner rewrite (match_planning.cpp) marks the segment_match_rows
+// calls it makes, whose row versions are those of the rows the columns were
+// read from. SQL a user writes never gives an extension's function this form
+// (only pg_catalog's SQL-syntax functions, such as EXTRACT, have it), so a
+// call written by hand cannot make the cache trust versions it made up.
+constexpr CoercionForm kPlannerMadeCall = COERCE_SQL_SYNTAX;
+inline bool planner_made_call(FunctionCallInfo fcinfo) {
+    Node* expression = fcinfo->flinfo->fn_expr;
+    return expression != nullptr && IsA(expression, FuncExpr) &&
+           reinterpret_cast<FuncExpr*>(expression)->funcformat == kPlannerMadeCall;
+}
 
 // The cache of the calling function's call site, made on first use.
 MatchCache& new_match_cache(FunctionCallInfo fcinfo);

@@ -26,6 +26,7 @@
 #include "glue/catalog.hpp"
 #include "glue/customers.hpp"
 #include "glue/guard.hpp"
+#include "glue/match_cache.hpp"
 
 extern "C" {
 #include "nodes/makefuncs.h"
@@ -281,11 +282,27 @@ struct Builder {
     }
 };
 
+// Criteria with more conditions than this are not inlined: the expression
+// would grow with them, and so would the JIT's compile time (an "any" of
+// 20,000 arms took 25 s to compile); segment_match_values compiles any size
+// once, in the extension's own matcher.
+constexpr std::size_t kMaxInlinedConditions = 1000;
+
+// The conditions (bounds, loyalty lists, combinations) criteria inline into.
+std::size_t condition_count(const Criteria& criteria) {
+    std::size_t count = 1 + criteria.bounds.size() + (criteria.has_loyalty_levels ? 1 : 0);
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children) count += condition_count(child);
+    return count;
+}
+
 // Whether a call's customer row can be replaced by its columns: a whole-row
 // Var of segmentation.customer_metrics of the query level being planned (an
 // outer level has already settled which of its columns inner levels use), in
-// a level without outer joins (where the row could be NULL, and segment_match
-// would then refuse it).
+// a level where nothing can turn the row into NULL (segment_match refuses a
+// NULL row; its columns would pass as a customer without data): no outer
+// joins, no grouping sets (ROLLUP, CUBE and GROUPING SETS null the columns
+// a grouping set leaves out).
 SEGMENTATION_PG_CONTEXT bool is_metrics_row(PlannerInfo* root, Node* row, Oid metrics) {
     if (!IsA(row, Var)) return false;
     Var* var = reinterpret_cast<Var*>(row);
@@ -293,6 +310,7 @@ SEGMENTATION_PG_CONTEXT bool is_metrics_row(PlannerInfo* root, Node* row, Oid me
     if (root->parse == nullptr || var->varno < 1 ||
         static_cast<int>(var->varno) > list_length(root->parse->rtable))
         return false;
+    if (root->parse->groupingSets != NIL) return false;
     ListCell* cell;
     foreach (cell, root->parse->rtable) {
         auto* entry = static_cast<RangeTblEntry*>(lfirst(cell));
@@ -371,8 +389,10 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         } catch (const CriteriaError&) {
             PG_RETURN_POINTER(nullptr);  // left alone: the call reports the error when it runs
         }
-        Expr* inlined = pg::call([&] { return builder.level(parsed); });
-        if (builder.representable) return PointerGetDatum(inlined);
+        if (condition_count(parsed) <= kMaxInlinedConditions) {
+            Expr* inlined = pg::call([&] { return builder.level(parsed); });
+            if (builder.representable) return PointerGetDatum(inlined);
+        }
     }
     return pg::call([&] {
         const Columns& c = builder.c;
@@ -393,7 +413,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
             Oid types[11] = {TIDOID, XIDOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
                              TEXTOID, JSONBOID, TIDOID, XIDOID, TIMESTAMPTZOID};
             Oid function = function_oid("segment_match_rows", 11, types);
-            return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+            return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, kPlannerMadeCall));
         }
         List* args = lappend(lappend(columns, criteria), as_of);
         Oid types[7] = {NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};

@@ -41,11 +41,14 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
 // the same, for a customer_metrics row matched with a segments row (a join).
 // Both rows' versions come along, so that the customer and the compiled
 // criteria of the previous calls are recognised without comparing bytes.
+// Versions are trusted only in the planner's own calls; a call written by
+// hand is answered like segment_match_values, by the values.
 SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
     for (int argno : {0, 1, 8, 9}) require_argument(fcinfo, argno, "row version");
     require_argument(fcinfo, 7, "criteria");
     TimestampTz as_of = as_of_argument(fcinfo, 10);
     MatchCache& cache = match_cache(fcinfo);
+    if (!planner_made_call(fcinfo)) PG_RETURN_BOOL(cache.criteria(fcinfo, 7).matches(cache.customer(fcinfo, 2, as_of)));
     const Matcher& matcher =
         cache.criteria_of_row(fcinfo, 7, RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
     const detail::Facts& customer =

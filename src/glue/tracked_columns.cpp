@@ -7,6 +7,7 @@ extern "C" {
 #include "access/genam.h"
 #include "catalog/pg_inherits.h"
 #include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/ruleutils.h"
 }
 
@@ -59,6 +60,21 @@ Oid storage_type(KeyFamily family) {
         case KeyFamily::Uuid: return UUIDOID;
         default: return TEXTOID;
     }
+}
+
+std::string instant_sql(const std::string& column_sql, Oid type) {
+    // A zero interval as the zone: the wall time read at offset 0, without
+    // looking up a zone name (or the session's abbreviations).
+    if (type == TIMESTAMPOID) return "pg_catalog.timezone('0'::pg_catalog.interval, " + column_sql + ")";
+    if (type == DATEOID)
+        return "pg_catalog.timezone('0'::pg_catalog.interval, (" + column_sql + ")::pg_catalog.timestamp)";
+    return "(" + column_sql + ")::pg_catalog.timestamptz";
+}
+
+SEGMENTATION_PG_CONTEXT TimestampTz instant_of(Datum value, Oid type) {
+    if (type == TIMESTAMPOID) return DatumGetTimestamp(value);  // the same microseconds, read at UTC
+    if (type == DATEOID) return DatumGetTimestamp(DirectFunctionCall1(date_timestamp, value));  // midnight, no zone
+    return DatumGetTimestampTz(value);
 }
 
 std::string loyalty_as_text(const std::string& column_sql, Oid type) {

@@ -51,6 +51,14 @@ void require_trackable_key_column(Oid relation, const std::string& column);
 // type's output function, never through a cast a user could have defined.
 std::string loyalty_as_text(const std::string& column_sql, Oid type);
 
+// Order and creation times as instants, the same for every session: a
+// timestamptz as it is, a timestamp (without time zone) as UTC wall time, a
+// date as midnight UTC. Never through the session's TimeZone, so metrics and
+// verify() do not depend on who writes or checks. One rule, in SQL (an
+// expression over the column) and in C++ (PG-style).
+std::string instant_sql(const std::string& column_sql, Oid type);
+SEGMENTATION_PG_CONTEXT TimestampTz instant_of(Datum value, Oid type);
+
 // The first thing wrong with a tracking, if any: a table or column gone or
 // retyped, one of the extension's triggers on it dropped or disabled. Needs SPI.
 std::optional<std::string> tracking_problem(const Tracking& tracking);

@@ -93,7 +93,7 @@ struct OrderColumns {
 OrderColumns order_columns(const TrackedTable& orders, const std::string& key_type) {
     std::string reference = "o." + q(orders.key_column);
     return {reference + "::" + key_type, "coalesce(o." + q(orders.value_column) + "::numeric, 0)",
-            "o." + q(orders.time_column) + "::timestamptz", reference};
+            instant_sql("o." + q(orders.time_column), orders.time_type), reference};
 }
 
 std::string aggregate_orders(const std::string& source, const OrderColumns& c, const std::string& filter = "") {
@@ -144,8 +144,8 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
     std::string loyalty = customers.value_column.empty() ? "NULL::text"
                                                          : loyalty_as_text("c." + q(customers.value_column), customers.value_type);
     std::string due = customers.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
-    std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, c." +
-                      q(customers.time_column) + "::timestamptz AS since, " + loyalty + " AS loyalty FROM " + source +
+    std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, " +
+                      instant_sql("c." + q(customers.time_column), customers.time_type) + " AS since, " + loyalty + " AS loyalty FROM " + source +
                       " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
     std::string totals = "0, 0, NULL::timestamptz, NULL::timestamptz";
     std::string join;
@@ -404,8 +404,8 @@ std::string expected_metrics_sql(const Tracking& t) {
     if (t.customers) {
         const TrackedTable& c = *t.customers;
         std::string loyalty = c.value_column.empty() ? "NULL::text" : loyalty_as_text("c." + q(c.value_column), c.value_type);
-        return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns + "c." + q(c.time_column) +
-               "::timestamptz AS customer_since, " + loyalty + " AS loyalty_level FROM " + c.name +
+        return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns +
+               instant_sql("c." + q(c.time_column), c.time_type) + " AS customer_since, " + loyalty + " AS loyalty_level FROM " + c.name +
                " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) + " WHERE c." + q(c.key_column) +
                " IS NOT NULL ORDER BY 1";
     }

@@ -29,14 +29,21 @@ std::string metrics_drift(const Tracking& t) {
 }
 
 // Automatic membership at $1, for customers not waiting for refresh_due().
+// Matching is one join of customers with segments (not a subquery per
+// customer), which the planner rewrites (match_planning.cpp): each criteria
+// is read and compiled once per verify, however large.
 const char* const kMembershipDrift =
-    "SELECT m.customer_id::text, 'membership', e.segments::text, x.segments::text "
-    "FROM segmentation.customer_metrics m, "
-    "LATERAL (SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') AS segments FROM segmentation.segments s "
-    "         WHERE s.is_automatic AND segmentation.segment_match(m, s.criteria, $1)) e, "
-    "LATERAL (SELECT coalesce(array_agg(a.segment_id ORDER BY a.segment_id), '{}') AS segments "
-    "         FROM segmentation.assignments a WHERE a.customer_id = m.customer_id AND a.is_automatic) x "
-    "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) AND e.segments <> x.segments";
+    "SELECT m.customer_id::text, 'membership', coalesce(e.segments, '{}')::text, coalesce(x.segments, '{}')::text "
+    "FROM segmentation.customer_metrics m "
+    "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
+    "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
+    "             ON s.is_automatic AND segmentation.segment_match(c, s.criteria, $1) "
+    "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
+    "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
+    "           FROM segmentation.assignments a WHERE a.is_automatic GROUP BY a.customer_id) x "
+    "  ON x.customer_id = m.customer_id "
+    "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
+    "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
 
 // A due time later than the next possible change would miss that change.
 const char* const kDueDrift =
