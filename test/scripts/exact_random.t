@@ -227,11 +227,11 @@ sub finish_statement {
     my $state = $s->{conn}->state;
     my $message = $s->{conn}->errstr // '';
     push @$log, "$s->{name}:   ERROR $state: $message";
-    # A manual assignment whose customer another transaction deleted (or
+    # A manual assignment or removal whose customer another transaction deleted (or
     # rekeyed) between the statement's snapshot and its lock.
-    my $raced_assignment = $state eq '42704' && $s->{concurrent} && !ref $sql && $sql =~ /assign_manual_segment/;
+    my $raced_assignment = $state eq '42704' && $s->{concurrent} && !ref $sql && $sql =~ /(assign|remove)_manual_segment/;
     if ($raced_assignment) {
-        $outcomes{'42704 assignment to a customer deleted concurrently'}++;
+        $outcomes{'42704 manual assignment of a customer deleted concurrently'}++;
     } elsif (!$legitimate{$state} || ($state eq '23503' && !$current->{fk})) {
         die { unexpected => "$state: $message" };
     } else {
