@@ -275,6 +275,58 @@ const char* const kObjectsOverKeys =
     "  WHERE d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass "
     "    AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid <> 0) AS x(user_object)";
 
+// The views (plain and materialized) a restore has built over the key
+// columns, with every view built over those: pg_restore creates them before it
+// loads tracked_tables, so while the keys are still text. Each row: the DROP,
+// then the statements that build the view again (definition, options, owner,
+// comments), in creation order.
+const char* const kViewsOverKeys =
+    "WITH RECURSIVE keyed AS (SELECT c.oid, a.attnum FROM pg_catalog.pg_class c "
+    "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
+    "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log')), "
+    "views(oid) AS ("
+    "  SELECT r.ev_class FROM pg_catalog.pg_depend d JOIN keyed k ON d.refobjid = k.oid AND d.refobjsubid = k.attnum "
+    "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
+    "  WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND r.rulename = '_RETURN' "
+    "  UNION "
+    "  SELECT r.ev_class FROM views v JOIN pg_catalog.pg_depend d "
+    "    ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = v.oid "
+    "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
+    "  WHERE r.rulename = '_RETURN' AND r.ev_class <> v.oid) "
+    "SELECT pg_catalog.format('DROP %s %s', x.kind, x.name), "
+    "  pg_catalog.array_to_string(ARRAY["
+    "    pg_catalog.format('CREATE %s %s%s AS %s%s', x.kind, x.name, "
+    "      CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END, "
+    "      pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', ''), "
+    "      CASE WHEN c.relkind = 'm' THEN ' WITH NO DATA' ELSE '' END), "
+    "    pg_catalog.format('ALTER %s %s OWNER TO %I', x.kind, x.name, pg_catalog.pg_get_userbyid(c.relowner))] "
+    "    || ARRAY(SELECT CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L', x.kind, x.name, d.description) "
+    "                         ELSE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', x.name, "
+    "                                                a.attname, d.description) END "
+    "             FROM pg_catalog.pg_description d LEFT JOIN pg_catalog.pg_attribute a "
+    "               ON a.attrelid = c.oid AND a.attnum = d.objsubid "
+    "             WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objoid = c.oid), '; ') "
+    "FROM (SELECT DISTINCT oid FROM views) v JOIN pg_catalog.pg_class c ON c.oid = v.oid, "
+    "LATERAL (SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kind, "
+    "                c.oid::pg_catalog.regclass::text AS name) x "
+    "ORDER BY c.oid";
+
+// Drops the views a restore built over the key columns, newest first, and
+// returns the SQL that builds them again once the keys have their type.
+std::vector<std::string> drop_views_over_keys() {
+    uint64 rows = spi::run_once(kViewsOverKeys, true);
+    std::vector<std::string> drops, rebuilds;
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) {
+            drops.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1));
+            rebuilds.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2));
+        }
+    });
+    for (auto drop = drops.rbegin(); drop != drops.rend(); ++drop) spi::run_once(*drop);
+    return rebuilds;
+}
+
 // Refuses, with the extension's own error naming them, to retype customer
 // keys from `current` to `wanted` while objects of the user's depend on them.
 void require_keys_retypable(Oid current, Oid wanted) {
@@ -752,10 +804,15 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
                                 "segmentation.assignment_log still holds the history of " + type_name(current) + " customers.",
                                 "Archive and delete that history first, or track tables whose keys have the same type.");
             }
+            // A restore may have built the user's views over the keys while
+            // they were text: build them again over the retyped keys.
+            std::vector<std::string> views;
+            if (pg::call([] { return restoring_from_dump(); })) views = drop_views_over_keys();
             require_keys_retypable(current, wanted);
             for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
                 spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " + type +
                               " USING customer_id::text::" + type);
+            for (const std::string& view : views) spi::run_once(view);
         }
     }
     spi::finish();
