@@ -48,3 +48,6 @@ extern "C" {
 #ifdef Max
 #undef Max
 #endif
+
+// Functions whose signature changed after PostgreSQL 15.
+#include "glue/compat.hpp"
