@@ -5,11 +5,14 @@
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
 #   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
+#   5. the extension built with -Werror, pg_regress, isolation and pgTAP on
+#      PostgreSQL 17 and 18, in Debian chroots (scripts/pg-versions.sh)
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
+# The extension is built with -Werror here (COPT), as on 17 and 18.
 set -eu
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+COPT=-Werror scripts/setup.sh
 
 echo "== core: GoogleTest"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -34,5 +37,8 @@ grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 echo "== database suites (throwaway cluster)"
 pg_virtualenv -o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap \
     scripts/database-tests.sh
+
+echo "== PostgreSQL 17 and 18"
+scripts/pg-versions.sh
 
 echo "== all tests passed"
