@@ -10,7 +10,7 @@
 # $SEGMENTATION_CHROOTS/pgVERSION (default /var/cache/segmentation-chroots)
 # and is reused once complete; creating one downloads about 1.4 GB from the
 # Debian archive this machine's apt already uses. Delete the directory to
-# get a fresh one (after making sure nothing is mounted inside it).
+# get a fresh one. One run at a time: a second one waits.
 set -eu
 cd "$(dirname "$0")/.."
 source_tree=$(pwd)
@@ -23,6 +23,9 @@ fi
 
 chroots=${SEGMENTATION_CHROOTS:-/var/cache/segmentation-chroots}
 complete_marker=.segmentation-chroot-complete
+mkdir -p "$chroots"
+exec 9>"$chroots/.lock"
+flock 9
 
 prepare_only=false
 if [ "${1:-}" = --prepare ]; then
@@ -66,16 +69,16 @@ create_chroot() {
     dir="$chroots/pg$version"
     [ -f "$dir/$complete_marker" ] && return 0
     if [ -e "$dir" ]; then
-        echo "pg-versions: $dir exists but is incomplete; remove it (check nothing is mounted inside first)" >&2
+        echo "pg-versions: $dir exists but is incomplete; remove it" >&2
         return 1
     fi
     command -v mmdebstrap >/dev/null || {
         echo "pg-versions: installing mmdebstrap"
+        apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
     }
     suite=$(suite_for "$version")
     mirror=$(debian_mirror)
-    mkdir -p "$chroots"
     rm -rf "$dir.new"
     echo "pg-versions: creating the PostgreSQL $version chroot (Debian $suite)"
     # Debian testing's index can be past its Valid-Until date on a mirror
@@ -88,8 +91,9 @@ create_chroot() {
     mv "$dir.new" "$dir"
 }
 
+# (Without the lock's descriptor: a server must not hold the lock.)
 in_chroot() {
-    chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+    chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@" 9>&-
 }
 
 unmount_chroot() {
