@@ -136,8 +136,11 @@ test_version() {
         make -s install PG_CONFIG=$pg_config >/dev/null"
     # pg_virtualenv, run as root, makes its cluster "regress" in the chroot's
     # /etc/postgresql; one left by a killed run would make it refuse.
+    # (pg_dropcluster keeps the directory for pg_virtualenv's own marker.)
     if [ -d "$dir/etc/postgresql/$version/regress" ]; then
-        in_chroot pg_dropcluster --stop "$version" regress
+        echo "-- PostgreSQL $version: removing the cluster a killed run left"
+        in_chroot pg_dropcluster --stop "$version" regress || true
+        rm -rf "$dir/etc/postgresql/$version/regress" "$dir/var/lib/postgresql/$version/regress"
     fi
     # The end-to-end tests (minutes: they build 1,000,000 customers) run on 15 only.
     in_chroot sh -c "cd /build/segmentation && PG_MAJOR=$version END_TO_END=no pg_virtualenv -v $version \
