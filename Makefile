@@ -26,6 +26,9 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=segmentation
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wno-missing-field-initializers -Wno-unused-parameter -Wno-register -MMD -MP
+# COPT is PostgreSQL's knob for extra compiler flags (the tests build with
+# COPT=-Werror); PGXS before 18 hands it to the C compiler only.
+PG_CXXFLAGS += $(COPT)
 SHLIB_LINK = -lstdc++
 EXTRA_CLEAN = $(OBJS:.o=.d)
 

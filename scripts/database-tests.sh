@@ -5,10 +5,12 @@
 #   scripts/database-tests.sh regress pgtap
 #                                        only those (regress: pg_regress and
 #                                        isolation; pgtap; e2e: test/scripts)
+# PG_MAJOR picks the PostgreSQL version (scripts/pg-versions.sh: 17, 18).
 set -eu
 cd "$(dirname "$0")/.."
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+export PATH="/usr/lib/postgresql/$PG_MAJOR/bin:$PATH"
 suites="${*:-regress pgtap e2e}"
 
 show_diffs() {

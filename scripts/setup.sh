@@ -24,5 +24,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-make -s -j2 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# COPT adds compiler flags (scripts/test.sh: -Werror); then every object is
+# rebuilt with them, whatever an earlier build left.
+make -s -j2 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config ${COPT:+-B COPT="$COPT"}
 make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null

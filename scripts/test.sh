@@ -9,11 +9,14 @@
 #   5. 2 and 3 again on a server whose clock is years ahead (libfaketime)
 #   6. multi-node: test/citus/ on a throwaway Citus cluster (scripts/citus-tests.sh,
 #      which builds Citus once from ../shared/citus)
+#   7. the extension built with -Werror, pg_regress, isolation and pgTAP on
+#      PostgreSQL 17 and 18, in Debian chroots (scripts/pg-versions.sh)
 # Each database suite runs in a throwaway cluster started by pg_virtualenv.
+# The extension is built with -Werror here (COPT), as on 17 and 18.
 set -eu
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+COPT=-Werror scripts/setup.sh
 
 echo "== boundary: PostgreSQL called only inside pg::call, no CHECK_FOR_INTERRUPTS, no allocating noexcept"
 scripts/check-boundary.sh
@@ -58,5 +61,8 @@ SERVER_CLOCK_AHEAD_DAYS="$days_ahead" \
 
 echo "== multi-node: Citus"
 scripts/citus-tests.sh
+
+echo "== PostgreSQL 17 and 18"
+scripts/pg-versions.sh
 
 echo "== all tests passed"

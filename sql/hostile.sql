@@ -77,8 +77,10 @@ SELECT n AS levels, pg_temp.outcome(format('SELECT segmentation.check_criteria(%
 FROM unnest(ARRAY[32, 33, 128, 129, 5000]) n;
 
 -- Strings: odd unicode and escapes are fine in loyalty levels and are named
--- in the paths of unknown keys.
-SELECT document, pg_temp.outcome(format('SELECT segmentation.check_criteria(%L)', document)) AS outcome
+-- in the paths of unknown keys. A zero-width space is shown as <U+200B>:
+-- psql 15 gives it one column, psql 17 none.
+SELECT document, replace(pg_temp.outcome(format('SELECT segmentation.check_criteria(%L)', document)),
+                         chr(8203), '<U+200B>') AS outcome
 FROM unnest(ARRAY[
     $j${"loyaltyLevels": ["GOLD\u00e9", "😀", "", " ", "\t", "\"quoted\"", "back\\slash", "new\nline", "\u001f", "\ud83d\ude00"]}$j$,
     $j${"mïnOrders": 1}$j$,
@@ -281,7 +283,8 @@ FROM unnest(ARRAY[
     $s$SELECT segment_id FROM segmentation.customer_segments('-0')$s$,
     $s$SELECT segment_id FROM segmentation.customer_segments('1.0')$s$,
     $s$SELECT segment_id FROM segmentation.customer_segments('1e3')$s$,
-    $s$SELECT segment_id FROM segmentation.customer_segments('0x10')$s$,
+    -- (Hexadecimal, '0x10', is a bigint from PostgreSQL 16 on.)
+    $s$SELECT segment_id FROM segmentation.customer_segments('0x')$s$,
     $s$SELECT segment_id FROM segmentation.customer_segments('１')$s$,
     $s$SELECT segment_id FROM segmentation.customer_segments('NaN')$s$,
     $s$SELECT segment_id FROM segmentation.customer_segments(E'1\n')$s$,
@@ -415,7 +418,8 @@ SELECT pg_temp.state() AS before;
 SELECT statement, pg_temp.outcome(statement) AS outcome
 FROM unnest(ARRAY[
     $s$SELECT segmentation.track_customers('h_nope', 'id', 'created_at')$s$,
-    $s$SELECT segmentation.track_customers('nope.h_customers', 'id', 'created_at')$s$,
+    -- (A missing schema is reported by PostgreSQL, differently before 16.)
+    $s$SELECT segmentation.track_customers('public.h_nope', 'id', 'created_at')$s$,
     $s$SELECT segmentation.track_customers(0::oid::regclass, 'id', 'created_at')$s$,
     $s$SELECT segmentation.track_customers('h_view', 'id', 'created_at')$s$,
     $s$SELECT segmentation.track_customers('h_matview', 'id', 'created_at')$s$,

@@ -46,7 +46,7 @@ const Catalog& catalog() {
     c.assignment_log = relation_in_schema("assignment_log", c.schema);
     c.customer_metrics = relation_in_schema("customer_metrics", c.schema);
     c.tracked_tables = relation_in_schema("tracked_tables", c.schema);
-    c.assignment_log_sequence = getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
+    c.assignment_log_sequence = compat::getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
     AttrNumber key_column = get_attnum(c.customer_metrics, "customer_id");
     if (key_column == InvalidAttrNumber)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -60,7 +60,7 @@ const Catalog& catalog() {
 }
 
 bool restoring_from_dump() {
-    return !check_function_bodies && pg_class_ownercheck(catalog().segments, GetOuterUserId());
+    return !check_function_bodies && compat::pg_class_ownercheck(catalog().segments, GetOuterUserId());
 }
 
 Oid catalog_relation_of_tracking() { return cached_valid ? cached.tracked_tables : InvalidOid; }

@@ -87,14 +87,14 @@ void CustomerScan::open() {
         h->context = context;
         h->snapshot = RegisterSnapshot(GetTransactionSnapshot());
         h->metrics = table_open(c.customer_metrics, AccessShareLock);
-        h->metrics_key = index_open(RelationGetPrimaryKeyIndex(h->metrics), AccessShareLock);
+        h->metrics_key = index_open(compat::RelationGetPrimaryKeyIndex(h->metrics), AccessShareLock);
         h->assignments = table_open(c.assignments, AccessShareLock);
-        h->assignments_key = index_open(RelationGetPrimaryKeyIndex(h->assignments), AccessShareLock);
+        h->assignments_key = index_open(compat::RelationGetPrimaryKeyIndex(h->assignments), AccessShareLock);
         if (IndexRelationGetNumberOfAttributes(h->assignments_key) != 3)
             elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
-        h->metrics_scan = index_beginscan(h->metrics, h->metrics_key, h->snapshot, 0, 0);
+        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, 0, 0);
         index_rescan(h->metrics_scan, nullptr, 0, nullptr, 0);
-        h->assignments_scan = index_beginscan(h->assignments, h->assignments_key, h->snapshot, 0, 0);
+        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, 0, 0);
         h->assignments_scan->xs_want_itup = true;
         index_rescan(h->assignments_scan, nullptr, 0, nullptr, 0);
         h->metrics_slot = table_slot_create(h->metrics, nullptr);

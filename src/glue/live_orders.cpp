@@ -242,7 +242,7 @@ SEGMENTATION_PG_CONTEXT RangeTblEntry* range_entry(Oid relid) {
 SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     const Catalog& c = catalog();
     w.estate = CreateExecutorState();
-    ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
+    compat::ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
                                             range_entry(c.assignment_log)));
     // A statement with two writes to the orders table (a CTE) fires two of
     // our triggers with no command boundary between them: start a new
@@ -252,10 +252,10 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     w.estate->es_output_cid = GetCurrentCommandId(true);
     AfterTriggerBeginQuery();
     w.metrics = result_relation(w, c.customer_metrics, 1);
-    EvalPlanQualInit(&w.epq, w.estate, nullptr, NIL, -1);
+    compat::EvalPlanQualInit(&w.epq, w.estate, nullptr, NIL, -1);
 
     Relation metrics = w.metrics->ri_RelationDesc;
-    w.metrics_key = RelationGetPrimaryKeyIndex(metrics);
+    w.metrics_key = compat::RelationGetPrimaryKeyIndex(metrics);
     w.search = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
     w.current = table_slot_create(metrics, &w.estate->es_tupleTable);
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
@@ -281,7 +281,7 @@ SEGMENTATION_PG_CONTEXT void need_assignments(Writer& w) {
     w.assignment_search = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
     w.assignment_found = table_slot_create(assignments, &w.estate->es_tupleTable);
     w.assignment_new = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(assignments), &TTSOpsVirtual);
-    w.assignments_key_oid = RelationGetPrimaryKeyIndex(assignments);
+    w.assignments_key_oid = compat::RelationGetPrimaryKeyIndex(assignments);
     w.assignments_key = index_open(w.assignments_key_oid, AccessShareLock);
     w.assignment_columns = {get_attnum(c.assignments, "customer_id"), get_attnum(c.assignments, "segment_id"),
                             get_attnum(c.assignments, "is_automatic"), get_attnum(c.assignments, "assigned_at")};
@@ -335,7 +335,7 @@ SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::
     need_assignments(w);
     Relation assignments = w.assignments->ri_RelationDesc;
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-    IndexScanDesc scan = index_beginscan(assignments, w.assignments_key, snapshot, 1, 0);
+    IndexScanDesc scan = compat::index_beginscan(assignments, w.assignments_key, snapshot, 1, 0);
     ScanKeyData scan_key = w.assignments_scan_key;
     scan_key.sk_argument = key;
     index_rescan(scan, &scan_key, 1, nullptr, 0);

@@ -70,3 +70,6 @@ extern "C" {
 #define SEGMENTATION_PG_CONTEXT
 #define SEGMENTATION_BOUNDARY
 #endif
+
+// Functions whose signature changed after PostgreSQL 15.
+#include "glue/compat.hpp"
