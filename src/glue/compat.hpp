@@ -8,6 +8,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "catalog/dependency.h"
+#include "storage/proc.h"
 #include "executor/executor.h"
 #include "utils/acl.h"
 #include "utils/relcache.h"
@@ -38,6 +39,16 @@ SEGMENTATION_PG_CONTEXT inline Oid getIdentitySequence(Oid relation, AttrNumber 
     return sequence;
 #else
     return ::getIdentitySequence(relation, column, missing_ok);
+#endif
+}
+
+// This backend's local transaction id (with statement start and command id,
+// it names one statement of one transaction).
+SEGMENTATION_PG_CONTEXT inline LocalTransactionId my_local_transaction_id() {
+#if PG_VERSION_NUM >= 170000  // PostgreSQL 17 moved it into PGPROC's vxid
+    return MyProc->vxid.lxid;
+#else
+    return MyProc->lxid;
 #endif
 }
 

@@ -104,7 +104,7 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
 
 Statement current_statement() {
     return pg::call([] {
-        return Statement{MyProc->lxid, GetCurrentStatementStartTimestamp(), GetCurrentCommandId(false)};
+        return Statement{compat::my_local_transaction_id(), GetCurrentStatementStartTimestamp(), GetCurrentCommandId(false)};
     });
 }
 
