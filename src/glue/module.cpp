@@ -1,9 +1,9 @@
 // Loading the extension's library: settings and cache callbacks.
-#include "glue/catalog.hpp"
-#include "glue/live_orders.hpp"
-#include "glue/notify.hpp"
-#include "glue/segment_cache.hpp"
-#include "glue/tracking.hpp"
+#include "glue/boundary/catalog.hpp"
+#include "glue/tracking/order_changes.hpp"
+#include "glue/membership/notify.hpp"
+#include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/configuration.hpp"
 
 extern char* segmentation_actor_setting;  // api.cpp
 
