@@ -20,6 +20,10 @@ inline TimestampTz as_of_argument(FunctionCallInfo fcinfo, int argno) {
     return PG_GETARG_TIMESTAMPTZ(argno);
 }
 
+// The trigger data of a function that must be called as a trigger; 39P01
+// naming segmentation.<function>() otherwise.
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* function);
+
 // The text of a jsonb argument (NULL must have been refused already).
 std::string jsonb_text(FunctionCallInfo fcinfo, int argno);
 

@@ -1,9 +1,12 @@
 // segment_match over customer_metrics rows, and the forms the planner turns
 // it into (match_planning.cpp): the row's columns with criteria given as a
-// value, or with criteria read from a segments row.
+// value, or with criteria read from a segments row; segment_match by
+// customer id; check_criteria(), next_change_at().
 #include "core/matcher.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/matching/match_cache.hpp"
+#include "glue/boundary/spi.hpp"
+#include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/segment_cache.hpp"
 
 using namespace segmentation;
@@ -67,3 +70,17 @@ SEGMENTATION_FUNCTION(segmentation_next_change_at) {
     if (!next || *next >= END_TIMESTAMP) PG_RETURN_NULL();
     PG_RETURN_TIMESTAMPTZ(*next);
 }
+
+// segmentation.segment_match(customer_id, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
+    Datum key = key_argument(fcinfo, 0);
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    spi::connect();
+    Customer customer;
+    if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
+    bool result = matcher.matches(customer, as_of);
+    spi::finish();
+    PG_RETURN_BOOL(result);
+}
+

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "glue/membership/evaluation.hpp"
 
@@ -12,6 +13,10 @@ struct RefreshTotals {
     int64 customers = 0;  // customers whose membership or due time changed
     int64 added = 0;
     int64 removed = 0;
+
+    void count(const std::vector<Change>& changes) {
+        for (const Change& c : changes) (c.added ? added : removed) += 1;
+    }
 };
 
 // Re-evaluates every customer at `as_of`, streaming them in batches: only

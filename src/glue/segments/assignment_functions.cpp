@@ -1,6 +1,6 @@
-// The service's API as SQL-callable functions: segments, matching by customer
-// id, and assignments. Matching rows is in matching.cpp, tracking in
-// tracking.cpp, refreshes in refresh.cpp.
+// Assignments as SQL functions: calculate_automatic_segments(),
+// assign_automatic_segments(), assign_manual_segment(),
+// remove_manual_segment(), customer_segments().
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -12,6 +12,7 @@
 #include "glue/boundary/guard.hpp"
 #include "glue/boundary/keys.hpp"
 #include "glue/matching/match_cache.hpp"
+#include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -25,10 +26,6 @@ using spi::kKeyType;
 char* segmentation_actor_setting = nullptr;  // the segmentation.actor GUC
 
 namespace {
-
-const spi::Statement kLoadCustomer = {
-    "SELECT " SEGMENTATION_METRIC_COLUMNS " FROM segmentation.customer_metrics WHERE customer_id = $1",
-    1, {kKeyType}};
 
 const spi::Statement kLockCustomerKey = {
     "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = $1 FOR KEY SHARE", 1, {kKeyType}};
@@ -58,22 +55,6 @@ const spi::Statement kCustomerSegments = {
     "WHERE a.customer_id = $1 ORDER BY s.name, a.segment_id",
     1, {kKeyType}};
 
-const spi::Statement kSegmentNamed = {
-    "SELECT id FROM segmentation.segments WHERE name = $1", 1, {TEXTOID}};
-
-const spi::Statement kInsertSegment = {
-    "INSERT INTO segmentation.segments (name, description, criteria, is_automatic) "
-    "VALUES ($1, $2, $3, $4) RETURNING id",
-    4, {TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
-
-Datum key_argument(FunctionCallInfo fcinfo, int argno) {
-    return pg::call([&] { return customer_key_argument(fcinfo, argno); });
-}
-
-std::string key_text(Datum key) {
-    return pg::call([&] { return key_to_text(key); });
-}
-
 // Who is acting: the segmentation.actor setting when the application sets
 // it (SET LOCAL segmentation.actor = 'alice@example.com'), otherwise the
 // role the session acts as (outside any SECURITY DEFINER function).
@@ -83,18 +64,6 @@ Datum actor() {
             return CStringGetTextDatum(segmentation_actor_setting);
         return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
     });
-}
-
-// Loads one customer's metrics, or nothing when the key is unknown. Needs SPI.
-bool load_customer(Datum key, Customer& customer) {
-    if (spi::run(kLoadCustomer, {key}, nullptr, true) == 0) return false;
-    pg::call([&] { customer = customer_from_values(metric_values_from_spi(0, 1), key); });
-    return true;
-}
-
-[[noreturn]] void unknown_customer(Datum key, const std::string& doing) {
-    throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": customer \"" + key_text(key) + "\" does not exist",
-                "", "Customers come from the tables given to segmentation.track_customers() and segmentation.track_orders().");
 }
 
 // Locks the customer's metrics row against deletion. Under READ COMMITTED the
@@ -133,19 +102,6 @@ Datum int64_array_datum(const std::vector<int64>& values) {
 }
 
 }  // namespace
-
-// segmentation.segment_match(customer_id, jsonb, timestamptz)
-SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
-    Datum key = key_argument(fcinfo, 0);
-    const Matcher& matcher = criteria_argument(fcinfo, 1);
-    TimestampTz as_of = as_of_argument(fcinfo, 2);
-    spi::connect();
-    Customer customer;
-    if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
-    bool result = matcher.matches(customer, as_of);
-    spi::finish();
-    PG_RETURN_BOOL(result);
-}
 
 // segmentation.calculate_automatic_segments(customer_id, timestamptz) -> bigint[]
 SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
@@ -238,29 +194,4 @@ SEGMENTATION_FUNCTION(segmentation_customer_segments) {
     });
     spi::finish();
     return (Datum)0;
-}
-
-// segmentation.create_segment(name, criteria, is_automatic, description) -> bigint
-SEGMENTATION_FUNCTION(segmentation_create_segment) {
-    require_argument(fcinfo, 0, "segment name");
-    require_argument(fcinfo, 1, "criteria");
-    require_argument(fcinfo, 2, "is_automatic");
-    std::string name = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(0)); });
-    if (name.find_first_not_of(" \t\r\n\f\v") == std::string::npos)  // as the table's CHECK
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "segment name must not be empty");
-    parse_criteria(jsonb_text(fcinfo, 1));  // a clear error before anything is written
-    spi::connect();
-    Datum name_datum = PG_GETARG_DATUM(0);
-    if (spi::run(kSegmentNamed, {name_datum}) > 0)
-        throw Error(ERRCODE_UNIQUE_VIOLATION, "segment \"" + name + "\" already exists",
-                    "", "Segment names are unique; choose another name or edit the existing segment.");
-    char nulls[4] = {' ', static_cast<char>(PG_ARGISNULL(3) ? 'n' : ' '), ' ', ' '};
-    spi::run(kInsertSegment, {name_datum, PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
-             nulls);
-    int64 id = pg::call([] {
-        bool null;
-        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
-    });
-    spi::finish();
-    PG_RETURN_INT64(id);
 }

@@ -1,6 +1,5 @@
 // Tracked tables: the user's customers and orders tables, as configured in
-// segmentation.tracked_tables, and the SQL that keeps customer_metrics in
-// step with them.
+// segmentation.tracked_tables. The types every tracking file shares.
 #pragma once
 
 #include <optional>
@@ -8,7 +7,6 @@
 #include <vector>
 
 #include "glue/boundary/guard.hpp"
-#include "glue/membership/evaluation.hpp"
 
 namespace segmentation::glue {
 
@@ -39,19 +37,11 @@ Tracking read_tracking();
 const Tracking& cached_tracking();
 SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
 
-// A query of the metrics every customer should have, computed from scratch
-// from the tracked tables, with the columns of customer_metrics (up to
-// loyalty_level). Used by verify().
-std::string expected_metrics_sql(const Tracking& t);
-
 // The first step of the one lock order: the tracked tables (customers, then
 // orders), then the definitions lock, then customers in key order. Every
 // path that locks customers takes it, except TRUNCATE's triggers, which
 // already hold their table exclusively and touch no other one.
 void lock_tracked_tables(const Tracking& t, LOCKMODE customers_mode = AccessShareLock,
                          LOCKMODE orders_mode = AccessShareLock);
-
-// Removes customers and every assignment they had (logged with `cause`).
-void forget_customers(const std::vector<Datum>& keys, Cause cause);
 
 }  // namespace segmentation::glue

@@ -7,12 +7,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
-#include "glue/boundary/metric_values.hpp"
 #include "glue/boundary/keys.hpp"
+#include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/spi.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
-#include "glue/boundary/spi.hpp"
+#include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 
 extern "C" {
@@ -748,3 +750,29 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
 }
 
 }  // namespace segmentation::glue
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+// Trigger on the tracked orders table (statement level, transition tables).
+SEGMENTATION_FUNCTION(segmentation_orders_changed) {
+    TriggerData* trigger = trigger_data(fcinfo, "orders_changed");
+    spi::connect();
+    const Tracking& t = cached_tracking();
+    if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
+        if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
+            lock_definitions_shared();
+            lock_customers(keys_from_results(spi::run_text(
+                               std::string("SELECT customer_id FROM segmentation.customer_metrics WHERE ") + kHasOrders,
+                               0, nullptr, nullptr)),
+                           false);
+            update_and_evaluate(orders_cleared_sql(t), t.orders->live, Cause::Order);
+        } else {
+            Tracking copy = t;  // the cache may be replaced while we work
+            lock_tracked_tables(copy);
+            apply_order_changes(trigger, copy);
+        }
+    }
+    spi::finish();
+    return PointerGetDatum(nullptr);
+}

@@ -251,4 +251,23 @@ void require_sound_tracking(const Tracking& tracking) {
                     "Undo the change, or untrack the table and track it again.");
 }
 
+std::string type_name(Oid type) { return pg::call([&] { return format_type_be(type); }); }
+
+Oid column_type(Oid relation, const std::string& column, const char* role) {
+    return pg::call([&] {
+        AttrNumber attnum = get_attnum(relation, column.c_str());
+        if (attnum == InvalidAttrNumber || attnum < 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist", column.c_str(), get_rel_name(relation)),
+                            errdetail("It was given as the %s column.", role)));
+        return get_atttype(relation, attnum);
+    });
+}
+
+void require_column_type(TrackedColumn role, const std::string& column, Oid type) {
+    if (!pg::call([&] { return column_type_allowed(role, type); }))
+        throw Error(ERRCODE_DATATYPE_MISMATCH, "column \"" + column + "\" has type " + type_name(type) + ", but " +
+                                                   column_type_expectation(role));
+}
+
 }  // namespace segmentation::glue

@@ -19,6 +19,16 @@ SEGMENTATION_PG_CONTEXT bool column_type_allowed(TrackedColumn column, Oid type)
 // What the part allows, for messages: "amounts must be numeric, ...".
 const char* column_type_expectation(TrackedColumn column);
 
+// A type's SQL name, for messages.
+std::string type_name(Oid type);
+
+// The type of a column of a table being tracked; 42703 naming the column's
+// `role` when it does not exist.
+Oid column_type(Oid relation, const std::string& column, const char* role);
+
+// 42804 unless a column of this type can play this part.
+void require_column_type(TrackedColumn role, const std::string& column, Oid type);
+
 // The kinds of customer key, and the type each is stored as.
 enum class KeyFamily { Integer, Text, Uuid, Unsupported };
 KeyFamily key_family(Oid type);

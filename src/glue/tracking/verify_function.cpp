@@ -7,6 +7,7 @@
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 #include "glue/tracking/configuration.hpp"
+#include "glue/tracking/metrics_sql.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
