@@ -3,6 +3,7 @@
 // value, or with criteria read from a segments row; segment_match by
 // customer id; check_criteria(), next_change_at().
 #include "core/matcher.hpp"
+#include "core/membership.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/matching/match_cache.hpp"
 #include "glue/boundary/spi.hpp"
@@ -66,8 +67,8 @@ SEGMENTATION_FUNCTION(segmentation_next_change_at) {
     TimestampTz as_of = as_of_argument(fcinfo, 1);
     Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
     std::vector<int64> unused;
-    std::optional<Micros> next = automatic_segments()->evaluate(customer, as_of, unused);
-    if (!next || *next >= END_TIMESTAMP) PG_RETURN_NULL();
+    std::optional<Micros> next = storable_instant(automatic_segments()->evaluate(customer, as_of, unused));
+    if (!next) PG_RETURN_NULL();
     PG_RETURN_TIMESTAMPTZ(*next);
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/membership.hpp"
+
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
 #include "glue/boundary/keys.hpp"
@@ -10,6 +12,8 @@
 #include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
+
+static_assert(kEndOfTimestamps == END_TIMESTAMP, "core/membership.hpp: PostgreSQL's END_TIMESTAMP");
 
 using spi::kKeyArrayType;
 
@@ -113,12 +117,6 @@ void apply(const spi::Statement& statement, const std::vector<Change>& changes, 
         remember_change(applied[i].customer, applied[i].segment, applied[i].added);
 }
 
-std::optional<TimestampTz> as_timestamp(std::optional<Micros> instant) {
-    // Beyond PostgreSQL's timestamp range means "never": kept as NULL.
-    if (!instant || *instant >= END_TIMESTAMP) return std::nullopt;
-    return static_cast<TimestampTz>(*instant);
-}
-
 }  // namespace
 
 bool Scope::covers(int64 segment) const {
@@ -158,29 +156,13 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     static std::vector<int64> matched;  // reused: no allocation per customer
     matched.clear();
     Evaluation result;
-    result.due_at = as_timestamp(segments.evaluate(state.customer, as_of, matched));
-    // Both lists are ascending: a merge finds what to add and what to remove.
-    std::size_t i = 0, j = 0;
-    while (i < matched.size() || j < state.current.size()) {
-        bool add = j == state.current.size() || (i < matched.size() && matched[i] < state.current[j]);
-        bool remove = !add && (i == matched.size() || state.current[j] < matched[i]);
-        int64 segment = add ? matched[i++] : remove ? state.current[j++] : (++j, matched[i++]);
-        if (!add && !remove) continue;
-        if (!scope.covers(segment)) continue;
-        changes.push_back(Change{state.key, segment, add});
+    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched));
+    for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
+        if (!scope.covers(segment)) return;
+        changes.push_back(Change{state.key, segment, added});
         result.membership_changed = true;
-    }
-    // The stored due time is a lower bound of the next change: it must move
-    // when the change came closer, and it is made exact when the customer was
-    // due and has now been evaluated in full; a stored time earlier than
-    // needed costs one needless look later, never a missed change, and is
-    // left alone. An evaluation of some segments only (a definition change)
-    // never ends a customer's wait: its other segments were not looked at.
-    const auto& next = result.due_at;
-    const auto& stored = state.reevaluate_at;
-    bool was_due = stored && *stored <= as_of;
-    bool closer = next && (!stored || *next < *stored);
-    result.due_changed = was_due && scope.all() ? next != stored : closer;
+    });
+    result.due_changed = due_time_to_store(state.reevaluate_at, result.due_at, as_of, scope.all()) != state.reevaluate_at;
     return result;
 }
 

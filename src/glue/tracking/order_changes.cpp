@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/membership.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/keys.hpp"
@@ -294,11 +295,6 @@ void create_customers(const std::vector<Delta>& fresh, bool live) {
     evaluate_customers(keys, now, Cause::Order);
 }
 
-std::optional<TimestampTz> as_timestamp(std::optional<Micros> instant) {
-    if (!instant || *instant >= END_TIMESTAMP) return std::nullopt;
-    return static_cast<TimestampTz>(*instant);
-}
-
 // PG-style: locks the slots of `keys` in `mode`, in slot order (so that
 // two sessions taking several cannot deadlock), until the transaction ends.
 void lock_customer_slots(const std::vector<Datum>& keys, LOCKMODE mode) {
@@ -407,25 +403,11 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 after = customer_from_values(v, d.key);
             });
             matched.clear();
-            std::optional<TimestampTz> next = as_timestamp(segments->evaluate(after, now, matched));
-            // The stored due time of a customer that is not due is a lower
-            // bound of its next change: keep it unless the new data brings the
-            // change closer. (An order usually pushes it later, and then the
-            // update touches no indexed column and can be HOT.) A due
-            // customer gets its exact due time.
-            bool due = stored_due && *stored_due <= now;
-            m.due = !due && stored_due && (!next || *stored_due <= *next) ? stored_due : next;
+            m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched)), now, true);
             current.clear();
             pg::call([&] { read_automatic_segments(writer, d.key, current); });
-            std::size_t i = 0, j = 0;
-            while (i < matched.size() || j < current.size()) {
-                if (j == current.size() || (i < matched.size() && matched[i] < current[j]))
-                    changes.push_back(Change{d.key, matched[i++], true});
-                else if (i == matched.size() || current[j] < matched[i])
-                    changes.push_back(Change{d.key, current[j++], false});
-                else
-                    ++i, ++j;
-            }
+            for_each_membership_change(matched, current,
+                                       [&](int64 segment, bool added) { changes.push_back(Change{d.key, segment, added}); });
         }
         pg::call([&] { write_row(writer, m, orders_only); });
     };
