@@ -104,6 +104,22 @@ Customer customer_from_values(const MetricValues& v, std::optional<Datum> key) {
     return c;
 }
 
+MetricAttributes metric_attributes(Oid customer_metrics) {
+    AttrNumber at[kMetricColumnCount];
+    for (int i = 0; i < kMetricColumnCount; ++i) at[i] = get_attnum(customer_metrics, kMetricColumnNames[i]);
+    return {at[0], at[1], at[2], at[3], at[4]};
+}
+
+MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes& at) {
+    MetricValues v;
+    v.lifetime_value = slot_getattr(slot, at.lifetime_value, &v.lifetime_value_null);
+    v.order_count = slot_getattr(slot, at.order_count, &v.order_count_null);
+    v.last_order_at = slot_getattr(slot, at.last_order_at, &v.last_order_at_null);
+    v.customer_since = slot_getattr(slot, at.customer_since, &v.customer_since_null);
+    v.loyalty_level = slot_getattr(slot, at.loyalty_level, &v.loyalty_level_null);
+    return v;
+}
+
 MetricValues metric_values_from_spi(uint64 row, int first_column) {
     HeapTuple tuple = SPI_tuptable->vals[row];
     TupleDesc desc = SPI_tuptable->tupdesc;

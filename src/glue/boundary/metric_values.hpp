@@ -9,10 +9,23 @@
 
 namespace segmentation::glue {
 
-// The metric columns every customer-reading statement selects, in this
-// order, right after customer_id.
-#define SEGMENTATION_METRIC_COLUMNS "lifetime_value, order_count, last_order_at, customer_since, loyalty_level"
+// The metric columns of customer_metrics a Customer is made of, in the
+// order of MetricValues: by name, and as the list every customer-reading
+// statement selects right after customer_id (checked to be the same list).
 constexpr int kMetricColumnCount = 5;
+constexpr const char* kMetricColumnNames[kMetricColumnCount] = {"lifetime_value", "order_count", "last_order_at",
+                                                                "customer_since", "loyalty_level"};
+#define SEGMENTATION_METRIC_COLUMNS "lifetime_value, order_count, last_order_at, customer_since, loyalty_level"
+
+constexpr bool lists_metric_columns(const char* sql) {
+    for (int i = 0; i < kMetricColumnCount; ++i) {
+        if (i > 0 && (*sql++ != ',' || *sql++ != ' ')) return false;
+        for (const char* name = kMetricColumnNames[i]; *name != '\0'; ++name)
+            if (*sql++ != *name) return false;
+    }
+    return *sql == '\0';
+}
+static_assert(lists_metric_columns(SEGMENTATION_METRIC_COLUMNS), "one list of metric columns");
 
 // One customer's metrics as PostgreSQL values (a row of the columns above).
 struct MetricValues {
@@ -27,6 +40,15 @@ struct MetricValues {
     Datum loyalty_level;
     bool loyalty_level_null;
 };
+
+// Where the metric columns are in customer_metrics' tuples.
+struct MetricAttributes {
+    AttrNumber lifetime_value, order_count, last_order_at, customer_since, loyalty_level;
+};
+SEGMENTATION_PG_CONTEXT MetricAttributes metric_attributes(Oid customer_metrics);
+
+// The metric values of a customer_metrics slot (pointing into it).
+SEGMENTATION_PG_CONTEXT MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes& at);
 
 // Converts metric values to a Customer. The loyalty level points into the
 // (possibly detoasted) text, which must outlive the Customer. `key` names the

@@ -173,19 +173,18 @@ Customer MatchCache::customer_row(FunctionCallInfo fcinfo, int argno) {
         Oid type = HeapTupleHeaderGetTypeId(row);
         TupleDesc desc = lookup_rowtype_tupdesc(type, HeapTupleHeaderGetTypMod(row));
         if (row_type_ != type) {
-            static const char* const names[] = {"customer_id", "lifetime_value", "order_count",
-                                                "last_order_at", "customer_since", "loyalty_level"};
             for (int i = 0; i <= kMetricColumnCount; ++i) {
+                const char* name = i == 0 ? "customer_id" : kMetricColumnNames[i - 1];
                 columns_[i] = InvalidAttrNumber;
                 for (int a = 0; a < desc->natts; ++a) {
                     Form_pg_attribute attribute = TupleDescAttr(desc, a);
-                    if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), names[i]) == 0)
+                    if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0)
                         columns_[i] = attribute->attnum;
                 }
                 if (columns_[i] == InvalidAttrNumber)
                     ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                                     errmsg("a segmentation.customer_metrics row is needed; %s has no column %s",
-                                           format_type_be(type), names[i])));
+                                           format_type_be(type), name)));
             }
             row_type_ = type;
         }

@@ -24,7 +24,8 @@ struct CustomerScan::Handles {
     Buffer visibility;
     FmgrInfo* compare;  // the primary key's order, the order every path locks in
     Oid collation;
-    AttrNumber key, lifetime_value, order_count, last_order_at, customer_since, loyalty_level, reevaluate_at;
+    AttrNumber key, reevaluate_at;
+    MetricAttributes metric;
     // A btree scan asked again after its end starts over: remember the end.
     bool metrics_done, assignments_done;
     // The assignment read ahead of the customer it belongs to, if any.
@@ -103,11 +104,7 @@ void CustomerScan::open() {
         h->compare = index_getprocinfo(h->metrics_key, 1, BTORDER_PROC);
         h->collation = h->metrics_key->rd_indcollation[0];
         h->key = get_attnum(c.customer_metrics, "customer_id");
-        h->lifetime_value = get_attnum(c.customer_metrics, "lifetime_value");
-        h->order_count = get_attnum(c.customer_metrics, "order_count");
-        h->last_order_at = get_attnum(c.customer_metrics, "last_order_at");
-        h->customer_since = get_attnum(c.customer_metrics, "customer_since");
-        h->loyalty_level = get_attnum(c.customer_metrics, "loyalty_level");
+        h->metric = metric_attributes(c.customer_metrics);
         h->reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
         MemoryContextSwitchTo(caller);
         return h;
@@ -133,12 +130,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, h.key - 1);
             bool null;
             state.key = datumCopy(slot_getattr(slot, h.key, &null), key_attribute->attbyval, key_attribute->attlen);
-            MetricValues v;
-            v.lifetime_value = slot_getattr(slot, h.lifetime_value, &v.lifetime_value_null);
-            v.order_count = slot_getattr(slot, h.order_count, &v.order_count_null);
-            v.last_order_at = slot_getattr(slot, h.last_order_at, &v.last_order_at_null);
-            v.customer_since = slot_getattr(slot, h.customer_since, &v.customer_since_null);
-            v.loyalty_level = slot_getattr(slot, h.loyalty_level, &v.loyalty_level_null);
+            MetricValues v = metric_values_of_slot(slot, h.metric);
             if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
             state.customer = customer_from_values(v, state.key);
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);

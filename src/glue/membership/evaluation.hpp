@@ -8,6 +8,7 @@
 
 #include "core/matcher.hpp"
 #include "glue/boundary/guard.hpp"
+#include "glue/boundary/metric_values.hpp"
 
 namespace segmentation::glue {
 
@@ -40,8 +41,7 @@ struct CustomerState {
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
 #define SEGMENTATION_STATE_COLUMNS                                                                  \
-    "m.customer_id, m.lifetime_value, m.order_count, m.last_order_at, m.customer_since, "           \
-    "m.loyalty_level, m.reevaluate_at, "                                                            \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS ", m.reevaluate_at, "                             \
     "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                                    \
     "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
 

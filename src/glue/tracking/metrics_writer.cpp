@@ -100,13 +100,9 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
 
     MetricsColumns& m = w.columns;
+    static_cast<MetricAttributes&>(m) = metric_attributes(c.customer_metrics);
     m.key = get_attnum(c.customer_metrics, "customer_id");
-    m.lifetime_value = get_attnum(c.customer_metrics, "lifetime_value");
-    m.order_count = get_attnum(c.customer_metrics, "order_count");
     m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
-    m.last_order_at = get_attnum(c.customer_metrics, "last_order_at");
-    m.customer_since = get_attnum(c.customer_metrics, "customer_since");
-    m.loyalty_level = get_attnum(c.customer_metrics, "loyalty_level");
     m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
     w.now = GetCurrentTransactionStartTimestamp();
 }
@@ -197,14 +193,7 @@ SEGMENTATION_PG_CONTEXT std::optional<TimestampTz> timestamp_column(TupleTableSl
 
 // PG-style: the stored metrics of the customer in w.current.
 SEGMENTATION_PG_CONTEXT MetricValues metric_values_of(Writer& w) {
-    MetricValues v;
-    const MetricsColumns& c = w.columns;
-    v.lifetime_value = slot_getattr(w.current, c.lifetime_value, &v.lifetime_value_null);
-    v.order_count = slot_getattr(w.current, c.order_count, &v.order_count_null);
-    v.last_order_at = slot_getattr(w.current, c.last_order_at, &v.last_order_at_null);
-    v.customer_since = slot_getattr(w.current, c.customer_since, &v.customer_since_null);
-    v.loyalty_level = slot_getattr(w.current, c.loyalty_level, &v.loyalty_level_null);
-    return v;
+    return metric_values_of_slot(w.current, w.columns);
 }
 
 // PG-style: writes the new version of the row in w.current.

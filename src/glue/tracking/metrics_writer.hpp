@@ -13,9 +13,8 @@
 
 namespace segmentation::glue {
 
-struct MetricsColumns {
-    AttrNumber key, lifetime_value, order_count, first_order_at, last_order_at, customer_since, loyalty_level,
-        reevaluate_at;
+struct MetricsColumns : MetricAttributes {
+    AttrNumber key, first_order_at, reevaluate_at;
 };
 
 // An executor context for writing the extension's tables row by row, set up
