@@ -5,7 +5,7 @@
 #include "glue/membership/segment_cache.hpp"
 #include "glue/tracking/configuration.hpp"
 
-extern char* segmentation_actor_setting;  // api.cpp
+extern char* segmentation_actor_setting;  // segments/assignment_functions.cpp
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -30,6 +30,6 @@ void _PG_init(void) {
     register_segment_cache_callbacks();
     register_notify_callbacks();
     register_tracking_callbacks();
-    register_live_orders_callbacks();
+    register_order_changes_callbacks();
 }
 }

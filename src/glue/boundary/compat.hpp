@@ -2,7 +2,7 @@
 // compat:: with their PostgreSQL 15 signature, so the glue reads the same on
 // every version. Each branch names the version that made the change; the
 // versions tested are 15, 17 and 18 (README, Tests), 16 is kept right by
-// reading its headers. Included by glue/postgres.hpp only.
+// reading its headers. Included by glue/boundary/postgres.hpp only.
 #pragma once
 
 extern "C" {

@@ -319,7 +319,7 @@ void note_backfilled_customers(const std::vector<Datum>& keys) {
     for (Datum key : keys) backfilled_customers.insert(key_bytes(key, storage_type));
 }
 
-SEGMENTATION_PG_CONTEXT void register_live_orders_callbacks() { RegisterXactCallback(forget_backfilled_customers, nullptr); }
+SEGMENTATION_PG_CONTEXT void register_order_changes_callbacks() { RegisterXactCallback(forget_backfilled_customers, nullptr); }
 
 void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     const TrackedTable& orders = *tracking.orders;

@@ -27,6 +27,6 @@ void lock_customers_to_backfill(const std::vector<Datum>& keys);
 // orders table in this transaction (see apply_order_changes).
 void note_backfilled_customers(const std::vector<Datum>& keys);
 
-SEGMENTATION_PG_CONTEXT void register_live_orders_callbacks();
+SEGMENTATION_PG_CONTEXT void register_order_changes_callbacks();
 
 }  // namespace segmentation::glue
