@@ -12,7 +12,7 @@ EXTENSION = segmentation
 MODULE_big = segmentation
 
 CORE_SOURCES = $(wildcard src/core/*.cpp)
-GLUE_SOURCES = $(wildcard src/glue/*.cpp)
+GLUE_SOURCES = $(wildcard src/glue/*.cpp src/glue/*/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
 
 # Install and upgrade scripts live in src/sql/, because pg_regress owns sql/.

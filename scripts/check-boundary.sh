@@ -6,4 +6,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 # Debian's clang bindings live in the system Python, whatever python3 is first on PATH.
-exec /usr/bin/python3 test/boundary/check_boundary.py src/glue/*.cpp src/core/*.cpp
+exec /usr/bin/python3 test/boundary/check_boundary.py src/glue/*.cpp src/glue/*/*.cpp src/core/*.cpp

@@ -1,11 +1,11 @@
 // Loading the extension's library: settings and cache callbacks.
-#include "glue/catalog.hpp"
-#include "glue/live_orders.hpp"
-#include "glue/notify.hpp"
-#include "glue/segment_cache.hpp"
-#include "glue/tracking.hpp"
+#include "glue/boundary/catalog.hpp"
+#include "glue/tracking/order_changes.hpp"
+#include "glue/membership/notify.hpp"
+#include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/configuration.hpp"
 
-extern char* segmentation_actor_setting;  // api.cpp
+extern char* segmentation_actor_setting;  // segments/assignment_functions.cpp
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -30,6 +30,6 @@ void _PG_init(void) {
     register_segment_cache_callbacks();
     register_notify_callbacks();
     register_tracking_callbacks();
-    register_live_orders_callbacks();
+    register_order_changes_callbacks();
 }
 }

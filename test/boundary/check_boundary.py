@@ -328,7 +328,7 @@ def parse_args(pg_dir, language="c++"):
 
 # Headers every glue file includes, parsed once into a precompiled header:
 # most of the time goes into PostgreSQL's and the C++ library's headers.
-PRECOMPILED = ["glue/guard.hpp", "<string>", "<vector>", "<optional>", "<memory>", "<algorithm>",
+PRECOMPILED = ["glue/boundary/guard.hpp", "<string>", "<vector>", "<optional>", "<memory>", "<algorithm>",
                "<unordered_map>"]
 
 

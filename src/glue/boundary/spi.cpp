@@ -1,0 +1,100 @@
+#include "glue/boundary/spi.hpp"
+
+#include <unordered_map>
+
+#include "glue/boundary/catalog.hpp"
+
+namespace segmentation::glue::spi {
+namespace {
+
+struct Prepared {
+    SPIPlanPtr plan = nullptr;
+    uint64 generation = 0;
+};
+
+// Keyed by the statement's address (fixed statements) or its text (built ones).
+std::unordered_map<const Statement*, Prepared> fixed_plans;
+std::unordered_map<std::string, Prepared> built_plans;
+
+std::string with_key_type(const char* sql) {
+    std::string text = sql;
+    const char* key_name = pg::call([] { return format_type_be(catalog().key_type); });
+    for (std::size_t at = text.find("{key}"); at != std::string::npos; at = text.find("{key}", at))
+        text.replace(at, 5, key_name);
+    return text;
+}
+
+SPIPlanPtr prepare(const std::string& text, int nargs, const Oid* args) {
+    return pg::call([&]() -> SPIPlanPtr {
+        const Catalog& c = catalog();
+        Oid resolved[FUNC_MAX_ARGS];
+        for (int i = 0; i < nargs; ++i)
+            resolved[i] = args[i] == kKeyType ? c.key_type : args[i] == kKeyArrayType ? c.key_array_type : args[i];
+        SPIPlanPtr plan = SPI_prepare(text.c_str(), nargs, resolved);
+        if (plan == nullptr)
+            elog(ERROR, "segmentation: could not prepare statement: %s", SPI_result_code_string(SPI_result));
+        SPI_keepplan(plan);
+        return plan;
+    });
+}
+
+void release(Prepared& p) {
+    if (p.plan != nullptr) {
+        SPIPlanPtr plan = p.plan;
+        p.plan = nullptr;
+        pg::call([&] { SPI_freeplan(plan); });
+    }
+}
+
+// True when `p` must be prepared (again): first use, or the catalog changed.
+bool stale(const Prepared& p) {
+    pg::call([] { (void)catalog(); });  // notices a changed catalog (new generation)
+    return p.plan == nullptr || p.generation != catalog_generation();
+}
+
+void prepare_into(Prepared& p, const std::string& text, int nargs, const Oid* args) {
+    release(p);
+    p.plan = prepare(text, nargs, args);
+    p.generation = catalog_generation();
+}
+
+uint64 execute(SPIPlanPtr plan, const Datum* values, const char* nulls, bool read_only) {
+    return pg::call([&]() -> uint64 {
+        int rc = SPI_execute_plan(plan, const_cast<Datum*>(values), nulls, read_only, 0);
+        if (rc < 0) elog(ERROR, "segmentation: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+        return SPI_processed;
+    });
+}
+
+}  // namespace
+
+void connect() {
+    pg::call([] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "segmentation: SPI_connect failed");
+    });
+}
+
+void finish() { pg::call([] { SPI_finish(); }); }
+
+uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls, bool read_only) {
+    Prepared& p = fixed_plans[&statement];
+    if (stale(p)) prepare_into(p, with_key_type(statement.sql), statement.nargs, statement.args.data());
+    return execute(p.plan, values.begin(), nulls, read_only);
+}
+
+uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
+                const char* nulls, bool read_only) {
+    Prepared& p = built_plans[sql];
+    if (stale(p)) prepare_into(p, sql, nargs, argtypes);
+    return execute(p.plan, values, nulls, read_only);
+}
+
+uint64 run_once(const std::string& sql, bool read_only) {
+    return pg::call([&]() -> uint64 {
+        int rc = SPI_execute(sql.c_str(), read_only, 0);
+        if (rc < 0) elog(ERROR, "segmentation: SPI_execute failed: %s", SPI_result_code_string(rc));
+        return SPI_processed;
+    });
+}
+
+}  // namespace segmentation::glue::spi

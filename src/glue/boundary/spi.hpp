@@ -1,0 +1,46 @@
+// Prepared SQL over the extension's tables, run through SPI from C++.
+//
+// Statement texts are fixed at compile time except for "{key}", which stands
+// for the customer key type (text until a table is tracked). Plans are
+// prepared on first use, kept for the backend's life, and prepared again
+// when the key type changes.
+#pragma once
+
+#include <array>
+#include <initializer_list>
+#include <string>
+
+#include "glue/boundary/guard.hpp"
+
+namespace segmentation::glue::spi {
+
+// Argument type placeholders, resolved against the current key type.
+constexpr Oid kKeyType = 0xFFFFFFF0;
+constexpr Oid kKeyArrayType = 0xFFFFFFF1;
+
+struct Statement {
+    const char* sql;
+    int nargs;
+    std::array<Oid, 8> args;
+};
+
+// Connects to SPI for the current SQL-callable function; the connection is
+// finished on success by finish(), and by PostgreSQL's cleanup on error.
+// Connections nest: a loop over batches connects once per batch so that each
+// batch's results and allocations are freed by its finish().
+void connect();
+void finish();
+
+// Runs a statement; returns the number of rows processed (SPI_processed).
+// Rows, if any, are in SPI_tuptable until the next statement.
+uint64 run(const Statement& statement, std::initializer_list<Datum> values,
+           const char* nulls = nullptr, bool read_only = false);
+
+// Same for SQL built at run time (tracking): prepared once per distinct text.
+uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
+                const char* nulls = nullptr, bool read_only = false);
+
+// Runs SQL once without keeping a plan (DDL, one-off maintenance).
+uint64 run_once(const std::string& sql, bool read_only = false);
+
+}  // namespace segmentation::glue::spi

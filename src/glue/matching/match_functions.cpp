@@ -1,0 +1,87 @@
+// segment_match over customer_metrics rows, and the forms the planner turns
+// it into (match_planning.cpp): the row's columns with criteria given as a
+// value, or with criteria read from a segments row; segment_match by
+// customer id; check_criteria(), next_change_at().
+#include "core/matcher.hpp"
+#include "core/membership.hpp"
+#include "glue/boundary/arguments.hpp"
+#include "glue/matching/match_cache.hpp"
+#include "glue/boundary/spi.hpp"
+#include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/segment_cache.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+// segmentation.check_criteria(jsonb): true, or the error naming the problem.
+SEGMENTATION_FUNCTION(segmentation_check_criteria) {
+    require_argument(fcinfo, 0, "criteria");
+    parse_criteria(jsonb_text(fcinfo, 0));
+    PG_RETURN_BOOL(true);
+}
+
+// segmentation.segment_match(customer_metrics, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
+    require_argument(fcinfo, 0, "customer");
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
+    PG_RETURN_BOOL(matcher.matches(customer, as_of));
+}
+
+// segmentation.segment_match_values(lifetime_value, order_count,
+//     last_order_at, customer_since, loyalty_level, criteria, as_of):
+// segment_match() of a customer_metrics row given as its columns, which
+// spares the executor a copy of the whole row per call.
+SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
+    const Matcher& matcher = criteria_argument(fcinfo, 5);
+    TimestampTz as_of = as_of_argument(fcinfo, 6);
+    PG_RETURN_BOOL(matcher.matches(match_cache(fcinfo).customer(fcinfo, 0, as_of)));
+}
+
+// segmentation.segment_match_rows(customer_version, customer_xmin,
+//     lifetime_value, order_count, last_order_at, customer_since,
+//     loyalty_level, criteria, criteria_version, criteria_xmin, as_of):
+// the same, for a customer_metrics row matched with a segments row (a join).
+// Both rows' versions come along, so that the customer and the compiled
+// criteria of the previous calls are recognised without comparing bytes.
+// Versions are trusted only in the planner's own calls; a call written by
+// hand is answered like segment_match_values, by the values.
+SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
+    for (int argno : {0, 1, 8, 9}) require_argument(fcinfo, argno, "row version");
+    require_argument(fcinfo, 7, "criteria");
+    TimestampTz as_of = as_of_argument(fcinfo, 10);
+    MatchCache& cache = match_cache(fcinfo);
+    if (!planner_made_call(fcinfo)) PG_RETURN_BOOL(cache.criteria(fcinfo, 7).matches(cache.customer(fcinfo, 2, as_of)));
+    const Matcher& matcher =
+        cache.criteria_of_row(fcinfo, 7, RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
+    const detail::Facts& customer =
+        cache.customer_of_row(fcinfo, 2, RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))), as_of);
+    PG_RETURN_BOOL(matcher.matches(customer));
+}
+
+// segmentation.next_change_at(customer_metrics, timestamptz) -> timestamptz:
+// when the customer's automatic segments may next change with time alone.
+SEGMENTATION_FUNCTION(segmentation_next_change_at) {
+    require_argument(fcinfo, 0, "customer");
+    TimestampTz as_of = as_of_argument(fcinfo, 1);
+    Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
+    std::vector<int64> unused;
+    std::optional<Micros> next = storable_instant(automatic_segments()->evaluate(customer, as_of, unused));
+    if (!next) PG_RETURN_NULL();
+    PG_RETURN_TIMESTAMPTZ(*next);
+}
+
+// segmentation.segment_match(customer_id, jsonb, timestamptz)
+SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
+    Datum key = key_argument(fcinfo, 0);
+    const Matcher& matcher = criteria_argument(fcinfo, 1);
+    TimestampTz as_of = as_of_argument(fcinfo, 2);
+    spi::connect();
+    Customer customer;
+    if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
+    bool result = matcher.matches(customer, as_of);
+    spi::finish();
+    PG_RETURN_BOOL(result);
+}
+

@@ -1,0 +1,169 @@
+#include "glue/membership/customer_scan.hpp"
+
+#include "glue/boundary/catalog.hpp"
+#include "glue/boundary/metric_values.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/nbtree.h"
+#include "access/visibilitymap.h"
+}
+
+namespace segmentation::glue {
+
+struct CustomerScan::Handles {
+    // The scans allocate as they go (btree keeps killed items, for one),
+    // and must find that memory at their end: everything of theirs lives
+    // here, apart from the per-batch copies handed to the caller.
+    MemoryContext context;
+    Snapshot snapshot;
+    Relation metrics, metrics_key, assignments, assignments_key;
+    IndexScanDesc metrics_scan, assignments_scan;
+    TupleTableSlot* metrics_slot;
+    TupleTableSlot* heap_slot;  // for assignments on pages not all-visible
+    Buffer visibility;
+    FmgrInfo* compare;  // the primary key's order, the order every path locks in
+    Oid collation;
+    AttrNumber key, reevaluate_at;
+    MetricAttributes metric;
+    // A btree scan asked again after its end starts over: remember the end.
+    bool metrics_done, assignments_done;
+    // The assignment read ahead of the customer it belongs to, if any.
+    bool pending;
+    Datum pending_key;
+    int64 pending_segment;
+    bool pending_automatic;
+};
+
+namespace {
+
+using Handles = CustomerScan::Handles;
+
+// PG-style, in the scan's context: the next assignment in key order, as index data (the index holds
+// customer_id, segment_id and, included, is_automatic).
+SEGMENTATION_PG_CONTEXT bool read_assignment(Handles& h) {
+    ItemPointer tid;
+    while (!h.assignments_done && (tid = index_getnext_tid(h.assignments_scan, ForwardScanDirection)) != nullptr) {
+        if (!VM_ALL_VISIBLE(h.assignments, ItemPointerGetBlockNumber(tid), &h.visibility)) {
+            if (!index_fetch_heap(h.assignments_scan, h.heap_slot)) continue;  // not visible to us
+            ExecClearTuple(h.heap_slot);
+        }
+        IndexTuple tuple = h.assignments_scan->xs_itup;
+        TupleDesc desc = h.assignments_scan->xs_itupdesc;
+        bool null;
+        Form_pg_attribute key = TupleDescAttr(desc, 0);
+        // Read ahead across batches, so kept in the scan's context; one at a time.
+        if (!key->attbyval && h.pending_key != (Datum)0) pfree(DatumGetPointer(h.pending_key));
+        h.pending_key = datumCopy(index_getattr(tuple, 1, desc, &null), key->attbyval, key->attlen);
+        h.pending_segment = DatumGetInt64(index_getattr(tuple, 2, desc, &null));
+        h.pending_automatic = DatumGetBool(index_getattr(tuple, 3, desc, &null));
+        h.pending = true;
+        return true;
+    }
+    h.assignments_done = true;
+    return false;
+}
+
+// PG-style, in the scan's context: the automatic segments of `key`, skipping assignments of keys
+// before it (orphans, which verify() reports).
+SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
+    for (;;) {
+        if (!h.pending && !read_assignment(h)) return;
+        int order = DatumGetInt32(FunctionCall2Coll(h.compare, h.collation, h.pending_key, key));
+        if (order > 0) return;  // belongs to a later customer
+        if (order == 0 && h.pending_automatic) segments.push_back(h.pending_segment);
+        h.pending = false;
+    }
+}
+
+}  // namespace
+
+void CustomerScan::open() {
+    handles_ = pg::call([] {
+        const Catalog& c = catalog();
+        MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan",
+                                                      ALLOCSET_DEFAULT_SIZES);
+        MemoryContext caller = MemoryContextSwitchTo(context);
+        auto* h = static_cast<Handles*>(palloc0(sizeof(Handles)));
+        h->context = context;
+        h->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        h->metrics = table_open(c.customer_metrics, AccessShareLock);
+        h->metrics_key = index_open(compat::RelationGetPrimaryKeyIndex(h->metrics), AccessShareLock);
+        h->assignments = table_open(c.assignments, AccessShareLock);
+        h->assignments_key = index_open(compat::RelationGetPrimaryKeyIndex(h->assignments), AccessShareLock);
+        if (IndexRelationGetNumberOfAttributes(h->assignments_key) != 3)
+            elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
+        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, 0, 0);
+        index_rescan(h->metrics_scan, nullptr, 0, nullptr, 0);
+        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, 0, 0);
+        h->assignments_scan->xs_want_itup = true;
+        index_rescan(h->assignments_scan, nullptr, 0, nullptr, 0);
+        h->metrics_slot = table_slot_create(h->metrics, nullptr);
+        h->heap_slot = table_slot_create(h->assignments, nullptr);
+        h->visibility = InvalidBuffer;
+        h->compare = index_getprocinfo(h->metrics_key, 1, BTORDER_PROC);
+        h->collation = h->metrics_key->rd_indcollation[0];
+        h->key = get_attnum(c.customer_metrics, "customer_id");
+        h->metric = metric_attributes(c.customer_metrics);
+        h->reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+        MemoryContextSwitchTo(caller);
+        return h;
+    });
+}
+
+std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t limit) {
+    Handles& h = *handles_;
+    std::size_t first = batch.size();
+    batch.resize(first + limit);
+    std::size_t count = pg::call([&]() -> std::size_t {
+        MemoryContext batch_context = CurrentMemoryContext;  // pg::call restores it on error
+        std::size_t n = 0;
+        while (n < limit && !h.metrics_done) {
+            MemoryContextSwitchTo(h.context);
+            if (!index_getnext_slot(h.metrics_scan, ForwardScanDirection, h.metrics_slot)) {
+                h.metrics_done = true;
+                break;
+            }
+            MemoryContextSwitchTo(batch_context);
+            CustomerState& state = batch[first + n];
+            TupleTableSlot* slot = h.metrics_slot;
+            Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, h.key - 1);
+            bool null;
+            state.key = datumCopy(slot_getattr(slot, h.key, &null), key_attribute->attbyval, key_attribute->attlen);
+            MetricValues v = metric_values_of_slot(slot, h.metric);
+            if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
+            state.customer = customer_from_values(v, state.key);
+            Datum due = slot_getattr(slot, h.reevaluate_at, &null);
+            state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
+            state.current.clear();
+            MemoryContextSwitchTo(h.context);
+            read_segments(h, state.key, state.current);
+            ++n;
+        }
+        MemoryContextSwitchTo(batch_context);
+        return n;
+    });
+    batch.resize(first + count);
+    return count;
+}
+
+void CustomerScan::close() {
+    if (handles_ == nullptr) return;
+    Handles* h = handles_;
+    handles_ = nullptr;
+    pg::call([h] {
+        if (BufferIsValid(h->visibility)) ReleaseBuffer(h->visibility);
+        ExecDropSingleTupleTableSlot(h->metrics_slot);
+        ExecDropSingleTupleTableSlot(h->heap_slot);
+        index_endscan(h->metrics_scan);
+        index_endscan(h->assignments_scan);
+        index_close(h->metrics_key, NoLock);
+        index_close(h->assignments_key, NoLock);
+        table_close(h->metrics, NoLock);
+        table_close(h->assignments, NoLock);
+        UnregisterSnapshot(h->snapshot);
+        MemoryContextDelete(h->context);  // h included
+    });
+}
+
+}  // namespace segmentation::glue

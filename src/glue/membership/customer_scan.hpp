@@ -1,0 +1,31 @@
+// Every customer with its automatic segments, in customer key order,
+// streamed in batches for the bulk refreshes: customer_metrics read through
+// its primary key, merged with an index-only scan of the primary key of
+// assignments (which includes is_automatic). Nothing is locked and nothing
+// is held beyond a batch; writers lock and re-read the customers they change.
+#pragma once
+
+#include <vector>
+
+#include "glue/membership/evaluation.hpp"
+
+namespace segmentation::glue {
+
+class CustomerScan {
+public:
+    // Opens both scans with a snapshot taken now. PostgreSQL resources are
+    // released by close(), or by the transaction's abort after an error.
+    void open();
+    // Appends up to `limit` customers to `batch`; keys and loyalty levels are
+    // copied into the current memory context. Returns how many it appended
+    // (zero at the end).
+    std::size_t next(std::vector<CustomerState>& batch, std::size_t limit);
+    void close();
+
+    struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
+
+private:
+    Handles* handles_ = nullptr;  // palloc'd
+};
+
+}  // namespace segmentation::glue

@@ -1,0 +1,206 @@
+#include "glue/membership/evaluation.hpp"
+
+#include <algorithm>
+
+#include "core/membership.hpp"
+
+#include "glue/boundary/catalog.hpp"
+#include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/keys.hpp"
+#include "glue/membership/notify.hpp"
+#include "glue/membership/segment_cache.hpp"
+#include "glue/boundary/spi.hpp"
+
+namespace segmentation::glue {
+
+static_assert(kEndOfTimestamps == END_TIMESTAMP, "core/membership.hpp: PostgreSQL's END_TIMESTAMP");
+
+using spi::kKeyArrayType;
+
+namespace {
+
+// Locks in key order so that two statements touching the same customers
+// cannot deadlock.
+const spi::Statement kLockCustomers = {
+    "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = ANY($1) "
+    "ORDER BY customer_id FOR NO KEY UPDATE",
+    1, {kKeyArrayType}};
+
+const spi::Statement kLockCustomersForRemoval = {
+    "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = ANY($1) "
+    "ORDER BY customer_id FOR UPDATE",
+    1, {kKeyArrayType}};
+
+// Read after locking, so in READ COMMITTED this sees every committed change
+// to these customers' assignments.
+const spi::Statement kReadCustomers = {
+    "SELECT " SEGMENTATION_STATE_COLUMNS " FROM segmentation.customer_metrics m WHERE m.customer_id = ANY($1)",
+    1, {kKeyArrayType}};
+
+const spi::Statement kAddAutomatic = {
+    "WITH added AS ("
+    "  INSERT INTO segmentation.assignments AS a (customer_id, segment_id, is_automatic, assigned_at) "
+    "  SELECT u.c, u.s, true, now() FROM unnest($1::{key}[], $2::bigint[]) AS u(c, s) "
+    "  ON CONFLICT (customer_id, segment_id) DO NOTHING "
+    "  RETURNING a.customer_id, a.segment_id) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
+    "SELECT customer_id, segment_id, 'added', true, $3 FROM added "
+    "RETURNING customer_id, segment_id",
+    3, {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+
+const spi::Statement kRemoveAutomatic = {
+    "WITH removed AS ("
+    "  DELETE FROM segmentation.assignments AS a USING unnest($1::{key}[], $2::bigint[]) AS u(c, s) "
+    "  WHERE a.customer_id = u.c AND a.segment_id = u.s AND a.is_automatic "
+    "  RETURNING a.customer_id, a.segment_id) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
+    "SELECT customer_id, segment_id, 'removed', true, $3 FROM removed "
+    "RETURNING customer_id, segment_id",
+    3, {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+
+const spi::Statement kSetReevaluateAt = {
+    "UPDATE segmentation.customer_metrics AS m SET reevaluate_at = u.t "
+    "FROM unnest($1::{key}[], $2::timestamptz[]) AS u(c, t) WHERE m.customer_id = u.c",
+    2, {kKeyArrayType, TIMESTAMPTZARRAYOID}};
+
+Datum int64_array(const std::vector<int64>& values) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
+        return PointerGetDatum(construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
+    });
+}
+
+Datum keys_array(const std::vector<Datum>& keys) {
+    return pg::call([&] { return key_array(keys.data(), static_cast<int>(keys.size())); });
+}
+
+Datum timestamps_array(const std::vector<std::optional<TimestampTz>>& times) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (times.size() + 1)));
+        bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (times.size() + 1)));
+        for (std::size_t i = 0; i < times.size(); ++i) {
+            nulls[i] = !times[i].has_value();
+            items[i] = nulls[i] ? (Datum)0 : TimestampTzGetDatum(*times[i]);
+        }
+        int dims[1] = {static_cast<int>(times.size())};
+        int lower[1] = {1};
+        return PointerGetDatum(construct_md_array(items, nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+    });
+}
+
+// Runs an add or remove statement and collects what it really changed.
+void apply(const spi::Statement& statement, const std::vector<Change>& changes, bool added, Cause cause,
+           std::vector<Change>& applied) {
+    std::vector<Datum> keys;
+    std::vector<int64> segments;
+    for (const Change& c : changes) {
+        if (c.added != added) continue;
+        keys.push_back(c.customer);
+        segments.push_back(c.segment);
+    }
+    if (keys.empty()) return;
+    Datum cause_text = pg::call([cause] { return CStringGetTextDatum(cause_name(cause)); });
+    uint64 rows = spi::run(statement, {keys_array(keys), int64_array(segments), cause_text});
+    std::size_t first = applied.size();
+    applied.resize(first + rows);
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) {
+            bool null;
+            Change& c = applied[first + row];
+            c.added = added;
+            c.customer = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+            c.segment = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+        }
+    });
+    for (std::size_t i = first; i < applied.size(); ++i)
+        remember_change(applied[i].customer, applied[i].segment, applied[i].added);
+}
+
+}  // namespace
+
+bool Scope::covers(int64 segment) const {
+    return segments.empty() || std::binary_search(segments.begin(), segments.end(), segment);
+}
+
+const char* cause_name(Cause cause) {
+    switch (cause) {
+        case Cause::Order: return "order";
+        case Cause::Customer: return "customer";
+        case Cause::Definition: return "definition";
+        case Cause::Time: return "time";
+        case Cause::Refresh: return "refresh";
+        case Cause::Manual: return "manual";
+    }
+    return "refresh";
+}
+
+void read_customer_state(uint64 row, CustomerState& state) {
+    pg::call([&] {
+        HeapTuple tuple = SPI_tuptable->vals[row];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool null;
+        state.key = SPI_getbinval(tuple, desc, 1, &null);
+        state.customer = customer_from_values(metric_values_from_spi(row, 2), state.key);
+        Datum due = SPI_getbinval(tuple, desc, 7, &null);
+        state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
+        ArrayType* current = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 8, &null));
+        int count = ArrayGetNItems(ARR_NDIM(current), ARR_DIMS(current));
+        const int64* ids = reinterpret_cast<const int64*>(ARR_DATA_PTR(current));
+        state.current.assign(ids, ids + count);  // ARRAY(SELECT segment_id ...) has no NULLs
+    });
+}
+
+Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of,
+                          const Scope& scope, std::vector<Change>& changes) {
+    static std::vector<int64> matched;  // reused: no allocation per customer
+    matched.clear();
+    Evaluation result;
+    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched));
+    for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
+        if (!scope.covers(segment)) return;
+        changes.push_back(Change{state.key, segment, added});
+        result.membership_changed = true;
+    });
+    result.due_changed = due_time_to_store(state.reevaluate_at, result.due_at, as_of, scope.all()) != state.reevaluate_at;
+    return result;
+}
+
+void lock_customers(const std::vector<Datum>& keys, bool for_removal) {
+    if (keys.empty()) return;
+    spi::run(for_removal ? kLockCustomersForRemoval : kLockCustomers, {keys_array(keys)});
+}
+
+std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
+                                       const Scope& scope) {
+    if (keys.empty()) return {};
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    Datum key_list = keys_array(keys);
+    spi::run(kLockCustomers, {key_list});
+    uint64 rows = spi::run(kReadCustomers, {key_list});
+
+    std::vector<Change> changes;
+    std::vector<Datum> due_keys;
+    std::vector<std::optional<TimestampTz>> due_times;
+    CustomerState state;
+    for (uint64 row = 0; row < rows; ++row) {
+        poll_interrupts();
+        read_customer_state(row, state);
+        Evaluation e = evaluate_state(state, *segments, as_of, scope, changes);
+        if (e.due_changed) {
+            due_keys.push_back(state.key);
+            due_times.push_back(e.due_at);
+        }
+    }
+    if (!due_keys.empty()) spi::run(kSetReevaluateAt, {keys_array(due_keys), timestamps_array(due_times)});
+    return apply_automatic_changes(changes, cause);
+}
+
+std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause) {
+    std::vector<Change> applied;
+    apply(kAddAutomatic, changes, true, cause, applied);
+    apply(kRemoveAutomatic, changes, false, cause, applied);
+    return applied;
+}
+
+}  // namespace segmentation::glue

@@ -1,0 +1,78 @@
+// Automatic membership: evaluating customers against the automatic segments
+// and writing what changed (assignments, the log, notifications, and when
+// each customer must next be looked at).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/matcher.hpp"
+#include "glue/boundary/guard.hpp"
+#include "glue/boundary/metric_values.hpp"
+
+namespace segmentation::glue {
+
+// Why membership changed, as recorded in assignment_log.cause.
+enum class Cause { Order, Customer, Definition, Time, Refresh, Manual };
+const char* cause_name(Cause cause);
+
+struct Change {
+    Datum customer;  // a key of the key type
+    int64 segment;
+    bool added;      // false: removed
+};
+
+// What limits an evaluation: the membership of some segments (those whose
+// definition changed, ascending) or, when empty, of all of them.
+struct Scope {
+    std::vector<int64> segments;
+    bool all() const { return segments.empty(); }
+    bool covers(int64 segment) const;
+};
+
+// A customer as stored: metrics, automatic segments, due time.
+struct CustomerState {
+    Datum key;
+    Customer customer;
+    std::optional<TimestampTz> reevaluate_at;
+    std::vector<int64> current;  // automatic segments it is in, ascending
+};
+
+// The columns a statement must select, in order, for read_customer_state(),
+// from customer_metrics aliased m.
+#define SEGMENTATION_STATE_COLUMNS                                                                  \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS ", m.reevaluate_at, "                             \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                                    \
+    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
+
+// Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS).
+void read_customer_state(uint64 row, CustomerState& state);
+
+struct Evaluation {
+    bool membership_changed = false;
+    bool due_changed = false;                // reevaluate_at must be set to due_at (see evaluate_state)
+    std::optional<TimestampTz> due_at;       // when the result may next change with time
+};
+
+// Evaluates one customer, appending what must change to `changes`.
+Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of,
+                          const Scope& scope, std::vector<Change>& changes);
+
+// Writes automatic changes: assignments, log rows and notifications. Returns
+// the changes that took effect (a concurrent writer may have made some).
+std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause);
+
+// Locks customers' metrics rows in key order, for changing their metrics
+// (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
+// statements that follow see every change committed to those customers
+// before the locks were granted: lock first, then read and write.
+void lock_customers(const std::vector<Datum>& keys, bool for_removal = false);
+
+// Evaluates the given customers at `as_of` and makes their automatic
+// assignments and reevaluate_at match. Customers are locked first (in key
+// order) so concurrent evaluations of one customer serialize; unknown keys
+// are skipped. Returns the changes that took effect. Needs SPI.
+std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
+                                       const Scope& scope = {});
+
+}  // namespace segmentation::glue

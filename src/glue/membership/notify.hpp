@@ -1,0 +1,20 @@
+// NOTIFY segmentation_changed: once per customer per committed transaction,
+// with the net change, e.g. {"customer_id": 42, "added": [3], "removed": []}.
+// Changes made in a rolled-back subtransaction are forgotten with it.
+#pragma once
+
+#include "glue/boundary/guard.hpp"
+
+namespace segmentation::glue {
+
+constexpr const char* kNotifyChannel = "segmentation_changed";
+
+// Records one membership change of the current (sub)transaction.
+void remember_change(Datum customer_key, int64 segment, bool added);
+
+SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
+
+// The segmentation.notify setting: off skips notifications (bulk loads).
+extern bool notify_enabled;
+
+}  // namespace segmentation::glue

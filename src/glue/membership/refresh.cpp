@@ -1,0 +1,51 @@
+// Re-evaluating every customer in bulk (refresh_all, tracking, definition changes).
+#include "glue/membership/refresh.hpp"
+
+#include "glue/membership/customer_scan.hpp"
+#include "glue/membership/segment_cache.hpp"
+#include "glue/boundary/spi.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace segmentation::glue {
+namespace {
+
+constexpr std::size_t kBatchSize = 10000;
+
+}  // namespace
+
+RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    RefreshTotals totals;
+    CustomerScan scan;
+    scan.open();
+    std::vector<CustomerState> batch;
+    std::vector<Change> unused;
+    std::vector<Datum> stale;
+    for (;;) {
+        poll_interrupts();
+        spi::connect();  // one connection per batch: its finish frees the batch
+        batch.clear();
+        if (scan.next(batch, kBatchSize) == 0) {
+            spi::finish();
+            break;
+        }
+        stale.clear();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i % 256 == 0) poll_interrupts();
+            unused.clear();
+            Evaluation e = evaluate_state(batch[i], *segments, as_of, scope, unused);
+            if (e.membership_changed || e.due_changed) stale.push_back(batch[i].key);
+        }
+        totals.customers += static_cast<int64>(batch.size());
+        // Only customers that need a write are locked, read again and written.
+        totals.count(evaluate_customers(stale, as_of, cause, scope));
+        spi::finish();
+    }
+    scan.close();
+    return totals;
+}
+
+}  // namespace segmentation::glue
+

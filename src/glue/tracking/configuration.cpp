@@ -1,0 +1,97 @@
+// The tracking configuration (segmentation.tracked_tables): read, cached per
+// backend, and the first step of the lock order.
+#include "glue/tracking/configuration.hpp"
+
+#include "glue/boundary/catalog.hpp"
+#include "glue/boundary/spi.hpp"
+#include "glue/tracking/tracked_columns.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace segmentation::glue {
+namespace {
+
+const spi::Statement kReadTracking = {
+    "SELECT kind, relation, customer_column, time_column, coalesce(amount_column, loyalty_column), live "
+    "FROM segmentation.tracked_tables",
+    0, {}};
+
+std::optional<Tracking> cached_configuration;
+
+void forget_cached_tracking(Datum, Oid relid) {
+    if (!cached_configuration) return;
+    const Tracking& t = *cached_configuration;
+    if (relid == InvalidOid || relid == catalog_relation_of_tracking() ||
+        (t.customers && t.customers->relation == relid) || (t.orders && t.orders->relation == relid))
+        cached_configuration.reset();
+}
+
+void forget_cached_tracking_at_abort(XactEvent event, void*) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cached_configuration.reset();
+}
+
+}  // namespace
+
+const Tracking& cached_tracking() {
+    if (!cached_configuration) {
+        Tracking t = read_tracking();
+        require_sound_tracking(t);
+        cached_configuration = std::move(t);
+    }
+    return *cached_configuration;
+}
+
+void register_tracking_callbacks() {
+    CacheRegisterRelcacheCallback(forget_cached_tracking, (Datum)0);
+    RegisterXactCallback(forget_cached_tracking_at_abort, nullptr);
+}
+
+Tracking read_tracking() {
+    Tracking t;
+    uint64 rows = spi::run(kReadTracking, {});
+    for (uint64 row = 0; row < rows; ++row) {
+        TrackedTable table;
+        const char* kind = nullptr;
+        const char* key = nullptr;
+        const char* time = nullptr;
+        const char* value = nullptr;
+        pg::call([&] {
+            HeapTuple tuple = SPI_tuptable->vals[row];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool null;
+            kind = SPI_getvalue(tuple, desc, 1);
+            table.relation = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &null));
+            key = SPI_getvalue(tuple, desc, 3);
+            time = SPI_getvalue(tuple, desc, 4);
+            value = SPI_getvalue(tuple, desc, 5);
+            table.live = DatumGetBool(SPI_getbinval(tuple, desc, 6, &null));
+        });
+        table.key_column = key;
+        table.time_column = time;
+        table.value_column = value == nullptr ? "" : value;
+        pg::call([&] {
+            char* name = get_rel_name(table.relation);
+            table.name = name == nullptr ? psprintf("(dropped table %u)", table.relation)
+                                         : quote_qualified_identifier(get_namespace_name(get_rel_namespace(table.relation)), name);
+            auto type_of = [&](const std::string& column) {
+                AttrNumber attnum = column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
+                return attnum == InvalidAttrNumber ? InvalidOid : get_atttype(table.relation, attnum);
+            };
+            table.key_type = type_of(table.key_column);
+            table.time_type = type_of(table.time_column);
+            table.value_type = type_of(table.value_column);
+        });
+        (std::string(kind) == "customers" ? t.customers : t.orders) = table;
+    }
+    return t;
+}
+
+void lock_tracked_tables(const Tracking& t, LOCKMODE customers_mode, LOCKMODE orders_mode) {
+    pg::call([&] {
+        if (t.customers) LockRelationOid(t.customers->relation, customers_mode);
+        if (t.orders) LockRelationOid(t.orders->relation, orders_mode);
+    });
+}
+
+}  // namespace segmentation::glue

@@ -1,0 +1,47 @@
+// Tracked tables: the user's customers and orders tables, as configured in
+// segmentation.tracked_tables. The types every tracking file shares.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "glue/boundary/guard.hpp"
+
+namespace segmentation::glue {
+
+struct TrackedTable {
+    Oid relation = InvalidOid;
+    std::string name;          // quoted and schema-qualified, ready for SQL
+    std::string key_column;    // column names, unquoted: customer id (customers) or customer reference (orders)
+    std::string time_column;   // created_at (customers) or ordered_at (orders)
+    std::string value_column;  // loyalty level (customers; may be empty) or amount (orders)
+    Oid key_type = InvalidOid;  // the columns' current types (InvalidOid: the column is gone)
+    Oid time_type = InvalidOid;
+    Oid value_type = InvalidOid;
+    bool live = true;          // evaluate segments in the changing transaction
+};
+
+struct Tracking {
+    std::optional<TrackedTable> customers;
+    std::optional<TrackedTable> orders;
+};
+
+// The configuration as this transaction sees it, read now. Needs SPI.
+Tracking read_tracking();
+
+// The same, cached per backend until segmentation.tracked_tables or a
+// tracked table changes (triggers use this; functions that change the
+// configuration use read_tracking()), and checked sound when read. Needs SPI
+// when it must read.
+const Tracking& cached_tracking();
+SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
+
+// The first step of the one lock order: the tracked tables (customers, then
+// orders), then the definitions lock, then customers in key order. Every
+// path that locks customers takes it, except TRUNCATE's triggers, which
+// already hold their table exclusively and touch no other one.
+void lock_tracked_tables(const Tracking& t, LOCKMODE customers_mode = AccessShareLock,
+                         LOCKMODE orders_mode = AccessShareLock);
+
+}  // namespace segmentation::glue
