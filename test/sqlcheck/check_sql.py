@@ -15,8 +15,9 @@ SQL scripts. Run it through scripts/check-sql.sh.
                                     parts, or a script ported to the parts)
 
 Rules:
-  guard        The first line is psql's \\echo ... \\quit guard, so that
-               feeding the script to psql does nothing.
+  guard        The first statement (comments may come before it) is psql's
+               \\echo ... \\quit guard, so that feeding the script to psql
+               does nothing.
   definer      A SECURITY DEFINER function pins search_path with a SET clause
                whose last entry is pg_temp (otherwise pg_temp is searched
                first and a caller's temporary objects could capture names).
@@ -136,10 +137,9 @@ SEARCH_PATH = re.compile(r'\bSET\s+search_path\s*(?:=|TO)\s*(.*?)(?=\s+(?:AS|LAN
 def check(path):
     text = open(path, encoding='utf-8').read()
     found = []
-    first = text.split('\n', 1)[0]
-    if not GUARD.match(first):
-        found.append((1, 'guard', 'the script must start with \\echo Use "CREATE EXTENSION ..." ... \\quit'))
-    for line, code, _ in statements(text):
+    for index, (line, code, _) in enumerate(statements(text)):
+        if index == 0 and not GUARD.match(code):
+            found.append((line, 'guard', 'the first statement must be \\echo Use "CREATE EXTENSION ..." ... \\quit'))
         m = SCHEMA_OBJECT.match(code)
         if m and not QUALIFIED.match(m.group(2)):
             found.append((line, 'qualified', f'CREATE {m.group(1).upper()} {m.group(2)}: name its schema'))

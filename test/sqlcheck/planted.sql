@@ -1,9 +1,9 @@
--- Planted violations, no \echo guard first.  -- expect: guard
+-- Planted violations (the first statement is not the \echo guard).
 -- scripts/check-sql.sh runs test/sqlcheck/check_sql.py on this file first: it
 -- must report exactly the rules marked "expect" on the line where a statement
 -- starts, and nothing else.
 
-CREATE TABLE segments (id bigint);  -- expect: qualified
+CREATE TABLE segments (id bigint);  -- expect: guard, qualified
 CREATE TABLE IF NOT EXISTS segmentation.fine (id bigint);
 CREATE TABLE "segmentation".fine_too (id bigint);
 CREATE UNLOGGED TABLE scratch (id bigint);  -- expect: qualified
