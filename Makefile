@@ -15,8 +15,14 @@ CORE_SOURCES = $(wildcard src/core/*.cpp)
 GLUE_SOURCES = $(wildcard src/glue/*.cpp src/glue/*/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
 
-# Install and upgrade scripts live in src/sql/, because pg_regress owns sql/.
-DATA = $(wildcard src/sql/segmentation--*.sql)
+# Install and upgrade scripts live in src/sql/, because pg_regress owns sql/
+# (src/sql/README.md). The newest version's script is assembled from the
+# parts (rule below); released scripts are kept verbatim and installed, with
+# the upgrade steps, so every released version stays installable.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" $(EXTENSION).control)
+SQL_PARTS = $(sort $(wildcard src/sql/parts/*.sql))
+DATA_built = build/sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard src/sql/released/$(EXTENSION)--*.sql src/sql/updates/$(EXTENSION)--*--*.sql)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=segmentation
@@ -60,3 +66,11 @@ test-all:
 bench:
 	scripts/setup.sh
 	test/bench/run.sh $(BENCH_OPTIONS)
+
+# The install script: the \echo guard, then the parts in order.
+$(DATA_built): $(SQL_PARTS) $(EXTENSION).control
+	@mkdir -p $(@D)
+	@{ printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit' \
+	    '-- $(EXTENSION) $(EXTVERSION), assembled from src/sql/parts/ by the Makefile: edit the parts.'; \
+	  for part in $(SQL_PARTS); do printf '\n'; cat "$$part"; done; } >$@.tmp
+	@mv $@.tmp $@

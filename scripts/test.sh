@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, from a fresh Debian bookworm machine (run as root):
-#   0. the boundary checker (scripts/check-boundary.sh, CONTRIBUTING.md)
+#   0. the boundary checker (scripts/check-boundary.sh, CONTRIBUTING.md) and
+#      the install-script checker (scripts/check-sql.sh)
 #   1. GoogleTest suite of the C++ core (CTest), again under ASan and UBSan,
 #      and a short libFuzzer run on the criteria reader and matcher
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
@@ -20,6 +21,9 @@ COPT=-Werror scripts/setup.sh
 
 echo "== boundary: PostgreSQL called only inside pg::call, no CHECK_FOR_INTERRUPTS, no allocating noexcept"
 scripts/check-boundary.sh
+
+echo "== install scripts: psql guard first, schema-qualified objects, search_path pinned on SECURITY DEFINER"
+scripts/check-sql.sh
 
 echo "== core: GoogleTest"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

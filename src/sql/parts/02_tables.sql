@@ -1,0 +1,88 @@
+------------------------------------------------------------------------------
+-- Tables (their data is part of every pg_dump of the database)
+------------------------------------------------------------------------------
+
+CREATE TABLE segmentation.segments (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name         text NOT NULL UNIQUE CHECK (name OPERATOR(pg_catalog.~) '[^[:space:]]'),
+    description  text,
+    criteria     jsonb NOT NULL DEFAULT '{}' CHECK (segmentation.check_criteria(criteria)),
+    is_automatic boolean NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+-- Customer keys are text until a table is tracked; tracking retypes the
+-- customer_id columns to the key type (bigint, text or uuid).
+CREATE TABLE segmentation.customer_metrics (
+    customer_id    text PRIMARY KEY,
+    lifetime_value numeric NOT NULL DEFAULT 0,
+    order_count    bigint NOT NULL DEFAULT 0,
+    first_order_at timestamptz,
+    last_order_at  timestamptz,
+    customer_since timestamptz,
+    loyalty_level  text,
+    -- No later than the next instant at which the customer's automatic
+    -- segments can change with the clock alone (NULL: never); refresh_due()
+    -- looks at customers past theirs.
+    reevaluate_at  timestamptz
+) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
+
+-- refresh_due() walks this index in (reevaluate_at, customer_id) order, one
+-- batch after the other, each starting after the last row of the one before.
+CREATE INDEX customer_metrics_reevaluate_at_idx
+    ON segmentation.customer_metrics (reevaluate_at, customer_id) WHERE reevaluate_at IS NOT NULL;
+
+CREATE TABLE segmentation.assignments (
+    customer_id  text NOT NULL,
+    segment_id   bigint NOT NULL,
+    is_automatic boolean NOT NULL,
+    assigned_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    assigned_by  text,
+    -- is_automatic included: bulk refreshes read membership from the index alone.
+    PRIMARY KEY (customer_id, segment_id) INCLUDE (is_automatic)
+);
+
+CREATE INDEX assignments_segment_id_idx ON segmentation.assignments (segment_id);
+
+CREATE TABLE segmentation.assignment_log (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    customer_id  text NOT NULL,
+    segment_id   bigint NOT NULL,
+    action       text NOT NULL CHECK (action IN ('added', 'removed')),
+    is_automatic boolean NOT NULL,
+    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual')),
+    actor        text,
+    reason       text,
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX assignment_log_segment_idx ON segmentation.assignment_log (segment_id, logged_at);
+CREATE INDEX assignment_log_customer_idx ON segmentation.assignment_log (customer_id, logged_at);
+
+CREATE TABLE segmentation.tracked_tables (
+    kind            text PRIMARY KEY CHECK (kind IN ('customers', 'orders')),
+    relation        regclass NOT NULL UNIQUE,
+    customer_column name NOT NULL,
+    time_column     name NOT NULL,
+    amount_column   name CHECK ((kind = 'orders') = (amount_column IS NOT NULL)),
+    loyalty_column  name CHECK (kind = 'customers' OR loyalty_column IS NULL),
+    live            boolean NOT NULL DEFAULT true
+);
+
+-- Notifications of prepared transactions (PREPARE TRANSACTION cannot NOTIFY):
+-- written by the prepared transaction itself, sent and deleted by the session
+-- that runs COMMIT PREPARED. Not dumped: they belong to this cluster's moment.
+CREATE TABLE segmentation.prepared_notifications (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    gid     text NOT NULL,
+    payload text NOT NULL
+);
+
+SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignments', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.tracked_tables', '');

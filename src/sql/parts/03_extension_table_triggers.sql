@@ -1,0 +1,35 @@
+------------------------------------------------------------------------------
+-- Triggers of the extension's own tables
+------------------------------------------------------------------------------
+
+CREATE FUNCTION segmentation.segments_before_update()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_before_update'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.segments_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_changed'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER segments_before_update BEFORE UPDATE ON segmentation.segments
+    FOR EACH ROW EXECUTE FUNCTION segmentation.segments_before_update();
+CREATE TRIGGER segments_inserted AFTER INSERT ON segmentation.segments
+    REFERENCING NEW TABLE AS segmentation_new
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_updated AFTER UPDATE ON segmentation.segments
+    REFERENCING OLD TABLE AS segmentation_old NEW TABLE AS segmentation_new
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_deleted AFTER DELETE ON segmentation.segments
+    REFERENCING OLD TABLE AS segmentation_old
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+CREATE TRIGGER segments_truncated AFTER TRUNCATE ON segmentation.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
+
+CREATE FUNCTION segmentation.sync_key_type()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_sync_key_type'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER tracked_tables_changed AFTER INSERT OR UPDATE OR DELETE ON segmentation.tracked_tables
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.sync_key_type();
