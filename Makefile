@@ -57,11 +57,23 @@ $(CORE_SOURCES:.cpp=.o): override CPPFLAGS := -I$(srcdir)/src
 -include $(OBJS:.o=.d)
 endif
 
-.PHONY: demo test-all bench
+.PHONY: demo test-all bench format format-check
 demo:
 	scripts/demo.sh
 test-all:
 	scripts/test.sh
+# C++ layout (.clang-format): format-check fails on any difference (the test
+# command runs it); format rewrites the files in place.
+CLANG_FORMAT ?= $(shell command -v clang-format-14 || command -v clang-format)
+FORMATTED = $(shell git ls-files 'src/*.cpp' 'src/*.hpp' 'test/core/*.cpp' 'test/fuzz/*.cpp')
+format-check:
+	$(CLANG_FORMAT) --dry-run --Werror $(FORMATTED)
+format:
+	$(CLANG_FORMAT) -i $(FORMATTED)
+# compile_commands.json of the whole extension (glue and core) for clangd and
+# clang-tidy, recorded from a full PGXS build by bear.
+compile_commands.json: $(CORE_SOURCES) $(GLUE_SOURCES)
+	bear --output $@ -- $(MAKE) -B -s -j2 PG_CONFIG=$(PG_CONFIG)
 # The benchmark (test/bench/README.md): make bench BENCH_OPTIONS='--sizes 10000'
 bench:
 	scripts/setup.sh

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages="make g++ cmake libgtest-dev clang libclang-rt-14-dev python3-clang-14
 postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-common
 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
-libdbd-pg-perl faketime"
+libdbd-pg-perl faketime clang-format"
 
 missing=""
 for p in $packages; do

@@ -25,6 +25,9 @@ scripts/check-boundary.sh
 echo "== install scripts: psql guard first, schema-qualified objects, search_path pinned on SECURITY DEFINER"
 scripts/check-sql.sh
 
+echo "== format: the C++ layout of .clang-format"
+make -s format-check
+
 echo "== core: GoogleTest"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/core -j2 >/dev/null

@@ -25,11 +25,9 @@ constexpr std::array<BoundKey, 6> kBoundKeys = {{
 constexpr std::array<const char*, 4> kStructureKeys = {"loyaltyLevels", "all", "any", "not"};
 
 bool is_identifier(const std::string& key) {
-    if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_'))
-        return false;
-    return std::all_of(key.begin(), key.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-    });
+    if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
+    return std::all_of(key.begin(), key.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::string quoted(const std::string& text) {
@@ -96,8 +94,7 @@ public:
     Criteria level(const json::Value& value, const std::string& path, int depth) {
         if (value.kind != json::Kind::Object) throw CriteriaError(path, "expected an object");
         if (depth > kMaxCriteriaDepth)
-            throw CriteriaError(path, "nesting deeper than " + std::to_string(kMaxCriteriaDepth) +
-                                          " levels");
+            throw CriteriaError(path, "nesting deeper than " + std::to_string(kMaxCriteriaDepth) + " levels");
         Criteria out;
         for (const auto& [key, member] : value.members) {
             std::string here = member_path(path, key);
@@ -121,19 +118,16 @@ public:
     }
 
 private:
-    static bool read_bound(const std::string& key, const json::Value& member,
-                           const std::string& path, Criteria& out) {
+    static bool read_bound(const std::string& key, const json::Value& member, const std::string& path, Criteria& out) {
         for (const auto& b : kBoundKeys) {
             bool minimum = key == b.min_key;
             if (!minimum && key != b.max_key) continue;
-            if (member.kind != json::Kind::Number)
-                throw CriteriaError(path, "expected a non-negative number");
+            if (member.kind != json::Kind::Number) throw CriteriaError(path, "expected a non-negative number");
             exact::Number number = exact::parse_number(member.text);
             switch (number.status) {
                 case exact::NumberStatus::Ok: break;
                 case exact::NumberStatus::Negative:
-                case exact::NumberStatus::Malformed:
-                    throw CriteriaError(path, "expected a non-negative number");
+                case exact::NumberStatus::Malformed: throw CriteriaError(path, "expected a non-negative number");
                 case exact::NumberStatus::TooPrecise:
                     throw CriteriaError(path, "expected a number with at most 18 decimal places");
                 case exact::NumberStatus::TooLarge:
@@ -145,16 +139,14 @@ private:
         return false;
     }
 
-    static void read_loyalty_levels(const json::Value& member, const std::string& path,
-                                    Criteria& out) {
+    static void read_loyalty_levels(const json::Value& member, const std::string& path, Criteria& out) {
         const char* problem = "expected a non-empty array of strings";
-        if (member.kind != json::Kind::Array || member.items.empty())
-            throw CriteriaError(path, problem);
+        if (member.kind != json::Kind::Array || member.items.empty()) throw CriteriaError(path, problem);
         for (std::size_t i = 0; i < member.items.size(); ++i) {
             const json::Value& item = member.items[i];
             if (item.kind != json::Kind::String)
-                throw CriteriaError(element_path(path, i), std::string("expected a string, not ") +
-                                                               json::describe(item.kind));
+                throw CriteriaError(element_path(path, i),
+                                    std::string("expected a string, not ") + json::describe(item.kind));
             out.loyalty_levels.push_back(item.text);
         }
         out.has_loyalty_levels = true;
@@ -164,12 +156,9 @@ private:
         for (const Bound& low : c.bounds) {
             if (!low.minimum) continue;
             for (const Bound& high : c.bounds) {
-                if (high.minimum || high.metric != low.metric || low.units <= high.units)
-                    continue;
-                throw CriteriaError(path, bound_key(low.metric, true) + " (" +
-                                              exact::format_units(low.units) +
-                                              ") is greater than " +
-                                              bound_key(high.metric, false) + " (" +
+                if (high.minimum || high.metric != low.metric || low.units <= high.units) continue;
+                throw CriteriaError(path, bound_key(low.metric, true) + " (" + exact::format_units(low.units) +
+                                              ") is greater than " + bound_key(high.metric, false) + " (" +
                                               exact::format_units(high.units) + ")");
             }
         }

@@ -26,7 +26,7 @@ enum class Metric : std::uint8_t {
 // One inclusive bound, e.g. minOrders: 5 is {Orders, minimum, 5 * 10^18}.
 struct Bound {
     Metric metric;
-    bool minimum;        // true for min*, false for max*
+    bool minimum;         // true for min*, false for max*
     exact::int128 units;  // the threshold in units of 10^-18
 };
 

@@ -169,8 +169,7 @@ int compare_products(uint128 a, uint128 b, uint128 c, uint128 d) noexcept {
     return 0;
 }
 
-std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight,
-                                                 const std::int16_t* digits,
+std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight, const std::int16_t* digits,
                                                  int ndigits) noexcept {
     // 10000^5 = 10^20: a first digit at weight 5 or more means >= 10^20.
     if (ndigits > 0 && weight >= 5) return std::nullopt;

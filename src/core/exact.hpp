@@ -15,9 +15,9 @@ namespace segmentation::exact {
 using int128 = __int128;
 using uint128 = unsigned __int128;
 
-constexpr int kScale = 18;                                    // decimal places kept
+constexpr int kScale = 18;                                           // decimal places kept
 constexpr int128 kOne = static_cast<int128>(1000000000000000000LL);  // 10^18
-constexpr int128 kMaxNumber = kOne * kOne;                    // 10^18, in units of 10^-18
+constexpr int128 kMaxNumber = kOne * kOne;                           // 10^18, in units of 10^-18
 
 // 10^n for 0 <= n <= 38.
 uint128 pow10(int n) noexcept;
@@ -48,8 +48,7 @@ using MoneyKey = int128;
 // Builds a key from PostgreSQL's numeric layout (base-10000 digits, most
 // significant first, the first digit worth 10000^weight). Returns nothing when
 // the magnitude is 10^19 or more (far beyond any shop's lifetime value).
-std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight,
-                                                 const std::int16_t* digits,
+std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight, const std::int16_t* digits,
                                                  int ndigits) noexcept;
 
 // Key of an exact amount in 10^-18 units (used by tests and for zero).

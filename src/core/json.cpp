@@ -78,9 +78,7 @@ private:
                 expect_word("false");
                 v.kind = Kind::Boolean;
                 break;
-            case 'n':
-                expect_word("null");
-                break;
+            case 'n': expect_word("null"); break;
             default:
                 if (peek() == '-' || (peek() >= '0' && peek() <= '9')) {
                     v.kind = Kind::Number;
@@ -260,9 +258,7 @@ private:
                     append_utf8(out, cp);
                     break;
                 }
-                default:
-                    --pos_;
-                    fail("invalid escape");
+                default: --pos_; fail("invalid escape");
             }
         }
     }

@@ -20,8 +20,8 @@ enum class Kind { Null, Boolean, Number, String, Array, Object };
 struct Value {
     Kind kind = Kind::Null;
     bool boolean = false;
-    std::string text;                                  // string contents, or a number's literal
-    std::vector<Value> items;                          // array elements
+    std::string text;                                    // string contents, or a number's literal
+    std::vector<Value> items;                            // array elements
     std::vector<std::pair<std::string, Value>> members;  // object members, in document order
 };
 

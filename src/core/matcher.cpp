@@ -37,16 +37,13 @@ Test compile_bound(const Bound& bound) {
     bool at_least = bound.minimum;
     int128 limit = comparable_limit(bound);
     switch (bound.metric) {
-        case Metric::Orders:
-            return {at_least ? TestKind::OrdersAtLeast : TestKind::OrdersAtMost, limit};
+        case Metric::Orders: return {at_least ? TestKind::OrdersAtLeast : TestKind::OrdersAtMost, limit};
         case Metric::LifetimeValue:
             return {at_least ? TestKind::ValueAtLeast : TestKind::ValueAtMost, exact::money_key_from_units(limit)};
-        case Metric::AverageOrderValue:
-            return {at_least ? TestKind::AverageAtLeast : TestKind::AverageAtMost, limit};
+        case Metric::AverageOrderValue: return {at_least ? TestKind::AverageAtLeast : TestKind::AverageAtMost, limit};
         case Metric::DaysSinceLastPurchase:
             return {at_least ? TestKind::RecencyAtLeast : TestKind::RecencyAtMost, limit};
-        case Metric::TenureDays:
-            return {at_least ? TestKind::TenureAtLeast : TestKind::TenureAtMost, limit};
+        case Metric::TenureDays: return {at_least ? TestKind::TenureAtLeast : TestKind::TenureAtMost, limit};
         case Metric::PurchaseFrequency:
             return {at_least ? TestKind::FrequencyAtLeast : TestKind::FrequencyAtMost, limit};
     }
@@ -60,10 +57,8 @@ bool is_time_test(TestKind kind) {
         case TestKind::TenureAtLeast:
         case TestKind::TenureAtMost:
         case TestKind::FrequencyAtLeast:
-        case TestKind::FrequencyAtMost:
-            return true;
-        default:
-            return false;
+        case TestKind::FrequencyAtMost: return true;
+        default: return false;
     }
 }
 
@@ -98,9 +93,7 @@ uint128 frequency_denominator(const Facts& f) noexcept {
     return static_cast<uint128>(std::max<int128>(f.tenure, kMicrosPerDay));
 }
 
-uint128 order_count(const Facts& f) noexcept {
-    return static_cast<uint128>(std::max<std::int64_t>(f.order_count, 0));
-}
+uint128 order_count(const Facts& f) noexcept { return static_cast<uint128>(std::max<std::int64_t>(f.order_count, 0)); }
 
 bool test_holds(const Test& t, const Facts& f) noexcept {
     switch (t.kind) {
@@ -124,8 +117,8 @@ bool test_holds(const Test& t, const Facts& f) noexcept {
         case TestKind::FrequencyAtLeast:
         case TestKind::FrequencyAtMost: {
             if (!f.has_tenure) return false;
-            int order = exact::compare_products(order_count(f), kFrequencyFactor,
-                                                static_cast<uint128>(t.limit), frequency_denominator(f));
+            int order = exact::compare_products(order_count(f), kFrequencyFactor, static_cast<uint128>(t.limit),
+                                                frequency_denominator(f));
             return t.kind == TestKind::FrequencyAtLeast ? order >= 0 : order <= 0;
         }
     }
@@ -154,8 +147,7 @@ bool group_holds(const Group& g, const Facts& f) noexcept {
             for (const Group& child : g.children)
                 if (group_holds(child, f)) return true;
             return false;
-        case Group::Kind::Not:
-            return !group_holds(g.children.front(), f);
+        case Group::Kind::Not: return !group_holds(g.children.front(), f);
     }
     return false;
 }
@@ -169,15 +161,17 @@ std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, boo
     };
     const int128 ceiling = std::numeric_limits<std::int64_t>::max();
     // A long double estimate is within a few units; exact steps finish it.
-    long double estimate = static_cast<long double>(a) * static_cast<long double>(b) /
-                           static_cast<long double>(limit);
+    long double estimate = static_cast<long double>(a) * static_cast<long double>(b) / static_cast<long double>(limit);
     if (estimate > static_cast<long double>(ceiling) - 16) return std::nullopt;
     int128 m = std::max<int128>(static_cast<int128>(estimate) - 4, 0);
     if (reaches(m)) {  // estimate too high after all: binary search below it
         int128 low = 0, high = m;
         while (low < high) {
             int128 mid = low + (high - low) / 2;
-            if (reaches(mid)) high = mid; else low = mid + 1;
+            if (reaches(mid))
+                high = mid;
+            else
+                low = mid + 1;
         }
         return low;
     }
@@ -187,7 +181,10 @@ std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, boo
     if (!reaches(high)) return std::nullopt;
     while (low < high) {
         int128 mid = low + (high - low) / 2;
-        if (reaches(mid)) high = mid; else low = mid + 1;
+        if (reaches(mid))
+            high = mid;
+        else
+            low = mid + 1;
     }
     return low;
 }
@@ -217,13 +214,11 @@ std::optional<int128> test_change(const Test& t, const Facts& f, const Customer&
             if (holds != at_least) return std::nullopt;
             // at least: first tenure with limit * tenure > count * factor;
             // at most:  first tenure with limit * tenure >= count * factor.
-            auto tenure = smallest_multiple(static_cast<uint128>(t.limit), order_count(f),
-                                            kFrequencyFactor, at_least);
+            auto tenure = smallest_multiple(static_cast<uint128>(t.limit), order_count(f), kFrequencyFactor, at_least);
             if (!tenure) return std::nullopt;
             return static_cast<int128>(*c.customer_since) + *tenure;
         }
-        default:
-            return std::nullopt;
+        default: return std::nullopt;
     }
 }
 
@@ -244,10 +239,8 @@ int128 comparable_limit(const Bound& bound) noexcept {
         case Metric::Orders:
             return bound.minimum ? ceil_div(bound.units, kUnitsPerWhole) : floor_div(bound.units, kUnitsPerWhole);
         case Metric::DaysSinceLastPurchase:
-        case Metric::TenureDays:
-            return days_to_micros(bound.units, bound.minimum);
-        default:
-            return bound.units;
+        case Metric::TenureDays: return days_to_micros(bound.units, bound.minimum);
+        default: return bound.units;
     }
 }
 

@@ -23,18 +23,24 @@ struct Facts {
     bool has_recency;
     exact::int128 recency;  // as_of - last order, in microseconds
     bool has_tenure;
-    exact::int128 tenure;   // as_of - customer since, in microseconds
+    exact::int128 tenure;  // as_of - customer since, in microseconds
     Micros as_of;
     const std::optional<std::string_view>* loyalty_level;
 };
 
 enum class TestKind : std::uint8_t {
-    OrdersAtLeast, OrdersAtMost,
-    ValueAtLeast, ValueAtMost,
-    AverageAtLeast, AverageAtMost,
-    RecencyAtLeast, RecencyAtMost,
-    TenureAtLeast, TenureAtMost,
-    FrequencyAtLeast, FrequencyAtMost,
+    OrdersAtLeast,
+    OrdersAtMost,
+    ValueAtLeast,
+    ValueAtMost,
+    AverageAtLeast,
+    AverageAtMost,
+    RecencyAtLeast,
+    RecencyAtMost,
+    TenureAtLeast,
+    TenureAtMost,
+    FrequencyAtLeast,
+    FrequencyAtMost,
 };
 
 struct Test {
@@ -97,8 +103,7 @@ public:
     // Appends to `matched` the ids of the matching segments, in the order
     // they were added, and returns the earliest instant after as_of at which
     // any of them may change with the clock alone.
-    std::optional<Micros> evaluate(const Customer& customer, Micros as_of,
-                                   std::vector<std::int64_t>& matched) const;
+    std::optional<Micros> evaluate(const Customer& customer, Micros as_of, std::vector<std::int64_t>& matched) const;
 
 private:
     std::vector<std::pair<std::int64_t, Matcher>> segments_;

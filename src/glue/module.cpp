@@ -14,17 +14,13 @@ SEGMENTATION_PG_CONTEXT void _PG_init(void);
 
 void _PG_init(void) {
     using namespace segmentation::glue;
-    DefineCustomStringVariable(
-        "segmentation.actor",
-        "Who manual assignments and removals are logged as.",
-        "Applications set it per transaction (SET LOCAL segmentation.actor = 'alice'); "
-        "when empty, the current role's name is logged.",
-        &segmentation_actor_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomBoolVariable(
-        "segmentation.notify",
-        "Sends NOTIFY segmentation_changed when membership changes.",
-        "Turn off for bulk loads whose listeners will re-read everything anyway.",
-        &notify_enabled, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("segmentation.actor", "Who manual assignments and removals are logged as.",
+                               "Applications set it per transaction (SET LOCAL segmentation.actor = 'alice'); "
+                               "when empty, the current role's name is logged.",
+                               &segmentation_actor_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("segmentation.notify", "Sends NOTIFY segmentation_changed when membership changes.",
+                             "Turn off for bulk loads whose listeners will re-read everything anyway.", &notify_enabled,
+                             true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("segmentation");
     register_catalog_callbacks();
     register_segment_cache_callbacks();

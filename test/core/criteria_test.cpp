@@ -31,7 +31,8 @@ std::string nested_not(int levels) {
 }  // namespace
 
 TEST(Criteria, ReadsTheServiceExamples) {
-    auto high_value = parse_criteria(R"({"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]})");
+    auto high_value =
+        parse_criteria(R"({"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]})");
     ASSERT_EQ(high_value.bounds.size(), 2u);
     EXPECT_EQ(high_value.bounds[0].metric, Metric::LifetimeValue);
     EXPECT_TRUE(high_value.bounds[0].minimum);
@@ -85,8 +86,10 @@ TEST(Criteria, NamesThePathOfEveryError) {
 
 TEST(Criteria, RefusesBadLoyaltyLevels) {
     EXPECT_EQ(error_of(R"({"loyaltyLevels": []})"), "criteria.loyaltyLevels: expected a non-empty array of strings");
-    EXPECT_EQ(error_of(R"({"loyaltyLevels": "GOLD"})"), "criteria.loyaltyLevels: expected a non-empty array of strings");
-    EXPECT_EQ(error_of(R"({"loyaltyLevels": ["GOLD", 7]})"), "criteria.loyaltyLevels[1]: expected a string, not a number");
+    EXPECT_EQ(error_of(R"({"loyaltyLevels": "GOLD"})"),
+              "criteria.loyaltyLevels: expected a non-empty array of strings");
+    EXPECT_EQ(error_of(R"({"loyaltyLevels": ["GOLD", 7]})"),
+              "criteria.loyaltyLevels[1]: expected a string, not a number");
 }
 
 TEST(Criteria, RefusesMinimumAboveMaximumAtOneLevel) {
@@ -111,6 +114,4 @@ TEST(Criteria, AllowsThirtyTwoLevelsAndNoMore) {
     EXPECT_NE(message.find("...: nesting deeper than 32 levels"), std::string::npos) << message;
 }
 
-TEST(Criteria, RefusesInvalidJson) {
-    EXPECT_EQ(error_of("{").rfind("criteria: invalid JSON", 0), 0u);
-}
+TEST(Criteria, RefusesInvalidJson) { EXPECT_EQ(error_of("{").rfind("criteria: invalid JSON", 0), 0u); }

@@ -102,7 +102,7 @@ TEST(Exact, MoneyKeysSplitTheFifthFractionDigit) {
 TEST(Exact, MoneyKeysRefuseAbsurdMagnitudes) {
     std::vector<std::int16_t> digits = {1};
     EXPECT_FALSE(money_key_from_base10000(false, 5, digits.data(), 1).has_value());  // 10^20
-    std::vector<std::int16_t> just_below = {999, 9999, 9999, 9999, 9999};  // 9999...9 (19 digits)
+    std::vector<std::int16_t> just_below = {999, 9999, 9999, 9999, 9999};            // 9999...9 (19 digits)
     EXPECT_TRUE(money_key_from_base10000(false, 4, just_below.data(), 5).has_value());
     std::vector<std::int16_t> ten_pow_19 = {1000};  // 1000 * 10000^4 = 10^19
     EXPECT_FALSE(money_key_from_base10000(false, 4, ten_pow_19.data(), 1).has_value());

@@ -35,10 +35,10 @@ TEST(Json, PassesNonAsciiBytesThrough) {
 }
 
 TEST(Json, RefusesMalformedText) {
-    for (const char* bad : {"", "{", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "1e",
-                            "tru", "\"abc", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "[1] 2",
-                            "\"\x01\"",
-                            "NaN", "Infinity", "\"\\u0000\"", "{\"a\":1,\"a\":2}"}) {
+    for (const char* bad : {"",         "{",       "{\"a\" 1}",   "[1,]",         "{\"a\":1,}",
+                            "01",       "1.",      "-",           "1e",           "tru",
+                            "\"abc",    "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "[1] 2",
+                            "\"\x01\"", "NaN",     "Infinity",    "\"\\u0000\"",  "{\"a\":1,\"a\":2}"}) {
         EXPECT_THROW(parse(bad), SyntaxError) << bad;
     }
 }

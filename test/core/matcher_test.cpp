@@ -131,7 +131,8 @@ TEST(Matcher, NestingCombinesLevels) {
 }
 
 TEST(Matcher, TheServiceExamples) {
-    const std::string high_value = R"({"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]})";
+    const std::string high_value =
+        R"({"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]})";
     const std::string at_risk = R"({"minDaysSinceLastPurchase": 90, "maxPurchaseFrequency": 0.5})";
     const std::string fresh = R"({"maxTenureDays": 30, "minOrders": 1})";
     auto loyal = customer(1500, 10, kNow - 10 * kDay, kNow - 365 * kDay, "GOLD");
@@ -168,7 +169,8 @@ TEST(Matcher, NextChangeForRecencyAndTenure) {
     // Once a minimum is reached, time alone cannot undo it.
     EXPECT_FALSE(Matcher(parse_criteria(R"({"minDaysSinceLastPurchase": 5})")).next_change(c, kNow).has_value());
     // Clock-free criteria never change with time.
-    EXPECT_FALSE(Matcher(parse_criteria(R"({"minOrders": 1, "loyaltyLevels": ["A"]})")).next_change(c, kNow).has_value());
+    EXPECT_FALSE(
+        Matcher(parse_criteria(R"({"minOrders": 1, "loyaltyLevels": ["A"]})")).next_change(c, kNow).has_value());
     EXPECT_FALSE(Matcher(parse_criteria(R"({"minOrders": 1})")).uses_time());
 }
 

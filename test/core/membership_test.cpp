@@ -15,7 +15,8 @@ using Changes = std::vector<std::pair<std::int64_t, bool>>;
 
 Changes changes(const std::vector<std::int64_t>& matched, const std::vector<std::int64_t>& current) {
     Changes out;
-    for_each_membership_change(matched, current, [&](std::int64_t segment, bool added) { out.emplace_back(segment, added); });
+    for_each_membership_change(matched, current,
+                               [&](std::int64_t segment, bool added) { out.emplace_back(segment, added); });
     return out;
 }
 

@@ -17,7 +17,9 @@ namespace {
 constexpr Micros kDay = kMicrosPerDay;
 constexpr Micros kNow = 9000 * kDay;
 
-exact::MoneyKey money(long long whole) { return exact::money_key_from_units(static_cast<exact::int128>(whole) * exact::kOne); }
+exact::MoneyKey money(long long whole) {
+    return exact::money_key_from_units(static_cast<exact::int128>(whole) * exact::kOne);
+}
 
 // Customers at the edges of every metric.
 std::vector<Customer> customers() {

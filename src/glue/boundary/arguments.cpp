@@ -8,7 +8,8 @@ void null_argument(const char* what) {
 
 TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* function) {
     if (!CALLED_AS_TRIGGER(fcinfo))
-        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, std::string("segmentation.") + function + "() must be called as a trigger");
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                    std::string("segmentation.") + function + "() must be called as a trigger");
     return reinterpret_cast<TriggerData*>(fcinfo->context);
 }
 

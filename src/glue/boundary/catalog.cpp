@@ -14,9 +14,9 @@ uint64 generation = 1;
 SEGMENTATION_PG_CONTEXT Oid relation_in_schema(const char* name, Oid schema) {
     Oid relid = get_relname_relid(name, schema);
     if (!OidIsValid(relid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation segmentation.%s is missing", name),
-                        errhint("Reinstall the extension: DROP EXTENSION segmentation; CREATE EXTENSION segmentation.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation segmentation.%s is missing", name),
+                 errhint("Reinstall the extension: DROP EXTENSION segmentation; CREATE EXTENSION segmentation.")));
     return relid;
 }
 
@@ -46,11 +46,12 @@ const Catalog& catalog() {
     c.assignment_log = relation_in_schema("assignment_log", c.schema);
     c.customer_metrics = relation_in_schema("customer_metrics", c.schema);
     c.tracked_tables = relation_in_schema("tracked_tables", c.schema);
-    c.assignment_log_sequence = compat::getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
+    c.assignment_log_sequence =
+        compat::getIdentitySequence(c.assignment_log, get_attnum(c.assignment_log, "id"), false);
     AttrNumber key_column = get_attnum(c.customer_metrics, "customer_id");
     if (key_column == InvalidAttrNumber)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("segmentation.customer_metrics has no customer_id column")));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("segmentation.customer_metrics has no customer_id column")));
     get_atttypetypmodcoll(c.customer_metrics, key_column, &c.key_type, &c.key_typmod, &c.key_collation);
     c.key_array_type = get_array_type(c.key_type);
     get_typlenbyval(c.key_type, &c.key_length, &c.key_by_value);

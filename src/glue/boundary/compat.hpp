@@ -60,8 +60,7 @@ SEGMENTATION_PG_CONTEXT inline void ExecInitRangeTable(EState* estate, List* ran
 #if PG_VERSION_NUM >= 160000  // PostgreSQL 16 moved permissions from RangeTblEntry to RTEPermissionInfo
     List* permissions = NIL;
     ListCell* cell;
-    foreach (cell, range_table)
-        addRTEPermissionInfo(&permissions, static_cast<RangeTblEntry*>(lfirst(cell)));
+    foreach (cell, range_table) addRTEPermissionInfo(&permissions, static_cast<RangeTblEntry*>(lfirst(cell)));
 #if PG_VERSION_NUM >= 180000  // PostgreSQL 18 added the relids left after pruning
     ::ExecInitRangeTable(estate, range_table, permissions, bms_add_range(nullptr, 1, list_length(range_table)));
 #else
@@ -72,7 +71,8 @@ SEGMENTATION_PG_CONTEXT inline void ExecInitRangeTable(EState* estate, List* ran
 #endif
 }
 
-SEGMENTATION_PG_CONTEXT inline void EvalPlanQualInit(EPQState* epq, EState* parent, Plan* subplan, List* aux_row_marks, int epq_param) {
+SEGMENTATION_PG_CONTEXT inline void EvalPlanQualInit(EPQState* epq, EState* parent, Plan* subplan, List* aux_row_marks,
+                                                     int epq_param) {
 #if PG_VERSION_NUM >= 160000  // PostgreSQL 16 added the result relations (for MERGE)
     ::EvalPlanQualInit(epq, parent, subplan, aux_row_marks, epq_param, NIL);
 #else
@@ -88,7 +88,8 @@ SEGMENTATION_PG_CONTEXT inline Oid RelationGetPrimaryKeyIndex(Relation relation)
 #endif
 }
 
-SEGMENTATION_PG_CONTEXT inline IndexScanDesc index_beginscan(Relation heap, Relation index, Snapshot snapshot, int keys, int order_bys) {
+SEGMENTATION_PG_CONTEXT inline IndexScanDesc index_beginscan(Relation heap, Relation index, Snapshot snapshot, int keys,
+                                                             int order_bys) {
 #if PG_VERSION_NUM >= 180000  // PostgreSQL 18 added instrumentation for EXPLAIN ANALYZE
     return ::index_beginscan(heap, index, snapshot, nullptr, keys, order_bys);
 #else

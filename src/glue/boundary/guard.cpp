@@ -16,6 +16,8 @@ namespace pg::detail {
 ErrorData* run_catching(void (*fn)(void*), void* context) {
     MemoryContext caller_context = CurrentMemoryContext;
     volatile bool failed = false;
+    // PostgreSQL's PG_TRY blocks keep their own layout.
+    // clang-format off
     PG_TRY();
     {
         fn(context);
@@ -25,6 +27,7 @@ ErrorData* run_catching(void (*fn)(void*), void* context) {
         failed = true;
     }
     PG_END_TRY();
+    // clang-format on
     if (!failed) return nullptr;
     MemoryContextSwitchTo(caller_context);
     ErrorData* error = CopyErrorData();

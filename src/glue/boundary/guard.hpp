@@ -40,8 +40,7 @@ private:
 class Error : public std::exception {
 public:
     Error(int sqlstate, std::string message, std::string detail = {}, std::string hint = {})
-        : sqlstate_(sqlstate), message_(std::move(message)), detail_(std::move(detail)),
-          hint_(std::move(hint)) {}
+        : sqlstate_(sqlstate), message_(std::move(message)), detail_(std::move(detail)), hint_(std::move(hint)) {}
     int sqlstate() const noexcept { return sqlstate_; }
     const char* what() const noexcept override { return message_.c_str(); }
     const std::string& detail() const noexcept { return detail_; }
@@ -121,10 +120,10 @@ auto call(F&& f) -> decltype(f()) {
 
 // Declares a SQL-callable function `name` whose body follows as a block:
 //   SEGMENTATION_FUNCTION(segmentation_example) { ...; return (Datum) 0; }
-#define SEGMENTATION_FUNCTION(name)                                                  \
-    static Datum name##_body(FunctionCallInfo fcinfo);                               \
-    extern "C" {                                                                     \
-    PG_FUNCTION_INFO_V1(name);                                                       \
+#define SEGMENTATION_FUNCTION(name)                                                           \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                        \
+    extern "C" {                                                                              \
+    PG_FUNCTION_INFO_V1(name);                                                                \
     Datum name(PG_FUNCTION_ARGS) { return ::segmentation::glue::guard(fcinfo, name##_body); } \
-    }                                                                                \
+    }                                                                                         \
     static Datum name##_body(FunctionCallInfo fcinfo)

@@ -8,8 +8,7 @@ namespace {
 bool is_integer_type(Oid type) { return type == INT2OID || type == INT4OID || type == INT8OID; }
 
 bool is_text_type(Oid type) {
-    return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID ||
-           type == UNKNOWNOID;
+    return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID || type == UNKNOWNOID;
 }
 
 int64 integer_value(Datum value, Oid type) {
@@ -47,6 +46,8 @@ SEGMENTATION_PG_CONTEXT Datum parse_key(const char* text, const Catalog& c) {
     getTypeInputInfo(c.key_type, &input, &ioparam);
     MemoryContext context = CurrentMemoryContext;
     Datum key = (Datum)0;
+    // PostgreSQL's PG_TRY blocks keep their own layout.
+    // clang-format off
     PG_TRY();
     {
         key = OidInputFunctionCall(input, const_cast<char*>(text), ioparam, c.key_typmod);
@@ -62,6 +63,7 @@ SEGMENTATION_PG_CONTEXT Datum parse_key(const char* text, const Catalog& c) {
                         errdetail("Customer keys of this shop have type %s.", format_type_be(c.key_type))));
     }
     PG_END_TRY();
+    // clang-format on
     return key;
 }
 
@@ -82,8 +84,8 @@ Datum customer_key_argument(FunctionCallInfo fcinfo, int argno) {
     }
     if (c.key_type == TEXTOID || c.key_type == VARCHAROID) return CStringGetTextDatum(value_to_text(value, type));
     ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                    errmsg("a %s cannot name a customer: customer keys of this shop have type %s",
-                           format_type_be(type), format_type_be(c.key_type))));
+                    errmsg("a %s cannot name a customer: customer keys of this shop have type %s", format_type_be(type),
+                           format_type_be(c.key_type))));
     return (Datum)0;
 }
 

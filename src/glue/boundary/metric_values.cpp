@@ -61,7 +61,8 @@ std::optional<exact::MoneyKey> money_key_of_inline_numeric(const struct varlena*
 }  // namespace
 
 std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric) {
-    return money_key_of_inline_numeric(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(numeric))));
+    return money_key_of_inline_numeric(
+        pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(numeric))));
 }
 
 bool inline_customer_from_values(const MetricValues& v, Customer& c) noexcept {
@@ -69,7 +70,8 @@ bool inline_customer_from_values(const MetricValues& v, Customer& c) noexcept {
     if (!v.loyalty_level_null && !stored_inline(v.loyalty_level)) return false;
     c = Customer{};
     if (!v.lifetime_value_null) {
-        auto money = money_key_of_inline_numeric(reinterpret_cast<const struct varlena*>(DatumGetPointer(v.lifetime_value)));
+        auto money =
+            money_key_of_inline_numeric(reinterpret_cast<const struct varlena*>(DatumGetPointer(v.lifetime_value)));
         if (!money) return false;  // customer_from_values reports it
         c.lifetime_value = *money;
     }
@@ -98,7 +100,8 @@ Customer customer_from_values(const MetricValues& v, std::optional<Datum> key) {
     if (!v.last_order_at_null) c.last_order_at = DatumGetTimestampTz(v.last_order_at);
     if (!v.customer_since_null) c.customer_since = DatumGetTimestampTz(v.customer_since);
     if (!v.loyalty_level_null) {
-        struct varlena* text = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(v.loyalty_level)));
+        struct varlena* text =
+            pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(v.loyalty_level)));
         c.loyalty_level = std::string_view(VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text));
     }
     return c;

@@ -74,7 +74,9 @@ void connect() {
     });
 }
 
-void finish() { pg::call([] { SPI_finish(); }); }
+void finish() {
+    pg::call([] { SPI_finish(); });
+}
 
 uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls, bool read_only) {
     Prepared& p = fixed_plans[&statement];
@@ -82,8 +84,8 @@ uint64 run(const Statement& statement, std::initializer_list<Datum> values, cons
     return execute(p.plan, values.begin(), nulls, read_only);
 }
 
-uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
-                const char* nulls, bool read_only) {
+uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values, const char* nulls,
+                bool read_only) {
     Prepared& p = built_plans[sql];
     if (stale(p)) prepare_into(p, sql, nargs, argtypes);
     return execute(p.plan, values, nulls, read_only);

@@ -33,8 +33,8 @@ void finish();
 
 // Runs a statement; returns the number of rows processed (SPI_processed).
 // Rows, if any, are in SPI_tuptable until the next statement.
-uint64 run(const Statement& statement, std::initializer_list<Datum> values,
-           const char* nulls = nullptr, bool read_only = false);
+uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls = nullptr,
+           bool read_only = false);
 
 // Same for SQL built at run time (tracking): prepared once per distinct text.
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,

@@ -18,7 +18,8 @@ bool inline_bytes(FunctionCallInfo fcinfo, int argno, std::string_view& bytes) {
 std::string_view argument_bytes(FunctionCallInfo fcinfo, int argno) {
     std::string_view bytes;
     if (inline_bytes(fcinfo, argno, bytes)) return bytes;
-    auto* value = pg::call([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno))); });
+    auto* value =
+        pg::call([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(PG_GETARG_POINTER(argno))); });
     return std::string_view(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 }
 
@@ -49,9 +50,7 @@ const Matcher& criteria_argument(FunctionCallInfo fcinfo, int argno) {
 
 const Matcher& MatchCache::criteria(FunctionCallInfo fcinfo, int argno) {
     std::string_view bytes = argument_bytes(fcinfo, argno);
-    auto hit = [&](std::size_t i) {
-        return recent_[i].address == bytes.data() && *recent_[i].bytes == bytes;
-    };
+    auto hit = [&](std::size_t i) { return recent_[i].address == bytes.data() && *recent_[i].bytes == bytes; };
     std::size_t next = (last_hit_ + 1) % kRecent;
     if (hit(next)) {
         last_hit_ = next;
@@ -122,8 +121,8 @@ bool MatchCache::same_customer(FunctionCallInfo fcinfo, int first) const {
         (!p.nulls[3] && PG_GETARG_DATUM(first + 3) != p.customer_since))
         return false;
     std::string_view bytes;
-    if (!p.nulls[0] && (!inline_bytes(fcinfo, first, bytes) ||
-                        bytes != std::string_view(p.lifetime_value, p.lifetime_value_length)))
+    if (!p.nulls[0] &&
+        (!inline_bytes(fcinfo, first, bytes) || bytes != std::string_view(p.lifetime_value, p.lifetime_value_length)))
         return false;
     if (!p.nulls[4] && (!inline_bytes(fcinfo, first + 4, bytes) || bytes != p.loyalty_level)) return false;
     return true;

@@ -53,10 +53,13 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
     TimestampTz as_of = as_of_argument(fcinfo, 10);
     MatchCache& cache = match_cache(fcinfo);
     if (!planner_made_call(fcinfo)) PG_RETURN_BOOL(cache.criteria(fcinfo, 7).matches(cache.customer(fcinfo, 2, as_of)));
-    const Matcher& matcher =
-        cache.criteria_of_row(fcinfo, 7, RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
-    const detail::Facts& customer =
-        cache.customer_of_row(fcinfo, 2, RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))), as_of);
+    const Matcher& matcher = cache.criteria_of_row(
+        fcinfo, 7,
+        RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
+    const detail::Facts& customer = cache.customer_of_row(
+        fcinfo, 2,
+        RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))),
+        as_of);
     PG_RETURN_BOOL(matcher.matches(customer));
 }
 
@@ -84,4 +87,3 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
     spi::finish();
     PG_RETURN_BOOL(result);
 }
-

@@ -77,15 +77,18 @@ int128 frequency_threshold(FunctionCallInfo fcinfo, int argno) {
     auto* cached = static_cast<FrequencyThreshold*>(fcinfo->flinfo->fn_extra);
     if (cached != nullptr && cached->length == length && std::memcmp(cached->bytes, bytes, length) == 0)
         return cached->units;
-    std::string digits = pg::call([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(argno))); });
+    std::string digits =
+        pg::call([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(argno))); });
     exact::Number n = exact::parse_number(digits);
     if (n.status != exact::NumberStatus::Ok)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "purchase frequency threshold " + digits + " is not a criteria number",
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "purchase frequency threshold " + digits + " is not a criteria number",
                     "Thresholds are non-negative, at most 10^18, with at most 18 decimal places.");
     if (length <= sizeof cached->bytes) {
         if (cached == nullptr) {
             cached = pg::call([&] {
-                return static_cast<FrequencyThreshold*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FrequencyThreshold)));
+                return static_cast<FrequencyThreshold*>(
+                    MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FrequencyThreshold)));
             });
             fcinfo->flinfo->fn_extra = cached;
         }
@@ -101,7 +104,8 @@ int compare_frequency(FunctionCallInfo fcinfo) {
     int64 orders = PG_GETARG_INT64(0);
     int128 tenure = static_cast<int128>(PG_GETARG_TIMESTAMPTZ(2)) - PG_GETARG_TIMESTAMPTZ(1);
     int128 threshold = frequency_threshold(fcinfo, 3);
-    const exact::uint128 factor = static_cast<exact::uint128>(30) * kMicrosPerDay * static_cast<exact::uint128>(exact::kOne);
+    const exact::uint128 factor =
+        static_cast<exact::uint128>(30) * kMicrosPerDay * static_cast<exact::uint128>(exact::kOne);
     int128 denominator = tenure > kMicrosPerDay ? tenure : kMicrosPerDay;
     return exact::compare_products(static_cast<exact::uint128>(orders > 0 ? orders : 0), factor,
                                    static_cast<exact::uint128>(threshold), static_cast<exact::uint128>(denominator));
@@ -150,7 +154,8 @@ SEGMENTATION_PG_CONTEXT Oid function_oid(const char* name, int nargs, const Oid*
     return LookupFuncName(qualified, nargs, types, false);
 }
 
-SEGMENTATION_PG_CONTEXT Expr* comparison(const char* op, Expr* left, Expr* right, Oid type, Oid collation = InvalidOid) {
+SEGMENTATION_PG_CONTEXT Expr* comparison(const char* op, Expr* left, Expr* right, Oid type,
+                                         Oid collation = InvalidOid) {
     Oid opno = operator_oid(op, type, type);
     auto* clause = reinterpret_cast<OpExpr*>(make_opclause(opno, BOOLOID, false, left, right, InvalidOid, collation));
     clause->opfuncid = get_opcode(opno);
@@ -173,7 +178,8 @@ SEGMENTATION_PG_CONTEXT Expr* numeric_constant(int128 units) {
         std::string spelled = exact::format_units(units);
         spelled.copy(text, sizeof text - 1);
     }
-    Datum value = DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+    Datum value =
+        DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
     return reinterpret_cast<Expr*>(makeConst(NUMERICOID, -1, InvalidOid, -1, value, false, false));
 }
 
@@ -202,7 +208,9 @@ struct Builder {
 
     // A comparison on a column that may be NULL is NULL there; segment_match
     // says false, and must go on saying false under "not".
-    SEGMENTATION_PG_CONTEXT static Expr* definite(Expr* e, const Column& column) { return column.not_null ? e : is_true(e); }
+    SEGMENTATION_PG_CONTEXT static Expr* definite(Expr* e, const Column& column) {
+        return column.not_null ? e : is_true(e);
+    }
 
     // Each bound as an expression that is never NULL.
     SEGMENTATION_PG_CONTEXT Expr* bound(const Bound& b) {
@@ -211,7 +219,8 @@ struct Builder {
         int128 limit = comparable_limit(b);
         switch (b.metric) {
             case Metric::LifetimeValue:
-                return definite(comparison(op, copy(c.lifetime_value), numeric_constant(limit), NUMERICOID), c.lifetime_value);
+                return definite(comparison(op, copy(c.lifetime_value), numeric_constant(limit), NUMERICOID),
+                                c.lifetime_value);
             case Metric::Orders:
                 if (limit > kInt64Max) return constant_bool(!at_least);
                 return definite(comparison(op, copy(c.order_count), int8_constant(static_cast<int64>(limit)), INT8OID),
@@ -219,8 +228,9 @@ struct Builder {
             case Metric::AverageOrderValue: {
                 // value / count against t  <=>  value against t * count (count > 0)
                 Oid multiply = operator_oid("*", NUMERICOID, NUMERICOID);
-                Expr* count = reinterpret_cast<Expr*>(makeFuncExpr(F_NUMERIC_INT8, NUMERICOID, list_make1(copy(c.order_count)),
-                                                                   InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST));
+                Expr* count =
+                    reinterpret_cast<Expr*>(makeFuncExpr(F_NUMERIC_INT8, NUMERICOID, list_make1(copy(c.order_count)),
+                                                         InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST));
                 auto* product = reinterpret_cast<OpExpr*>(
                     make_opclause(multiply, NUMERICOID, false, numeric_constant(limit), count, InvalidOid, InvalidOid));
                 product->opfuncid = get_opcode(multiply);
@@ -236,13 +246,14 @@ struct Builder {
                     representable = false;
                     return constant_bool(false);
                 }
-                return is_true(helper_call(at_least ? "elapsed_at_least" : "elapsed_at_most",
-                                           list_make3(copy(since), as_of_copy(), int8_constant(static_cast<int64>(limit)))));
+                return is_true(
+                    helper_call(at_least ? "elapsed_at_least" : "elapsed_at_most",
+                                list_make3(copy(since), as_of_copy(), int8_constant(static_cast<int64>(limit)))));
             }
             case Metric::PurchaseFrequency:
-                return is_true(helper_call(at_least ? "frequency_at_least" : "frequency_at_most",
-                                           list_make4(copy(c.order_count), copy(c.customer_since), as_of_copy(),
-                                                      numeric_constant(limit))));
+                return is_true(helper_call(
+                    at_least ? "frequency_at_least" : "frequency_at_most",
+                    list_make4(copy(c.order_count), copy(c.customer_since), as_of_copy(), numeric_constant(limit))));
         }
         return constant_bool(false);
     }
@@ -307,8 +318,7 @@ SEGMENTATION_PG_CONTEXT bool is_metrics_row(PlannerInfo* root, Node* row, Oid me
     if (!IsA(row, Var)) return false;
     Var* var = reinterpret_cast<Var*>(row);
     if (var->varattno != 0 || var->varlevelsup != 0) return false;
-    if (root->parse == nullptr || var->varno < 1 ||
-        static_cast<int>(var->varno) > list_length(root->parse->rtable))
+    if (root->parse == nullptr || var->varno < 1 || static_cast<int>(var->varno) > list_length(root->parse->rtable))
         return false;
     if (root->parse->groupingSets != NIL) return false;
     ListCell* cell;
@@ -410,8 +420,8 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
             args = lappend(args, version_var(segment->varno, SelfItemPointerAttributeNumber));
             args = lappend(args, version_var(segment->varno, MinTransactionIdAttributeNumber));
             args = lappend(args, as_of);
-            Oid types[11] = {TIDOID, XIDOID, NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-                             TEXTOID, JSONBOID, TIDOID, XIDOID, TIMESTAMPTZOID};
+            Oid types[11] = {TIDOID,  XIDOID,   NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+                             TEXTOID, JSONBOID, TIDOID,     XIDOID,  TIMESTAMPTZOID};
             Oid function = function_oid("segment_match_rows", 11, types);
             return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, kPlannerMadeCall));
         }

@@ -7,9 +7,10 @@
 namespace segmentation::glue {
 namespace {
 
-const spi::Statement kLoadCustomer = {
-    "SELECT " SEGMENTATION_METRIC_COLUMNS " FROM segmentation.customer_metrics WHERE customer_id = $1",
-    1, {spi::kKeyType}};
+const spi::Statement kLoadCustomer = {"SELECT " SEGMENTATION_METRIC_COLUMNS
+                                      " FROM segmentation.customer_metrics WHERE customer_id = $1",
+                                      1,
+                                      {spi::kKeyType}};
 
 }  // namespace
 
@@ -29,8 +30,9 @@ bool load_customer(Datum key, Customer& customer) {
 }
 
 [[noreturn]] void unknown_customer(Datum key, const std::string& doing) {
-    throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": customer \"" + key_text(key) + "\" does not exist",
-                "", "Customers come from the tables given to segmentation.track_customers() and segmentation.track_orders().");
+    throw Error(
+        ERRCODE_UNDEFINED_OBJECT, doing + ": customer \"" + key_text(key) + "\" does not exist", "",
+        "Customers come from the tables given to segmentation.track_customers() and segmentation.track_orders().");
 }
 
 }  // namespace segmentation::glue

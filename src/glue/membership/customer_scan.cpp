@@ -81,8 +81,8 @@ SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<in
 void CustomerScan::open() {
     handles_ = pg::call([] {
         const Catalog& c = catalog();
-        MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan",
-                                                      ALLOCSET_DEFAULT_SIZES);
+        MemoryContext context =
+            AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan", ALLOCSET_DEFAULT_SIZES);
         MemoryContext caller = MemoryContextSwitchTo(context);
         auto* h = static_cast<Handles*>(palloc0(sizeof(Handles)));
         h->context = context;

@@ -24,18 +24,21 @@ namespace {
 const spi::Statement kLockCustomers = {
     "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = ANY($1) "
     "ORDER BY customer_id FOR NO KEY UPDATE",
-    1, {kKeyArrayType}};
+    1,
+    {kKeyArrayType}};
 
 const spi::Statement kLockCustomersForRemoval = {
     "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = ANY($1) "
     "ORDER BY customer_id FOR UPDATE",
-    1, {kKeyArrayType}};
+    1,
+    {kKeyArrayType}};
 
 // Read after locking, so in READ COMMITTED this sees every committed change
 // to these customers' assignments.
-const spi::Statement kReadCustomers = {
-    "SELECT " SEGMENTATION_STATE_COLUMNS " FROM segmentation.customer_metrics m WHERE m.customer_id = ANY($1)",
-    1, {kKeyArrayType}};
+const spi::Statement kReadCustomers = {"SELECT " SEGMENTATION_STATE_COLUMNS
+                                       " FROM segmentation.customer_metrics m WHERE m.customer_id = ANY($1)",
+                                       1,
+                                       {kKeyArrayType}};
 
 const spi::Statement kAddAutomatic = {
     "WITH added AS ("
@@ -46,7 +49,8 @@ const spi::Statement kAddAutomatic = {
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
     "SELECT customer_id, segment_id, 'added', true, $3 FROM added "
     "RETURNING customer_id, segment_id",
-    3, {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+    3,
+    {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
 
 const spi::Statement kRemoveAutomatic = {
     "WITH removed AS ("
@@ -56,18 +60,21 @@ const spi::Statement kRemoveAutomatic = {
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
     "SELECT customer_id, segment_id, 'removed', true, $3 FROM removed "
     "RETURNING customer_id, segment_id",
-    3, {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+    3,
+    {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
 
 const spi::Statement kSetReevaluateAt = {
     "UPDATE segmentation.customer_metrics AS m SET reevaluate_at = u.t "
     "FROM unnest($1::{key}[], $2::timestamptz[]) AS u(c, t) WHERE m.customer_id = u.c",
-    2, {kKeyArrayType, TIMESTAMPTZARRAYOID}};
+    2,
+    {kKeyArrayType, TIMESTAMPTZARRAYOID}};
 
 Datum int64_array(const std::vector<int64>& values) {
     return pg::call([&] {
         Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
-        return PointerGetDatum(construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
     });
 }
 
@@ -85,7 +92,8 @@ Datum timestamps_array(const std::vector<std::optional<TimestampTz>>& times) {
         }
         int dims[1] = {static_cast<int>(times.size())};
         int lower[1] = {1};
-        return PointerGetDatum(construct_md_array(items, nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+        return PointerGetDatum(
+            construct_md_array(items, nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
     });
 }
 
@@ -151,8 +159,8 @@ void read_customer_state(uint64 row, CustomerState& state) {
     });
 }
 
-Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of,
-                          const Scope& scope, std::vector<Change>& changes) {
+Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of, const Scope& scope,
+                          std::vector<Change>& changes) {
     static std::vector<int64> matched;  // reused: no allocation per customer
     matched.clear();
     Evaluation result;
@@ -162,7 +170,8 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
         changes.push_back(Change{state.key, segment, added});
         result.membership_changed = true;
     });
-    result.due_changed = due_time_to_store(state.reevaluate_at, result.due_at, as_of, scope.all()) != state.reevaluate_at;
+    result.due_changed =
+        due_time_to_store(state.reevaluate_at, result.due_at, as_of, scope.all()) != state.reevaluate_at;
     return result;
 }
 

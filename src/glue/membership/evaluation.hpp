@@ -19,7 +19,7 @@ const char* cause_name(Cause cause);
 struct Change {
     Datum customer;  // a key of the key type
     int64 segment;
-    bool added;      // false: removed
+    bool added;  // false: removed
 };
 
 // What limits an evaluation: the membership of some segments (those whose
@@ -40,9 +40,10 @@ struct CustomerState {
 
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
-#define SEGMENTATION_STATE_COLUMNS                                                                  \
-    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS ", m.reevaluate_at, "                             \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                                    \
+#define SEGMENTATION_STATE_COLUMNS                               \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                \
+    ", m.reevaluate_at, "                                        \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a " \
     "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
 
 // Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS).
@@ -50,13 +51,13 @@ void read_customer_state(uint64 row, CustomerState& state);
 
 struct Evaluation {
     bool membership_changed = false;
-    bool due_changed = false;                // reevaluate_at must be set to due_at (see evaluate_state)
-    std::optional<TimestampTz> due_at;       // when the result may next change with time
+    bool due_changed = false;           // reevaluate_at must be set to due_at (see evaluate_state)
+    std::optional<TimestampTz> due_at;  // when the result may next change with time
 };
 
 // Evaluates one customer, appending what must change to `changes`.
-Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of,
-                          const Scope& scope, std::vector<Change>& changes);
+Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of, const Scope& scope,
+                          std::vector<Change>& changes);
 
 // Writes automatic changes: assignments, log rows and notifications. Returns
 // the changes that took effect (a concurrent writer may have made some).

@@ -84,8 +84,10 @@ std::string payload(const std::string& customer, std::vector<int64> added, std::
                            ", \"removed\": " + list(removed) + (truncated ? ", \"truncated\": true}" : "}");
         if (text.size() <= kPayloadLimit || (added.empty() && removed.empty())) return text;
         truncated = true;
-        if (added.size() >= removed.size()) added.resize(added.size() / 2);
-        else removed.resize(removed.size() / 2);
+        if (added.size() >= removed.size())
+            added.resize(added.size() / 2);
+        else
+            removed.resize(removed.size() / 2);
     }
 }
 
@@ -102,8 +104,10 @@ List* build_payloads() {
         auto& same = e.added ? it->second.added : it->second.removed;
         auto& opposite = e.added ? it->second.removed : it->second.added;
         auto undone = std::find(opposite.begin(), opposite.end(), e.segment);
-        if (undone != opposite.end()) opposite.erase(undone);
-        else if (std::find(same.begin(), same.end(), e.segment) == same.end()) same.push_back(e.segment);
+        if (undone != opposite.end())
+            opposite.erase(undone);
+        else if (std::find(same.begin(), same.end(), e.segment) == same.end())
+            same.push_back(e.segment);
     }
     List* payloads = NIL;
     for (const std::string& customer : order) {
@@ -232,6 +236,8 @@ SEGMENTATION_BOUNDARY void send_committed_prepared_or_warn() {
     MemoryContext context = CurrentMemoryContext;
     ResourceOwner owner = CurrentResourceOwner;
     BeginInternalSubTransaction(nullptr);
+    // PostgreSQL's PG_TRY blocks keep their own layout.
+    // clang-format off
     PG_TRY();
     {
         run_guarded(send_committed_prepared);
@@ -248,12 +254,14 @@ SEGMENTATION_BOUNDARY void send_committed_prepared_or_warn() {
         FreeErrorData(error);
     }
     PG_END_TRY();
+    // clang-format on
     MemoryContextSwitchTo(context);
     CurrentResourceOwner = owner;
 }
 
-SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query, bool read_only, ProcessUtilityContext context,
-                ParamListInfo params, QueryEnvironment* environment, DestReceiver* dest, QueryCompletion* completion) {
+SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query, bool read_only,
+                                      ProcessUtilityContext context, ParamListInfo params,
+                                      QueryEnvironment* environment, DestReceiver* dest, QueryCompletion* completion) {
     Node* tree = statement->utilityStmt;
     TransactionStmt* transaction = IsA(tree, TransactionStmt) ? reinterpret_cast<TransactionStmt*>(tree) : nullptr;
     // The transaction is prepared after this statement, at XACT_EVENT_PRE_PREPARE.
@@ -264,36 +272,35 @@ SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query,
             preparing_gid.clear();  // the GID is only informative
         }
     }
-    (previous_utility_hook ? previous_utility_hook : standard_ProcessUtility)(
-        statement, query, read_only, context, params, environment, dest, completion);
+    (previous_utility_hook ? previous_utility_hook : standard_ProcessUtility)(statement, query, read_only, context,
+                                                                              params, environment, dest, completion);
     if (transaction != nullptr && transaction->kind == TRANS_STMT_COMMIT_PREPARED) send_committed_prepared_or_warn();
 }
 
 SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
     switch (event) {
-    case XACT_EVENT_PRE_COMMIT:
-        if (!events.empty()) run_guarded(notify_now);
-        break;
-    case XACT_EVENT_PRE_PREPARE:
-        if (!events.empty()) run_guarded(save_for_commit_prepared);
-        break;
-    case XACT_EVENT_COMMIT:
-    case XACT_EVENT_ABORT:
-    case XACT_EVENT_PREPARE:
-    case XACT_EVENT_PARALLEL_ABORT:
-        events.clear();
-        preparing_gid.clear();
-        break;
-    default:
-        break;
+        case XACT_EVENT_PRE_COMMIT:
+            if (!events.empty()) run_guarded(notify_now);
+            break;
+        case XACT_EVENT_PRE_PREPARE:
+            if (!events.empty()) run_guarded(save_for_commit_prepared);
+            break;
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PREPARE:
+        case XACT_EVENT_PARALLEL_ABORT:
+            events.clear();
+            preparing_gid.clear();
+            break;
+        default: break;
     }
 }
 
 void at_subtransaction_event(SubXactEvent event, SubTransactionId mine, SubTransactionId parent, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
-        events.erase(std::remove_if(events.begin(), events.end(),
-                                    [mine](const Event& e) { return e.subtransaction == mine; }),
-                     events.end());
+        events.erase(
+            std::remove_if(events.begin(), events.end(), [mine](const Event& e) { return e.subtransaction == mine; }),
+            events.end());
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
         for (Event& e : events)
             if (e.subtransaction == mine) e.subtransaction = parent;

@@ -48,4 +48,3 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
 }
 
 }  // namespace segmentation::glue
-

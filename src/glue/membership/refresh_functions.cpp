@@ -23,12 +23,14 @@ constexpr long kDueBatchSize = 1000;
 const spi::Statement kFirstDueCustomers = {
     "SELECT customer_id, reevaluate_at = '-infinity', reevaluate_at FROM segmentation.customer_metrics "
     "WHERE reevaluate_at <= $1 ORDER BY reevaluate_at, customer_id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
-    1, {TIMESTAMPTZOID}};
+    1,
+    {TIMESTAMPTZOID}};
 const spi::Statement kNextDueCustomers = {
     "SELECT customer_id, reevaluate_at = '-infinity', reevaluate_at FROM segmentation.customer_metrics "
     "WHERE reevaluate_at <= $1 AND (reevaluate_at, customer_id) > ($2, $3) "
     "ORDER BY reevaluate_at, customer_id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
-    3, {TIMESTAMPTZOID, TIMESTAMPTZOID, spi::kKeyType}};
+    3,
+    {TIMESTAMPTZOID, TIMESTAMPTZOID, spi::kKeyType}};
 
 Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
     return pg::call([&] {

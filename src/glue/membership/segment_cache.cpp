@@ -85,8 +85,9 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
             if (rows == nullptr) continue;
             char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
             Datum criteria = heap_getattr(tuple, criteria_column, desc, &null);
-            char* text = null ? pstrdup("{}")
-                              : JsonbToCString(nullptr, &DatumGetJsonbP(criteria)->root, VARSIZE_ANY(DatumGetPointer(criteria)));
+            char* text =
+                null ? pstrdup("{}")
+                     : JsonbToCString(nullptr, &DatumGetJsonbP(criteria)->root, VARSIZE_ANY(DatumGetPointer(criteria)));
             rows->push_back(StoredSegment{id, name, text});
         }
         table_endscan(scan);
@@ -104,7 +105,8 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
 
 Statement current_statement() {
     return pg::call([] {
-        return Statement{compat::my_local_transaction_id(), GetCurrentStatementStartTimestamp(), GetCurrentCommandId(false)};
+        return Statement{compat::my_local_transaction_id(), GetCurrentStatementStartTimestamp(),
+                         GetCurrentCommandId(false)};
     });
 }
 

@@ -39,7 +39,8 @@ const spi::Statement kAddManual = {
     "  VALUES ($1, $2, false, now(), $3) ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING 1) "
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
     "SELECT $1, $2, 'added', false, 'manual', $3 FROM added RETURNING 1",
-    3, {kKeyType, INT8OID, TEXTOID}};
+    3,
+    {kKeyType, INT8OID, TEXTOID}};
 
 const spi::Statement kRemoveManual = {
     "WITH removed AS ("
@@ -47,13 +48,15 @@ const spi::Statement kRemoveManual = {
     "  WHERE customer_id = $1 AND segment_id = $2 AND NOT is_automatic RETURNING 1) "
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
     "SELECT $1, $2, 'removed', false, 'manual', $3, $4 FROM removed RETURNING 1",
-    4, {kKeyType, INT8OID, TEXTOID, TEXTOID}};
+    4,
+    {kKeyType, INT8OID, TEXTOID, TEXTOID}};
 
 const spi::Statement kCustomerSegments = {
     "SELECT a.segment_id, s.name, s.criteria, a.is_automatic, a.assigned_at, a.assigned_by "
     "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
     "WHERE a.customer_id = $1 ORDER BY s.name, a.segment_id",
-    1, {kKeyType}};
+    1,
+    {kKeyType}};
 
 // Who is acting: the segmentation.actor setting when the application sets
 // it (SET LOCAL segmentation.actor = 'alice@example.com'), otherwise the
@@ -97,7 +100,8 @@ Datum int64_array_datum(const std::vector<int64>& values) {
     return pg::call([&] {
         Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
-        return PointerGetDatum(construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
     });
 }
 
@@ -174,7 +178,8 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     PG_RETURN_BOOL(removed);
 }
 
-// segmentation.customer_segments(customer_id) -> setof (segment_id, name, criteria, is_automatic, assigned_at, assigned_by)
+// segmentation.customer_segments(customer_id) -> setof (segment_id, name, criteria, is_automatic, assigned_at,
+// assigned_by)
 SEGMENTATION_FUNCTION(segmentation_customer_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
@@ -188,7 +193,8 @@ SEGMENTATION_FUNCTION(segmentation_customer_segments) {
             Datum values[6];
             bool nulls[6];
             for (int column = 0; column < 6; ++column)
-                values[column] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
+                values[column] =
+                    SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
             tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
         }
     });

@@ -11,13 +11,13 @@ using namespace segmentation::glue;
 
 namespace {
 
-const spi::Statement kSegmentNamed = {
-    "SELECT id FROM segmentation.segments WHERE name = $1", 1, {TEXTOID}};
+const spi::Statement kSegmentNamed = {"SELECT id FROM segmentation.segments WHERE name = $1", 1, {TEXTOID}};
 
 const spi::Statement kInsertSegment = {
     "INSERT INTO segmentation.segments (name, description, criteria, is_automatic) "
     "VALUES ($1, $2, $3, $4) RETURNING id",
-    4, {TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
+    4,
+    {TEXTOID, TEXTOID, JSONBOID, BOOLOID}};
 
 }  // namespace
 
@@ -33,10 +33,11 @@ SEGMENTATION_FUNCTION(segmentation_create_segment) {
     spi::connect();
     Datum name_datum = PG_GETARG_DATUM(0);
     if (spi::run(kSegmentNamed, {name_datum}) > 0)
-        throw Error(ERRCODE_UNIQUE_VIOLATION, "segment \"" + name + "\" already exists",
-                    "", "Segment names are unique; choose another name or edit the existing segment.");
+        throw Error(ERRCODE_UNIQUE_VIOLATION, "segment \"" + name + "\" already exists", "",
+                    "Segment names are unique; choose another name or edit the existing segment.");
     char nulls[4] = {' ', static_cast<char>(PG_ARGISNULL(3) ? 'n' : ' '), ' ', ' '};
-    spi::run(kInsertSegment, {name_datum, PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
+    spi::run(kInsertSegment,
+             {name_datum, PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
              nulls);
     int64 id = pg::call([] {
         bool null;

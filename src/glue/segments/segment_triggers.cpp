@@ -31,7 +31,8 @@ const spi::Statement kForgetSegments = {
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
     "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition' FROM dropped "
     "RETURNING customer_id, segment_id",
-    1, {INT8ARRAYOID}};
+    1,
+    {INT8ARRAYOID}};
 
 std::vector<int64> ids_from_results(uint64 rows) {
     std::vector<int64> ids(rows);
@@ -49,7 +50,8 @@ void forget_segments(const std::vector<int64>& segments) {
     Datum list = pg::call([&] {
         Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * segments.size()));
         for (std::size_t i = 0; i < segments.size(); ++i) items[i] = Int64GetDatum(segments[i]);
-        return PointerGetDatum(construct_array(items, static_cast<int>(segments.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(segments.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
     });
     uint64 rows = spi::run(kForgetSegments, {list});
     std::vector<Datum> customers(rows);
@@ -87,11 +89,13 @@ SEGMENTATION_FUNCTION(segmentation_segments_before_update) {
                             errmsg("segment %lld cannot change its id", static_cast<long long>(old_id)),
                             errdetail("Assignments and history refer to segments by id.")));
         if (!old_null && !new_null && was != is)
-            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("segment %lld cannot change from %s to %s",
-                                   static_cast<long long>(DatumGetInt64(SPI_getbinval(trigger->tg_trigtuple, desc, id, &null))),
-                                   was ? "automatic" : "manual", is ? "automatic" : "manual"),
-                            errhint("Create a new segment instead.")));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("segment %lld cannot change from %s to %s",
+                        static_cast<long long>(DatumGetInt64(SPI_getbinval(trigger->tg_trigtuple, desc, id, &null))),
+                        was ? "automatic" : "manual", is ? "automatic" : "manual"),
+                 errhint("Create a new segment instead.")));
         int columns[1] = {updated_at};
         Datum values[1] = {TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
         bool nulls[1] = {false};
@@ -128,7 +132,8 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     else if (TRIGGER_FIRED_BY_DELETE(event))
         forget_segments(ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true)));
     else if (TRIGGER_FIRED_BY_TRUNCATE(event))
-        forget_segments(ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true)));
+        forget_segments(
+            ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true)));
     if (!redefined.empty()) {
         Scope scope;
         scope.segments = redefined;

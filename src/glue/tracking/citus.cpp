@@ -15,7 +15,9 @@ const char* const kSupported =
 
 }  // namespace
 
-SEGMENTATION_PG_CONTEXT bool citus_installed() { return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)); }
+SEGMENTATION_PG_CONTEXT bool citus_installed() {
+    return OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE));
+}
 
 void require_not_distributed(Oid relation) {
     if (!pg::call([] { return citus_installed(); })) return;
@@ -33,7 +35,8 @@ void require_not_distributed(Oid relation) {
     if (rows == 0) return;
     std::string kind = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
     std::string name = pg::call([&] { return get_rel_name(relation); });
-    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a Citus " + kind + ", which segmentation cannot track yet",
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                "\"" + name + "\" is a Citus " + kind + ", which segmentation cannot track yet",
                 "Its rows are written to shards, where the tracking triggers would not keep metrics and segment "
                 "membership up to date.",
                 kSupported);

@@ -15,7 +15,8 @@ namespace {
 const spi::Statement kReadTracking = {
     "SELECT kind, relation, customer_column, time_column, coalesce(amount_column, loyalty_column), live "
     "FROM segmentation.tracked_tables",
-    0, {}};
+    0,
+    {}};
 
 std::optional<Tracking> cached_configuration;
 
@@ -72,8 +73,9 @@ Tracking read_tracking() {
         table.value_column = value == nullptr ? "" : value;
         pg::call([&] {
             char* name = get_rel_name(table.relation);
-            table.name = name == nullptr ? psprintf("(dropped table %u)", table.relation)
-                                         : quote_qualified_identifier(get_namespace_name(get_rel_namespace(table.relation)), name);
+            table.name = name == nullptr
+                             ? psprintf("(dropped table %u)", table.relation)
+                             : quote_qualified_identifier(get_namespace_name(get_rel_namespace(table.relation)), name);
             auto type_of = [&](const std::string& column) {
                 AttrNumber attnum = column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
                 return attnum == InvalidAttrNumber ? InvalidOid : get_atttype(table.relation, attnum);

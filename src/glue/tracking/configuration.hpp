@@ -12,14 +12,14 @@ namespace segmentation::glue {
 
 struct TrackedTable {
     Oid relation = InvalidOid;
-    std::string name;          // quoted and schema-qualified, ready for SQL
-    std::string key_column;    // column names, unquoted: customer id (customers) or customer reference (orders)
-    std::string time_column;   // created_at (customers) or ordered_at (orders)
-    std::string value_column;  // loyalty level (customers; may be empty) or amount (orders)
+    std::string name;           // quoted and schema-qualified, ready for SQL
+    std::string key_column;     // column names, unquoted: customer id (customers) or customer reference (orders)
+    std::string time_column;    // created_at (customers) or ordered_at (orders)
+    std::string value_column;   // loyalty level (customers; may be empty) or amount (orders)
     Oid key_type = InvalidOid;  // the columns' current types (InvalidOid: the column is gone)
     Oid time_type = InvalidOid;
     Oid value_type = InvalidOid;
-    bool live = true;          // evaluate segments in the changing transaction
+    bool live = true;  // evaluate segments in the changing transaction
 };
 
 struct Tracking {

@@ -104,9 +104,10 @@ void refuse_renamed_loyalty_level(FunctionCallInfo fcinfo) {
     if (spi::run_text("SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() "
                       "WHERE classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND objid = $1",
                       1, types, args) > 0)
-        refuse(std::string("cannot rename a value of type ") + pg::call([&] { return format_type_be(t.customers->value_type); }) +
-                   ": segmentation tracks column \"" + t.customers->value_column + "\" of " + t.customers->name +
-                   ", of that type, as the loyalty level",
+        refuse(std::string("cannot rename a value of type ") + pg::call([&] {
+                   return format_type_be(t.customers->value_type);
+               }) + ": segmentation tracks column \"" +
+                   t.customers->value_column + "\" of " + t.customers->name + ", of that type, as the loyalty level",
                "customers");
 }
 
@@ -148,7 +149,8 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
     uint64 tables = spi::run_once(
         "SELECT DISTINCT t.kind FROM pg_catalog.pg_event_trigger_dropped_objects() d "
         "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = pg_catalog.to_regclass("
-        "    pg_catalog.quote_ident(d.address_names[1]) || '.' || pg_catalog.quote_ident(d.address_names[2]))::pg_catalog.oid "
+        "    pg_catalog.quote_ident(d.address_names[1]) || '.' || "
+        "pg_catalog.quote_ident(d.address_names[2]))::pg_catalog.oid "
         "WHERE d.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass AND d.address_names[3] LIKE 'segmentation\\_%'",
         true);
     if (tables > 0 && !pg::call([] { return restoring_from_dump(); })) {
@@ -159,7 +161,8 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
         });
         Tracking t = read_tracking();
         for (const std::string& kind : kinds) {
-            Tracking only = kind == "customers" ? Tracking{t.customers, std::nullopt} : Tracking{std::nullopt, t.orders};
+            Tracking only =
+                kind == "customers" ? Tracking{t.customers, std::nullopt} : Tracking{std::nullopt, t.orders};
             if (auto problem = tracking_problem(only))
                 refuse("cannot drop that trigger: it keeps a tracked table tracked (" + *problem + ")", kind);
         }
@@ -189,7 +192,8 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
         "            UNION ALL SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN tracked t ON i.inhrelid = t.oid) "
         "SELECT c.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() c "
         "WHERE NOT c.in_extension AND (c.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass "
-        "  OR (c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objid IN (SELECT oid FROM related))) LIMIT 1",
+        "  OR (c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objid IN (SELECT oid FROM related))) LIMIT "
+        "1",
         false);  // not read-only: the command's own pg_inherits rows must be seen
     if (touched > 0) {
         std::string command = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
@@ -209,9 +213,9 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
 // metrics, so distributing the table is refused (citus.hpp).
 SEGMENTATION_FUNCTION(segmentation_guard_tracking_trigger_copies) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracking_trigger_copies must run as an event trigger");
-    if (!pg::call([] { return citus_installed(); }) || pg::call([] { return restoring_from_dump(); }))
-        PG_RETURN_VOID();
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                    "guard_tracking_trigger_copies must run as an event trigger");
+    if (!pg::call([] { return citus_installed(); }) || pg::call([] { return restoring_from_dump(); })) PG_RETURN_VOID();
     spi::connect();
     uint64 copies = spi::run_once(
         "SELECT p.proname FROM pg_catalog.pg_event_trigger_ddl_commands() c "

@@ -28,10 +28,13 @@ const char* const kObjectsOverKeys =
     "              THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0) "
     "              ELSE pg_catalog.pg_describe_object(d.classid, d.objid, 0) END "
     "  FROM pg_catalog.pg_depend d JOIN keyed k ON d.refobjid = k.oid AND d.refobjsubid = k.attnum "
-    "  LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
+    "  LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = "
+    "d.objid "
     "  WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-    "    AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_constraint'::pg_catalog.regclass, "
-    "                          'pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass) "
+    "    AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass, "
+    "'pg_catalog.pg_constraint'::pg_catalog.regclass, "
+    "                          'pg_catalog.pg_attrdef'::pg_catalog.regclass, "
+    "'pg_catalog.pg_statistic_ext'::pg_catalog.regclass) "
     "  UNION ALL "
     "  SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) "
     "  FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type t ON d.refobjid IN (t.oid, t.typarray) "
@@ -61,11 +64,13 @@ const char* const kViewsOverKeys =
     "SELECT pg_catalog.format('DROP %s %s', x.kind, x.name), "
     "  pg_catalog.array_to_string(ARRAY["
     "    pg_catalog.format('CREATE %s %s%s AS %s%s', x.kind, x.name, "
-    "      CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' ELSE '' END, "
+    "      CASE WHEN c.reloptions IS NOT NULL THEN ' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')' "
+    "ELSE '' END, "
     "      pg_catalog.regexp_replace(pg_catalog.pg_get_viewdef(c.oid), ';\\s*$', ''), "
     "      CASE WHEN c.relkind = 'm' THEN ' WITH NO DATA' ELSE '' END), "
     "    pg_catalog.format('ALTER %s %s OWNER TO %I', x.kind, x.name, pg_catalog.pg_get_userbyid(c.relowner))] "
-    "    || ARRAY(SELECT CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L', x.kind, x.name, d.description) "
+    "    || ARRAY(SELECT CASE WHEN d.objsubid = 0 THEN pg_catalog.format('COMMENT ON %s %s IS %L', x.kind, x.name, "
+    "d.description) "
     "                         ELSE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', x.name, "
     "                                                a.attname, d.description) END "
     "             FROM pg_catalog.pg_description d LEFT JOIN pg_catalog.pg_attribute a "
@@ -100,8 +105,7 @@ void require_keys_retypable(Oid current, Oid wanted) {
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "cannot change customer keys from " + type_name(current) + " to " + type_name(wanted) +
                         ": objects outside the extension use its customer_id columns",
-                    std::string("Used by: ") + objects + ".",
-                    "Drop them, track the table, then create them again.");
+                    std::string("Used by: ") + objects + ".", "Drop them, track the table, then create them again.");
 }
 
 }  // namespace
@@ -131,10 +135,11 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
             if (key_family(current) != key_family(wanted) && !pg::call([] { return restoring_from_dump(); })) {
                 spi::run_once("SELECT 1 FROM segmentation.assignment_log LIMIT 1", true);
                 if (pg::call([] { return SPI_processed; }) > 0)
-                    throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                                "cannot change customer keys from " + type_name(current) + " to " + type,
-                                "segmentation.assignment_log still holds the history of " + type_name(current) + " customers.",
-                                "Archive and delete that history first, or track tables whose keys have the same type.");
+                    throw Error(
+                        ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "cannot change customer keys from " + type_name(current) + " to " + type,
+                        "segmentation.assignment_log still holds the history of " + type_name(current) + " customers.",
+                        "Archive and delete that history first, or track tables whose keys have the same type.");
             }
             // A restore may have built the user's views over the keys while
             // they were text: build them again over the retyped keys.
@@ -142,8 +147,8 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
             if (pg::call([] { return restoring_from_dump(); })) views = drop_views_over_keys();
             require_keys_retypable(current, wanted);
             for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
-                spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " + type +
-                              " USING customer_id::text::" + type);
+                spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " +
+                              type + " USING customer_id::text::" + type);
             for (const std::string& view : views) spi::run_once(view);
         }
     }

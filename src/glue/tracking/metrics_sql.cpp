@@ -25,7 +25,8 @@ const spi::Statement kForgetCustomers = {
     "            RETURNING a.customer_id, a.segment_id, a.is_automatic) "
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
     "SELECT customer_id, segment_id, 'removed', is_automatic, $2 FROM dropped RETURNING customer_id, segment_id",
-    2, {spi::kKeyArrayType, TEXTOID}};
+    2,
+    {spi::kKeyArrayType, TEXTOID}};
 
 const spi::Statement kAllCustomerKeys = {"SELECT customer_id FROM segmentation.customer_metrics", 0, {}};
 
@@ -55,9 +56,13 @@ std::string aggregate_orders(const std::string& source, const OrderColumns& c, c
 
 }  // namespace
 
-std::string key_type_name() { return pg::call([] { return format_type_be(catalog().key_type); }); }
+std::string key_type_name() {
+    return pg::call([] { return format_type_be(catalog().key_type); });
+}
 
-TimestampTz transaction_start() { return pg::call([] { return GetCurrentTransactionStartTimestamp(); }); }
+TimestampTz transaction_start() {
+    return pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+}
 
 std::vector<Datum> keys_from_results(uint64 rows) {
     std::vector<Datum> keys(rows);
@@ -75,11 +80,12 @@ const char* const kHasOrders = "order_count <> 0 OR lifetime_value <> 0 OR first
 
 // Every order metric back to zero (TRUNCATE of the orders table).
 std::string orders_cleared_sql(const Tracking& t) {
-    return std::string("UPDATE segmentation.customer_metrics SET lifetime_value = 0, order_count = 0, "
-                       "first_order_at = NULL, last_order_at = NULL") +
+    return std::string(
+               "UPDATE segmentation.customer_metrics SET lifetime_value = 0, order_count = 0, "
+               "first_order_at = NULL, last_order_at = NULL") +
            (t.customers ? "" : ", customer_since = NULL") +
-           (t.orders->live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation)) +
-           " WHERE " + kHasOrders + " RETURNING customer_id";
+           (t.orders->live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation)) + " WHERE " + kHasOrders +
+           " RETURNING customer_id";
 }
 
 // Order metrics from scratch, in one pass over the orders table.
@@ -89,7 +95,8 @@ std::string orders_backfill_sql(const Tracking& t) {
     std::string agg = "WITH agg AS (" + aggregate_orders(t.orders->name, c) + ") ";
     if (t.customers)
         return agg +
-               "UPDATE segmentation.customer_metrics m SET lifetime_value = coalesce(a.s, 0), order_count = coalesce(a.n, 0), "
+               "UPDATE segmentation.customer_metrics m SET lifetime_value = coalesce(a.s, 0), order_count = "
+               "coalesce(a.n, 0), "
                "first_order_at = a.lo, last_order_at = a.hi "
                "FROM (SELECT x.customer_id, agg.s, agg.n, agg.lo, agg.hi FROM segmentation.customer_metrics x "
                "      LEFT JOIN agg ON agg.k = x.customer_id) a "
@@ -110,27 +117,33 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
     const TrackedTable& customers = *t.customers;
     std::string key_type = key_type_name();
     std::string key = "c." + q(customers.key_column);
-    std::string loyalty = customers.value_column.empty() ? "NULL::text"
-                                                         : loyalty_as_text("c." + q(customers.value_column), customers.value_type);
+    std::string loyalty = customers.value_column.empty()
+                              ? "NULL::text"
+                              : loyalty_as_text("c." + q(customers.value_column), customers.value_type);
     std::string due = customers.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
     std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, " +
-                      instant_sql("c." + q(customers.time_column), customers.time_type) + " AS since, " + loyalty + " AS loyalty FROM " + source +
-                      " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
+                      instant_sql("c." + q(customers.time_column), customers.time_type) + " AS since, " + loyalty +
+                      " AS loyalty FROM " + source + " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
     std::string totals = "0, 0, NULL::timestamptz, NULL::timestamptz";
     std::string join;
     if (t.orders) {
         OrderColumns c = order_columns(*t.orders, key_type);
-        sql += ", agg AS (" + aggregate_orders(t.orders->name, c, " AND " + c.reference + " IN (SELECT k FROM incoming)") + ")";
+        sql += ", agg AS (" +
+               aggregate_orders(t.orders->name, c, " AND " + c.reference + " IN (SELECT k FROM incoming)") + ")";
         totals = "coalesce(a.s, 0), coalesce(a.n, 0), a.lo, a.hi";
         join = " LEFT JOIN agg a ON a.k = i.k";
     }
     return sql +
-           " INSERT INTO segmentation.customer_metrics AS m (customer_id, customer_since, loyalty_level, lifetime_value, "
-           "order_count, first_order_at, last_order_at" + (customers.live ? "" : ", reevaluate_at") + ") "
-           "SELECT i.k, i.since, i.loyalty, " + totals + (customers.live ? "" : ", " + std::string(kPendingEvaluation)) +
-           " FROM incoming i" + join +
+           " INSERT INTO segmentation.customer_metrics AS m (customer_id, customer_since, loyalty_level, "
+           "lifetime_value, "
+           "order_count, first_order_at, last_order_at" +
+           (customers.live ? "" : ", reevaluate_at") +
+           ") "
+           "SELECT i.k, i.since, i.loyalty, " +
+           totals + (customers.live ? "" : ", " + std::string(kPendingEvaluation)) + " FROM incoming i" + join +
            " ON CONFLICT (customer_id) DO UPDATE SET customer_since = excluded.customer_since, "
-           "loyalty_level = excluded.loyalty_level" + due +
+           "loyalty_level = excluded.loyalty_level" +
+           due +
            " WHERE m.customer_since IS DISTINCT FROM excluded.customer_since"
            "    OR m.loyalty_level IS DISTINCT FROM excluded.loyalty_level"
            " RETURNING m.customer_id";
@@ -155,19 +168,27 @@ std::string carry_manual_assignments_sql(const TrackedTable& customers) {
     std::string as_key = "t." + key + "::" + key_type_name();
     return "WITH pairs AS ("
            "  SELECT o.k AS old_key, n.k AS new_key "
-           "  FROM (SELECT " + as_key + ", row_number() OVER () FROM segmentation_old t) AS o(k, r) "
-           "  JOIN (SELECT " + as_key + ", row_number() OVER () FROM segmentation_new t) AS n(k, r) ON n.r = o.r "
-           "  WHERE o.k <> n.k AND NOT EXISTS (SELECT 1 FROM " + customers.name + " c WHERE c." + key + " = o.k)), "
+           "  FROM (SELECT " +
+           as_key +
+           ", row_number() OVER () FROM segmentation_old t) AS o(k, r) "
+           "  JOIN (SELECT " +
+           as_key +
+           ", row_number() OVER () FROM segmentation_new t) AS n(k, r) ON n.r = o.r "
+           "  WHERE o.k <> n.k AND NOT EXISTS (SELECT 1 FROM " +
+           customers.name + " c WHERE c." + key +
+           " = o.k)), "
            "moved AS ("
            "  DELETE FROM segmentation.assignments a USING pairs p "
            "  WHERE a.customer_id = p.old_key AND NOT a.is_automatic "
            "  RETURNING a.customer_id AS old_key, p.new_key, a.segment_id, a.assigned_at, a.assigned_by), "
            "added AS ("
-           "  INSERT INTO segmentation.assignments AS a (customer_id, segment_id, is_automatic, assigned_at, assigned_by) "
+           "  INSERT INTO segmentation.assignments AS a (customer_id, segment_id, is_automatic, assigned_at, "
+           "assigned_by) "
            "  SELECT DISTINCT ON (new_key, segment_id) new_key, segment_id, false, assigned_at, assigned_by FROM moved "
            "  ORDER BY new_key, segment_id, assigned_at "
            "  ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING a.customer_id, a.segment_id) "
-           "INSERT INTO segmentation.assignment_log AS l (customer_id, segment_id, action, is_automatic, cause, reason) "
+           "INSERT INTO segmentation.assignment_log AS l (customer_id, segment_id, action, is_automatic, cause, "
+           "reason) "
            "SELECT old_key, segment_id, 'removed', false, 'customer', 'customer id changed to ' || new_key FROM moved "
            "UNION ALL SELECT customer_id, segment_id, 'added', false, 'customer', 'customer id changed' FROM added "
            "RETURNING l.customer_id, l.segment_id, l.action = 'added'";
@@ -239,18 +260,21 @@ void forget_customers(const std::vector<Datum>& keys, Cause cause) {
 
 std::string expected_metrics_sql(const Tracking& t) {
     std::string key_type = key_type_name();
-    std::string agg = "SELECT NULL::" + key_type + " AS k, 0::numeric AS s, 0::bigint AS n, "
+    std::string agg = "SELECT NULL::" + key_type +
+                      " AS k, 0::numeric AS s, 0::bigint AS n, "
                       "NULL::timestamptz AS lo, NULL::timestamptz AS hi WHERE false";
     if (t.orders) agg = aggregate_orders(t.orders->name, order_columns(*t.orders, key_type));
-    std::string columns = " AS customer_id, coalesce(a.s, 0) AS lifetime_value, coalesce(a.n, 0) AS order_count, "
-                          "a.lo AS first_order_at, a.hi AS last_order_at, ";
+    std::string columns =
+        " AS customer_id, coalesce(a.s, 0) AS lifetime_value, coalesce(a.n, 0) AS order_count, "
+        "a.lo AS first_order_at, a.hi AS last_order_at, ";
     if (t.customers) {
         const TrackedTable& c = *t.customers;
-        std::string loyalty = c.value_column.empty() ? "NULL::text" : loyalty_as_text("c." + q(c.value_column), c.value_type);
+        std::string loyalty =
+            c.value_column.empty() ? "NULL::text" : loyalty_as_text("c." + q(c.value_column), c.value_type);
         return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns +
-               instant_sql("c." + q(c.time_column), c.time_type) + " AS customer_since, " + loyalty + " AS loyalty_level FROM " + c.name +
-               " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) + " WHERE c." + q(c.key_column) +
-               " IS NOT NULL ORDER BY 1";
+               instant_sql("c." + q(c.time_column), c.time_type) + " AS customer_since, " + loyalty +
+               " AS loyalty_level FROM " + c.name + " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) +
+               " WHERE c." + q(c.key_column) + " IS NOT NULL ORDER BY 1";
     }
     if (t.orders)  // customers seen once stay (with no orders) so their manual segments survive
         return "SELECT coalesce(a.k, m.customer_id)" + columns +

@@ -22,8 +22,8 @@ std::vector<Datum> keys_from_results(uint64 rows);
 extern const char* const kHasOrders;
 
 // Statements returning the keys of the customers they changed or found.
-std::string orders_cleared_sql(const Tracking& t);                              // every order metric back to zero
-std::string orders_backfill_sql(const Tracking& t);                             // order metrics from scratch
+std::string orders_cleared_sql(const Tracking& t);                               // every order metric back to zero
+std::string orders_backfill_sql(const Tracking& t);                              // order metrics from scratch
 std::string customers_upsert_sql(const Tracking& t, const std::string& source);  // customers of `source` in
 std::string customers_gone_sql(const TrackedTable& customers, const std::string& source);
 std::string customers_missing_sql(const TrackedTable& customers);

@@ -82,7 +82,7 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     const Catalog& c = catalog();
     w.estate = CreateExecutorState();
     compat::ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
-                                            range_entry(c.assignment_log)));
+                                                    range_entry(c.assignment_log)));
     // A statement with two writes to the orders table (a CTE) fires two of
     // our triggers with no command boundary between them: start a new
     // command, so the rows the first one wrote are visible to this one, and
@@ -192,9 +192,7 @@ SEGMENTATION_PG_CONTEXT std::optional<TimestampTz> timestamp_column(TupleTableSl
 }
 
 // PG-style: the stored metrics of the customer in w.current.
-SEGMENTATION_PG_CONTEXT MetricValues metric_values_of(Writer& w) {
-    return metric_values_of_slot(w.current, w.columns);
-}
+SEGMENTATION_PG_CONTEXT MetricValues metric_values_of(Writer& w) { return metric_values_of_slot(w.current, w.columns); }
 
 // PG-style: writes the new version of the row in w.current.
 SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orders_only) {

@@ -47,7 +47,7 @@ struct Writer {
     } log_columns;
     ScanKeyData assignments_scan_key;  // customer_id =
     TimestampTz now;
-    Datum cause;               // text 'order'
+    Datum cause;  // text 'order'
 };
 
 // The new values of one customer, as Datums for its row.

@@ -41,11 +41,11 @@ struct OrderLayout {
 };
 
 struct OrderRow {
-    Datum key;       // as a customer key of the storage key type
-    Datum amount;    // numeric (0 for a NULL amount)
+    Datum key;     // as a customer key of the storage key type
+    Datum amount;  // numeric (0 for a NULL amount)
     bool has_time;
     TimestampTz time;
-    bool added;      // a row of the new transition table (else the old one)
+    bool added;  // a row of the new transition table (else the old one)
 };
 
 OrderLayout order_layout(const TrackedTable& orders) {
@@ -67,7 +67,8 @@ OrderLayout order_layout(const TrackedTable& orders) {
 
 // PG-style: one transition table's rows, converted to keys, numerics and
 // timestamptz, appended to `rows`.
-SEGMENTATION_PG_CONTEXT void read_rows(Tuplestorestate* table, TupleDesc desc, const OrderLayout& l, bool added, std::vector<OrderRow>& rows) {
+SEGMENTATION_PG_CONTEXT void read_rows(Tuplestorestate* table, TupleDesc desc, const OrderLayout& l, bool added,
+                                       std::vector<OrderRow>& rows) {
     TupleTableSlot* slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
     // A read pointer of our own, as the executor's scans of transition tables do.
     int pointer = tuplestore_alloc_read_pointer(table, EXEC_FLAG_REWIND);
@@ -85,16 +86,23 @@ SEGMENTATION_PG_CONTEXT void read_rows(Tuplestorestate* table, TupleDesc desc, c
             case INT4OID: row.key = Int64GetDatum(DatumGetInt32(key)); break;
             case INT8OID: row.key = Int64GetDatum(DatumGetInt64(key)); break;
             case UUIDOID: row.key = datumCopy(key, false, UUID_LEN); break;
-            default: row.key = PointerGetDatum(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(
-                         DatumGetPointer(datumCopy(key, false, -1)))));
+            default:
+                row.key = PointerGetDatum(pg_detoast_datum_packed(
+                    reinterpret_cast<struct varlena*>(DatumGetPointer(datumCopy(key, false, -1)))));
         }
         Datum amount = slot_getattr(slot, l.amount, &null);
-        if (null) row.amount = zero;
-        else if (l.amount_type == NUMERICOID) row.amount = datumCopy(amount, false, -1);
-        else if (l.amount_type == INT2OID) row.amount = DirectFunctionCall1(int2_numeric, amount);
-        else if (l.amount_type == INT4OID) row.amount = DirectFunctionCall1(int4_numeric, amount);
-        else if (l.amount_type == INT8OID) row.amount = DirectFunctionCall1(int8_numeric, amount);
-        else row.amount = DirectFunctionCall1(cash_numeric, amount);
+        if (null)
+            row.amount = zero;
+        else if (l.amount_type == NUMERICOID)
+            row.amount = datumCopy(amount, false, -1);
+        else if (l.amount_type == INT2OID)
+            row.amount = DirectFunctionCall1(int2_numeric, amount);
+        else if (l.amount_type == INT4OID)
+            row.amount = DirectFunctionCall1(int4_numeric, amount);
+        else if (l.amount_type == INT8OID)
+            row.amount = DirectFunctionCall1(int8_numeric, amount);
+        else
+            row.amount = DirectFunctionCall1(cash_numeric, amount);
         Datum time = slot_getattr(slot, l.time, &null);
         row.has_time = !null;
         if (!null) row.time = instant_of(time, l.time_type);
@@ -158,8 +166,7 @@ std::vector<Delta> customer_deltas(const std::vector<OrderRow>& rows, Oid storag
     // Rows changed only in columns we do not track change nothing.
     std::vector<Delta> effective;
     for (Delta& d : deltas) {
-        bool same = d.added == d.removed && d.add_lo == d.rem_lo && d.add_hi == d.rem_hi &&
-                    pg::call([&] {
+        bool same = d.added == d.removed && d.add_lo == d.rem_lo && d.add_hi == d.rem_hi && pg::call([&] {
                         return d.added_sum == (Datum)0 ||
                                DatumGetInt32(DirectFunctionCall2(numeric_cmp, d.added_sum, d.removed_sum)) == 0;
                     });
@@ -172,26 +179,24 @@ std::vector<Delta> customer_deltas(const std::vector<OrderRow>& rows, Oid storag
             FmgrInfo* compare;
             Oid collation;
         } order{&type->cmp_proc_finfo, collation};
-        qsort_arg(effective.data(), effective.size(), sizeof(Delta),
-                  [](const void* a, const void* b, void* arg) -> int {
-                      auto* o = static_cast<Order*>(arg);
-                      return DatumGetInt32(FunctionCall2Coll(o->compare, o->collation,
-                                                             static_cast<const Delta*>(a)->key,
-                                                             static_cast<const Delta*>(b)->key));
-                  },
-                  &order);
+        qsort_arg(
+            effective.data(), effective.size(), sizeof(Delta),
+            [](const void* a, const void* b, void* arg) -> int {
+                auto* o = static_cast<Order*>(arg);
+                return DatumGetInt32(FunctionCall2Coll(o->compare, o->collation, static_cast<const Delta*>(a)->key,
+                                                       static_cast<const Delta*>(b)->key));
+            },
+            &order);
     });
     return effective;
 }
-
 
 // The statements of the rare paths, built per tracked table.
 std::string recompute_sql(const TrackedTable& orders) {
     std::string key = pg::call([&] { return quote_identifier(orders.key_column.c_str()); });
     std::string time = pg::call([&] { return quote_identifier(orders.time_column.c_str()); });
     std::string instant = instant_sql("o." + time, orders.time_type);
-    return "SELECT min(" + instant + "), max(" + instant + ") FROM " + orders.name +
-           " o WHERE o." + key + " = $1";
+    return "SELECT min(" + instant + "), max(" + instant + ") FROM " + orders.name + " o WHERE o." + key + " = $1";
 }
 
 // A customer's totals from the orders table itself.
@@ -227,8 +232,9 @@ constexpr uint16 kFirstCustomerLockSubId = 2;  // sub-id 1 is the definitions lo
 
 int customer_lock_slot(Datum key, Oid storage_type) {
     std::string bytes = key_bytes(key, storage_type);
-    uint32 hash = pg::call([&] { return hash_bytes(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                                   static_cast<int>(bytes.size())); });
+    uint32 hash = pg::call([&] {
+        return hash_bytes(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    });
     return static_cast<int>(hash % kCustomerLockSlots);
 }
 
@@ -239,13 +245,15 @@ const spi::Statement kCreateCustomers = {
     "FROM unnest($1::{key}[], $2::numeric[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS u(k, s, n, lo, hi) "
     // A concurrent transaction may have created the customer meanwhile.
     "ON CONFLICT (customer_id) DO UPDATE SET "
-    "  lifetime_value = m.lifetime_value + excluded.lifetime_value, order_count = m.order_count + excluded.order_count, "
+    "  lifetime_value = m.lifetime_value + excluded.lifetime_value, order_count = m.order_count + "
+    "excluded.order_count, "
     "  first_order_at = least(m.first_order_at, excluded.first_order_at), "
     "  last_order_at = greatest(m.last_order_at, excluded.last_order_at), "
     "  customer_since = least(m.first_order_at, excluded.first_order_at), "
     "  reevaluate_at = CASE WHEN $6 THEN m.reevaluate_at ELSE '-infinity'::timestamptz END "
     "RETURNING m.customer_id",
-    6, {spi::kKeyArrayType, NUMERICARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, BOOLOID}};
+    6,
+    {spi::kKeyArrayType, NUMERICARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, BOOLOID}};
 
 // Orders of customers not in customer_metrics: without a customers table,
 // their first order makes them customers.
@@ -267,7 +275,8 @@ void create_customers(const std::vector<Delta>& fresh, bool live) {
         for (int i = 0; i < n; ++i) {
             const Delta& d = *created[i];
             keys[i] = d.key;
-            sums[i] = d.removed_sum == (Datum)0 ? d.added_sum : DirectFunctionCall2(numeric_sub, d.added_sum, d.removed_sum);
+            sums[i] =
+                d.removed_sum == (Datum)0 ? d.added_sum : DirectFunctionCall2(numeric_sub, d.added_sum, d.removed_sum);
             counts[i] = Int64GetDatum(d.added - d.removed);
             lo_nulls[i] = !d.add_lo;
             los[i] = d.add_lo ? TimestampTzGetDatum(*d.add_lo) : (Datum)0;
@@ -279,10 +288,13 @@ void create_customers(const std::vector<Delta>& fresh, bool live) {
         arrays[0] = key_array(keys, n);
         arrays[1] = PointerGetDatum(construct_array(sums, n, NUMERICOID, -1, false, TYPALIGN_INT));
         arrays[2] = PointerGetDatum(construct_array(counts, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-        arrays[3] = PointerGetDatum(construct_md_array(los, lo_nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
-        arrays[4] = PointerGetDatum(construct_md_array(his, hi_nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+        arrays[3] = PointerGetDatum(
+            construct_md_array(los, lo_nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
+        arrays[4] = PointerGetDatum(
+            construct_md_array(his, hi_nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
     });
-    uint64 rows = spi::run(kCreateCustomers, {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], BoolGetDatum(live)});
+    uint64 rows =
+        spi::run(kCreateCustomers, {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], BoolGetDatum(live)});
     if (!live || rows == 0) return;
     std::vector<Datum> keys(rows);
     pg::call([&] {
@@ -319,7 +331,9 @@ void note_backfilled_customers(const std::vector<Datum>& keys) {
     for (Datum key : keys) backfilled_customers.insert(key_bytes(key, storage_type));
 }
 
-SEGMENTATION_PG_CONTEXT void register_order_changes_callbacks() { RegisterXactCallback(forget_backfilled_customers, nullptr); }
+SEGMENTATION_PG_CONTEXT void register_order_changes_callbacks() {
+    RegisterXactCallback(forget_backfilled_customers, nullptr);
+}
 
 void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     const TrackedTable& orders = *tracking.orders;
@@ -358,7 +372,8 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             if (d.added_sum != (Datum)0) value = DirectFunctionCall2(numeric_add, value, d.added_sum);
             if (d.removed_sum != (Datum)0) value = DirectFunctionCall2(numeric_sub, value, d.removed_sum);
             m.lifetime_value = value;
-            m.order_count = DatumGetInt64(slot_getattr(writer.current, writer.columns.order_count, &null)) + d.added - d.removed;
+            m.order_count =
+                DatumGetInt64(slot_getattr(writer.current, writer.columns.order_count, &null)) + d.added - d.removed;
         });
         auto first = pg::call([&] { return timestamp_column(writer.current, writer.columns.first_order_at); });
         auto last = pg::call([&] { return timestamp_column(writer.current, writer.columns.last_order_at); });
@@ -385,9 +400,12 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     };
     // Evaluates the customer with its new metrics and writes them.
     auto finish_customer = [&](const Delta& d, NewMetrics& m) {
-        m.since = orders_only ? m.first : pg::call([&] { return timestamp_column(writer.current, writer.columns.customer_since); });
+        m.since = orders_only
+                      ? m.first
+                      : pg::call([&] { return timestamp_column(writer.current, writer.columns.customer_since); });
 
-        std::optional<TimestampTz> stored_due = pg::call([&] { return timestamp_column(writer.current, writer.columns.reevaluate_at); });
+        std::optional<TimestampTz> stored_due =
+            pg::call([&] { return timestamp_column(writer.current, writer.columns.reevaluate_at); });
         if (!orders.live) {
             m.due = DT_NOBEGIN;  // -infinity: waiting for refresh_due()
         } else {
@@ -406,8 +424,9 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched)), now, true);
             current.clear();
             pg::call([&] { read_automatic_segments(writer, d.key, current); });
-            for_each_membership_change(matched, current,
-                                       [&](int64 segment, bool added) { changes.push_back(Change{d.key, segment, added}); });
+            for_each_membership_change(matched, current, [&](int64 segment, bool added) {
+                changes.push_back(Change{d.key, segment, added});
+            });
         }
         pg::call([&] { write_row(writer, m, orders_only); });
     };

@@ -67,8 +67,8 @@ void require_matching_keys(Oid type, const std::optional<TrackedTable>& other, c
     Oid other_type = column_type(other->relation, other->key_column, "customer");
     if (key_family(other_type) != key_family(type))
         throw Error(ERRCODE_DATATYPE_MISMATCH, "customer keys do not match: " + type_name(type) + " here, but " +
-                                                   type_name(other_type) + " in the tracked " + other_kind +
-                                                   " table " + other->name);
+                                                   type_name(other_type) + " in the tracked " + other_kind + " table " +
+                                                   other->name);
 }
 
 void create_triggers(const std::string& table, const std::string& kind, const char* function) {
@@ -101,10 +101,11 @@ void record_tracking(const char* kind, Oid relation, const std::string& key, con
     char nulls[6] = {' ', ' ', ' ', ' ', amount.empty() ? 'n' : ' ', loyalty.empty() ? 'n' : ' '};
     Oid types[6] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
     // The row's trigger retypes the key columns to match (sync_key_type).
-    spi::run_text("INSERT INTO segmentation.tracked_tables "
-                  "(kind, relation, customer_column, time_column, amount_column, loyalty_column) "
-                  "VALUES ($1, $2, $3::name, $4::name, $5::name, $6::name)",
-                  6, types, args, nulls);
+    spi::run_text(
+        "INSERT INTO segmentation.tracked_tables "
+        "(kind, relation, customer_column, time_column, amount_column, loyalty_column) "
+        "VALUES ($1, $2, $3::name, $4::name, $5::name, $6::name)",
+        6, types, args, nulls);
 }
 
 void forget_tracking(const char* kind) {
@@ -139,7 +140,8 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
     Oid id_type = column_type(relation, id_column, "customer id");
     require_column_type(TrackedColumn::CustomerId, id_column, id_type);
     require_trackable_key_column(relation, id_column);
-    require_column_type(TrackedColumn::CreatedAt, created_column, column_type(relation, created_column, "creation time"));
+    require_column_type(TrackedColumn::CreatedAt, created_column,
+                        column_type(relation, created_column, "creation time"));
     if (!loyalty_column.empty())
         require_column_type(TrackedColumn::Loyalty, loyalty_column,
                             column_type(relation, loyalty_column, "loyalty level"));
@@ -208,9 +210,11 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
         drop_triggers(*t.customers, "customers");
         if (t.orders) {
             // Customers are those with orders again, known since their first order.
-            forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0", Cause::Customer);
-            spi::run_once("UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
-                          "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
+            forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0",
+                            Cause::Customer);
+            spi::run_once(
+                "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
+                "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
             refresh_customers(transaction_start(), Cause::Customer);
         } else {
             forget_everyone(Cause::Customer);
@@ -251,8 +255,8 @@ SEGMENTATION_FUNCTION(segmentation_set_live_evaluation) {
     Datum args[2] = {ObjectIdGetDatum(relation), BoolGetDatum(live)};
     Oid types[2] = {OIDOID, BOOLOID};
     if (spi::run_text("UPDATE segmentation.tracked_tables SET live = $2 WHERE relation = $1", 2, types, args) == 0) {
-        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, relation_name(relation) + " is not tracked",
-                    "", "Tracked tables are listed in segmentation.tracked_tables.");
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, relation_name(relation) + " is not tracked", "",
+                    "Tracked tables are listed in segmentation.tracked_tables.");
     }
     spi::finish();
     PG_RETURN_VOID();

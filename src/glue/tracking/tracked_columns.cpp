@@ -16,11 +16,9 @@ namespace segmentation::glue {
 bool column_type_allowed(TrackedColumn column, Oid type) {
     switch (column) {
         case TrackedColumn::CustomerId:
-        case TrackedColumn::OrderCustomer:
-            return key_family(type) != KeyFamily::Unsupported;
+        case TrackedColumn::OrderCustomer: return key_family(type) != KeyFamily::Unsupported;
         case TrackedColumn::CreatedAt:
-        case TrackedColumn::OrderedAt:
-            return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID;
+        case TrackedColumn::OrderedAt: return type == TIMESTAMPTZOID || type == TIMESTAMPOID || type == DATEOID;
         case TrackedColumn::Amount:
             return type == NUMERICOID || type == INT2OID || type == INT4OID || type == INT8OID || type == MONEYOID;
         case TrackedColumn::Loyalty:
@@ -32,7 +30,8 @@ bool column_type_allowed(TrackedColumn column, Oid type) {
 const char* column_type_expectation(TrackedColumn column) {
     switch (column) {
         case TrackedColumn::CustomerId: return "customer ids must be text, varchar, smallint, integer, bigint or uuid";
-        case TrackedColumn::OrderCustomer: return "customer references must be text, varchar, smallint, integer, bigint or uuid";
+        case TrackedColumn::OrderCustomer:
+            return "customer references must be text, varchar, smallint, integer, bigint or uuid";
         case TrackedColumn::CreatedAt: return "creation times must be timestamptz, timestamp or date";
         case TrackedColumn::OrderedAt: return "order times must be timestamptz, timestamp or date";
         case TrackedColumn::Amount: return "amounts must be numeric, smallint, integer, bigint or money";
@@ -123,7 +122,8 @@ std::optional<Untrackable> untrackable_relation(Oid relation) {
         return facts;
     });
     if (f.kind == '\0')
-        return Untrackable{ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relation) + " does not exist", ""};
+        return Untrackable{ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relation) + " does not exist",
+                           ""};
     std::string name = std::string("\"") + f.name + "\"";
     if (f.kind == RELKIND_PARTITIONED_TABLE)
         return Untrackable{ERRCODE_FEATURE_NOT_SUPPORTED, name + " is a partitioned table, which cannot be tracked yet",
@@ -144,18 +144,21 @@ std::optional<Untrackable> untrackable_relation(Oid relation) {
         return Untrackable{ERRCODE_FEATURE_NOT_SUPPORTED,
                            name + (f.partition ? " is a partition of \"" : " inherits from \"") + f.parent +
                                "\", and tables in an inheritance hierarchy cannot be tracked",
-                           f.partition ? "Rows routed through the partitioned table would bypass the partition's triggers."
-                                       : "Queries of the parent table would count rows its triggers never saw."};
+                           f.partition
+                               ? "Rows routed through the partitioned table would bypass the partition's triggers."
+                               : "Queries of the parent table would count rows its triggers never saw."};
     if (f.child != nullptr)
-        return Untrackable{ERRCODE_FEATURE_NOT_SUPPORTED,
-                           name + " has an inheritance child (\"" + f.child +
-                               "\"), and tables in an inheritance hierarchy cannot be tracked",
-                           "Rows written to a child bypass the parent's triggers, yet queries of the parent count them."};
+        return Untrackable{
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            name + " has an inheritance child (\"" + f.child +
+                "\"), and tables in an inheritance hierarchy cannot be tracked",
+            "Rows written to a child bypass the parent's triggers, yet queries of the parent count them."};
     return std::nullopt;
 }
 
 void require_trackable_relation(Oid relation) {
-    if (auto refusal = untrackable_relation(relation)) throw Error(refusal->sqlstate, refusal->message, refusal->detail);
+    if (auto refusal = untrackable_relation(relation))
+        throw Error(refusal->sqlstate, refusal->message, refusal->detail);
 }
 
 std::optional<Untrackable> untrackable_key_column(Oid relation, const std::string& column) {
@@ -222,10 +225,11 @@ std::optional<std::string> table_problem(const TrackedTable& table, const char* 
     // The four triggers tracking installed, present and enabled.
     Datum args[2] = {ObjectIdGetDatum(table.relation), pg::call([&] { return CStringGetTextDatum(kind); })};
     Oid types[2] = {OIDOID, TEXTOID};
-    spi::run_text("SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgenabled IN ('O', 'A') "
-                  "AND tgname IN ('segmentation_' || $2 || '_insert', 'segmentation_' || $2 || '_update', "
-                  "'segmentation_' || $2 || '_delete', 'segmentation_' || $2 || '_truncate')",
-                  2, types, args);  // not read-only: triggers created earlier in this function must be seen
+    spi::run_text(
+        "SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgenabled IN ('O', 'A') "
+        "AND tgname IN ('segmentation_' || $2 || '_insert', 'segmentation_' || $2 || '_update', "
+        "'segmentation_' || $2 || '_delete', 'segmentation_' || $2 || '_truncate')",
+        2, types, args);  // not read-only: triggers created earlier in this function must be seen
     int64 triggers = pg::call([] {
         bool null;
         return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
@@ -251,23 +255,26 @@ void require_sound_tracking(const Tracking& tracking) {
                     "Undo the change, or untrack the table and track it again.");
 }
 
-std::string type_name(Oid type) { return pg::call([&] { return format_type_be(type); }); }
+std::string type_name(Oid type) {
+    return pg::call([&] { return format_type_be(type); });
+}
 
 Oid column_type(Oid relation, const std::string& column, const char* role) {
     return pg::call([&] {
         AttrNumber attnum = get_attnum(relation, column.c_str());
         if (attnum == InvalidAttrNumber || attnum < 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("column \"%s\" of relation \"%s\" does not exist", column.c_str(), get_rel_name(relation)),
-                            errdetail("It was given as the %s column.", role)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_UNDEFINED_COLUMN),
+                     errmsg("column \"%s\" of relation \"%s\" does not exist", column.c_str(), get_rel_name(relation)),
+                     errdetail("It was given as the %s column.", role)));
         return get_atttype(relation, attnum);
     });
 }
 
 void require_column_type(TrackedColumn role, const std::string& column, Oid type) {
     if (!pg::call([&] { return column_type_allowed(role, type); }))
-        throw Error(ERRCODE_DATATYPE_MISMATCH, "column \"" + column + "\" has type " + type_name(type) + ", but " +
-                                                   column_type_expectation(role));
+        throw Error(ERRCODE_DATATYPE_MISMATCH,
+                    "column \"" + column + "\" has type " + type_name(type) + ", but " + column_type_expectation(role));
 }
 
 }  // namespace segmentation::glue

@@ -23,10 +23,14 @@ std::string metrics_drift(const Tracking& t) {
            "       e.last_order_at, e.customer_since, e.loyalty_level)::text END, "
            "  CASE WHEN a.customer_id IS NOT NULL THEN ROW(a.lifetime_value, a.order_count, a.first_order_at, "
            "       a.last_order_at, a.customer_since, a.loyalty_level)::text END "
-           "FROM (" + expected_metrics_sql(t) + ") e FULL JOIN segmentation.customer_metrics a ON a.customer_id = e.customer_id "
+           "FROM (" +
+           expected_metrics_sql(t) +
+           ") e FULL JOIN segmentation.customer_metrics a ON a.customer_id = e.customer_id "
            "WHERE e.customer_id IS NULL OR a.customer_id IS NULL "
-           "   OR (e.lifetime_value, e.order_count, e.first_order_at, e.last_order_at, e.customer_since, e.loyalty_level) "
-           "      IS DISTINCT FROM (a.lifetime_value, a.order_count, a.first_order_at, a.last_order_at, a.customer_since, a.loyalty_level)";
+           "   OR (e.lifetime_value, e.order_count, e.first_order_at, e.last_order_at, e.customer_since, "
+           "e.loyalty_level) "
+           "      IS DISTINCT FROM (a.lifetime_value, a.order_count, a.first_order_at, a.last_order_at, "
+           "a.customer_since, a.loyalty_level)";
 }
 
 // Automatic membership at $1, for customers not waiting for refresh_due().
@@ -85,7 +89,8 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
                 Datum values[4];
                 bool nulls[4];
                 for (int column = 0; column < 4; ++column)
-                    values[column] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
+                    values[column] =
+                        SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
                 tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
             }
         });
