@@ -3,6 +3,8 @@
 // validating reader; matcher.hpp compiles a model for evaluation.
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>

@@ -11,6 +11,8 @@
 // A bound on a metric with no value never matches.
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string_view>

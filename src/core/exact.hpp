@@ -5,6 +5,8 @@
 // matches orders summing to exactly 1000.00 and 0.1 stays 0.1.
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>

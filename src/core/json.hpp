@@ -6,6 +6,8 @@
 // String bytes outside ASCII pass through unchanged (the database encoding).
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstddef>
 #include <stdexcept>
 #include <string>

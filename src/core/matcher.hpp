@@ -2,6 +2,8 @@
 // stored in, so that matching a customer is integer comparisons only.
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>

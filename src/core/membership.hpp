@@ -3,6 +3,8 @@
 // assignments change, and which due time to store. Pure: no PostgreSQL.
 #pragma once
 
+#include "core/pure.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <vector>

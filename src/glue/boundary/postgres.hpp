@@ -1,6 +1,16 @@
 // The one place the glue includes PostgreSQL's headers. The core never does.
 #pragma once
 
+// The core first: its headers refuse to compile after PostgreSQL's, whose
+// macros would change them (core/pure.hpp). Every glue file reaches
+// PostgreSQL through this header, so the core is always compiled before it.
+#include "core/criteria.hpp"
+#include "core/customer.hpp"
+#include "core/exact.hpp"
+#include "core/json.hpp"
+#include "core/matcher.hpp"
+#include "core/membership.hpp"
+
 extern "C" {
 #include "postgres.h"
 
