@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "glue/boundary/keys.hpp"
+#include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
 
@@ -124,14 +125,12 @@ MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes&
 }
 
 MetricValues metric_values_from_spi(uint64 row, int first_column) {
-    HeapTuple tuple = SPI_tuptable->vals[row];
-    TupleDesc desc = SPI_tuptable->tupdesc;
     MetricValues v;
-    v.lifetime_value = SPI_getbinval(tuple, desc, first_column, &v.lifetime_value_null);
-    v.order_count = SPI_getbinval(tuple, desc, first_column + 1, &v.order_count_null);
-    v.last_order_at = SPI_getbinval(tuple, desc, first_column + 2, &v.last_order_at_null);
-    v.customer_since = SPI_getbinval(tuple, desc, first_column + 3, &v.customer_since_null);
-    v.loyalty_level = SPI_getbinval(tuple, desc, first_column + 4, &v.loyalty_level_null);
+    v.lifetime_value = spi::column(row, first_column, &v.lifetime_value_null);
+    v.order_count = spi::column(row, first_column + 1, &v.order_count_null);
+    v.last_order_at = spi::column(row, first_column + 2, &v.last_order_at_null);
+    v.customer_since = spi::column(row, first_column + 3, &v.customer_since_null);
+    v.loyalty_level = spi::column(row, first_column + 4, &v.loyalty_level_null);
     return v;
 }
 

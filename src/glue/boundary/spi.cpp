@@ -99,4 +99,23 @@ uint64 run_once(const std::string& sql, bool read_only) {
     });
 }
 
+Datum column(uint64 row, int column, bool* null) {
+    bool ignored;
+    return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, null != nullptr ? null : &ignored);
+}
+
+int64 int64_column(uint64 row, int column) { return DatumGetInt64(spi::column(row, column)); }
+
+bool bool_column(uint64 row, int column) { return DatumGetBool(spi::column(row, column)); }
+
+std::optional<TimestampTz> timestamp_column(uint64 row, int column) {
+    bool null;
+    Datum value = spi::column(row, column, &null);
+    return null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(value));
+}
+
+char* text_column(uint64 row, int column) {
+    return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column);
+}
+
 }  // namespace segmentation::glue::spi

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include "glue/boundary/guard.hpp"
@@ -42,5 +43,17 @@ uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Da
 
 // Runs SQL once without keeping a plan (DDL, one-off maintenance).
 uint64 run_once(const std::string& sql, bool read_only = false);
+
+// Column `column` (from 1) of row `row` of SPI_tuptable, read inside
+// pg::call: the one way the glue reads SPI results. Without `null`, for
+// columns the statement never makes null.
+SEGMENTATION_PG_CONTEXT Datum column(uint64 row, int column, bool* null = nullptr);
+// Typed reads of never-null columns (a null would read as 0 or false).
+SEGMENTATION_PG_CONTEXT int64 int64_column(uint64 row, int column);
+SEGMENTATION_PG_CONTEXT bool bool_column(uint64 row, int column);
+// A timestamptz column, std::nullopt when null.
+SEGMENTATION_PG_CONTEXT std::optional<TimestampTz> timestamp_column(uint64 row, int column);
+// The column as text (palloc'd by SPI_getvalue), nullptr when null.
+SEGMENTATION_PG_CONTEXT char* text_column(uint64 row, int column);
 
 }  // namespace segmentation::glue::spi

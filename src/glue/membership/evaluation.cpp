@@ -7,6 +7,7 @@
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
 #include "glue/boundary/keys.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/spi.hpp"
@@ -68,15 +69,6 @@ const spi::Statement kSetReevaluateAt = {
     "FROM unnest($1::{key}[], $2::timestamptz[]) AS u(c, t) WHERE m.customer_id = u.c",
     2,
     {kKeyArrayType, TIMESTAMPTZARRAYOID}};
-
-Datum int64_array(const std::vector<int64>& values) {
-    return pg::call([&] {
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
-        for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
-        return PointerGetDatum(
-            construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
-    });
-}
 
 Datum keys_array(const std::vector<Datum>& keys) {
     return pg::call([&] { return key_array(keys.data(), static_cast<int>(keys.size())); });

@@ -2,6 +2,7 @@
 // bulk, as SQL functions. Both take the one lock order: tracked tables first.
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -33,14 +34,9 @@ const spi::Statement kNextDueCustomers = {
     {TIMESTAMPTZOID, TIMESTAMPTZOID, spi::kKeyType}};
 
 Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
-    return pg::call([&] {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            elog(ERROR, "segmentation: refresh functions must return a record");
-        Datum values[3] = {Int64GetDatum(totals.customers), Int64GetDatum(totals.added), Int64GetDatum(totals.removed)};
-        bool nulls[3] = {false, false, false};
-        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
-    });
+    return composite_result(
+        fcinfo, {Int64GetDatum(totals.customers), Int64GetDatum(totals.added), Int64GetDatum(totals.removed)},
+        "refresh functions");
 }
 
 }  // namespace
@@ -81,12 +77,11 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
         pg::call([&] {
             const Catalog& c = catalog();
             for (uint64 row = 0; row < rows; ++row) {
-                bool null;
-                Datum key = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
-                bool waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+                Datum key = spi::column(row, 1);
+                bool waiting = spi::bool_column(row, 2);
                 (waiting ? pending : timed).push_back(key);
                 if (row + 1 == rows) {
-                    last_due = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &null);
+                    last_due = spi::column(row, 3);
                     last_key = SPI_datumTransfer(key, c.key_by_value, c.key_length);
                 }
             }

@@ -11,6 +11,7 @@
 #include "glue/boundary/metric_values.hpp"
 #include "glue/boundary/guard.hpp"
 #include "glue/boundary/keys.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/matching/match_cache.hpp"
 #include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/evaluation.hpp"
@@ -85,24 +86,14 @@ void require_manual_segment(int64 segment, const std::string& doing) {
         throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
     bool automatic = false;
     std::string name = pg::call([&] {
-        bool null;
-        automatic = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null));
-        return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+        automatic = spi::bool_column(0, 2);
+        return spi::text_column(0, 1);
     });
     if (automatic)
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is automatic",
                     "Members of automatic segments follow the segment's criteria.",
                     "Only manual segments can be assigned or removed by hand.");
-}
-
-Datum int64_array_datum(const std::vector<int64>& values) {
-    return pg::call([&] {
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
-        for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
-        return PointerGetDatum(
-            construct_array(items, static_cast<int>(values.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
-    });
 }
 
 }  // namespace
@@ -117,7 +108,7 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
     std::vector<int64> matched;
     automatic_segments()->evaluate(customer, as_of, matched);
     spi::finish();
-    return int64_array_datum(matched);
+    return int64_array(matched);
 }
 
 // segmentation.assign_automatic_segments(customer_id, OUT added bigint[], OUT removed bigint[])
@@ -134,14 +125,7 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     std::sort(added.begin(), added.end());
     std::sort(removed.begin(), removed.end());
     spi::finish();
-    Datum values[2] = {int64_array_datum(added), int64_array_datum(removed)};
-    return pg::call([&] {
-        TupleDesc desc;
-        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-            elog(ERROR, "segmentation: assign_automatic_segments must return a record");
-        bool nulls[2] = {false, false};
-        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
-    });
+    return composite_result(fcinfo, {int64_array(added), int64_array(removed)}, "assign_automatic_segments");
 }
 
 // segmentation.assign_manual_segment(customer_id, segment_id) -> boolean
@@ -186,18 +170,8 @@ SEGMENTATION_FUNCTION(segmentation_customer_segments) {
     Customer unused;
     if (!load_customer(key, unused)) unknown_customer(key, "cannot list segments");
     uint64 rows = spi::run(kCustomerSegments, {key}, nullptr, true);
-    pg::call([&] {
-        InitMaterializedSRF(fcinfo, 0);
-        ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        for (uint64 row = 0; row < rows; ++row) {
-            Datum values[6];
-            bool nulls[6];
-            for (int column = 0; column < 6; ++column)
-                values[column] =
-                    SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
-            tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
-        }
-    });
+    start_set_result(fcinfo);
+    add_spi_rows_to_set_result(fcinfo, rows);
     spi::finish();
     return (Datum)0;
 }

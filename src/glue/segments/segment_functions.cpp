@@ -39,10 +39,7 @@ SEGMENTATION_FUNCTION(segmentation_create_segment) {
     spi::run(kInsertSegment,
              {name_datum, PG_ARGISNULL(3) ? (Datum)0 : PG_GETARG_DATUM(3), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)},
              nulls);
-    int64 id = pg::call([] {
-        bool null;
-        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
-    });
+    int64 id = pg::call([] { return spi::int64_column(0, 1); });
     spi::finish();
     PG_RETURN_INT64(id);
 }

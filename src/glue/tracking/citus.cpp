@@ -33,7 +33,7 @@ void require_not_distributed(Oid relation) {
         "FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1",
         1, types, args, nullptr, true);
     if (rows == 0) return;
-    std::string kind = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
+    std::string kind = pg::call([] { return spi::text_column(0, 1); });
     std::string name = pg::call([&] { return get_rel_name(relation); });
     throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                 "\"" + name + "\" is a Citus " + kind + ", which segmentation cannot track yet",

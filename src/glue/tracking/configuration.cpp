@@ -58,15 +58,12 @@ Tracking read_tracking() {
         const char* time = nullptr;
         const char* value = nullptr;
         pg::call([&] {
-            HeapTuple tuple = SPI_tuptable->vals[row];
-            TupleDesc desc = SPI_tuptable->tupdesc;
-            bool null;
-            kind = SPI_getvalue(tuple, desc, 1);
-            table.relation = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &null));
-            key = SPI_getvalue(tuple, desc, 3);
-            time = SPI_getvalue(tuple, desc, 4);
-            value = SPI_getvalue(tuple, desc, 5);
-            table.live = DatumGetBool(SPI_getbinval(tuple, desc, 6, &null));
+            kind = spi::text_column(row, 1);
+            table.relation = DatumGetObjectId(spi::column(row, 2));
+            key = spi::text_column(row, 3);
+            time = spi::text_column(row, 4);
+            value = spi::text_column(row, 5);
+            table.live = spi::bool_column(row, 6);
         });
         table.key_column = key;
         table.time_column = time;

@@ -63,7 +63,7 @@ void refuse_retyped_tracked_column(const Tracking& t) {
     int retyped = pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) {
             bool null;
-            Datum command = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
+            Datum command = spi::column(row, 1, &null);
             auto* collected = reinterpret_cast<CollectedCommand*>(DatumGetPointer(command));
             if (null || collected->type != SCT_AlterTable) continue;
             ListCell* cell;
@@ -134,10 +134,9 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
         std::string kind, object;
         bool column = false;
         pg::call([&] {
-            bool null;
-            kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-            object = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-            column = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &null));
+            kind = spi::text_column(0, 1);
+            object = spi::text_column(0, 2);
+            column = spi::bool_column(0, 3);
         });
         refuse("cannot drop " + object + " because segmentation tracks it" +
                    (column ? " (a column of the tracked " + kind + " table)" : " as the " + kind + " table"),
@@ -156,8 +155,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
     if (tables > 0 && !pg::call([] { return restoring_from_dump(); })) {
         std::vector<std::string> kinds;
         pg::call([&] {
-            for (uint64 row = 0; row < tables; ++row)
-                kinds.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1));
+            for (uint64 row = 0; row < tables; ++row) kinds.emplace_back(spi::text_column(row, 1));
         });
         Tracking t = read_tracking();
         for (const std::string& kind : kinds) {
@@ -196,7 +194,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
         "1",
         false);  // not read-only: the command's own pg_inherits rows must be seen
     if (touched > 0) {
-        std::string command = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
+        std::string command = pg::call([] { return spi::text_column(0, 1); });
         Tracking t = read_tracking();
         refuse_retyped_tracked_column(t);
         if (auto problem = tracking_problem(t))
@@ -227,9 +225,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracking_trigger_copies) {
         "  AND NOT EXISTS (SELECT 1 FROM segmentation.tracked_tables t WHERE t.relation::pg_catalog.oid = g.tgrelid "
         "                  AND p.proname = t.kind || '_changed') "
         "LIMIT 1");  // not read-only: the snapshot must see the trigger just created
-    if (copies > 0)
-        refuse_distributing_tracked_table(
-            pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); }));
+    if (copies > 0) refuse_distributing_tracked_table(pg::call([] { return spi::text_column(0, 1); }));
     spi::finish();
     PG_RETURN_VOID();
 }

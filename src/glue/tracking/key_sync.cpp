@@ -88,8 +88,8 @@ std::vector<std::string> drop_views_over_keys() {
     std::vector<std::string> drops, rebuilds;
     pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) {
-            drops.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1));
-            rebuilds.emplace_back(SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2));
+            drops.emplace_back(spi::text_column(row, 1));
+            rebuilds.emplace_back(spi::text_column(row, 2));
         }
     });
     for (auto drop = drops.rbegin(); drop != drops.rend(); ++drop) spi::run_once(*drop);
@@ -100,7 +100,7 @@ std::vector<std::string> drop_views_over_keys() {
 // keys from `current` to `wanted` while objects of the user's depend on them.
 void require_keys_retypable(Oid current, Oid wanted) {
     spi::run_once(kObjectsOverKeys, true);
-    const char* objects = pg::call([] { return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1); });
+    const char* objects = pg::call([] { return spi::text_column(0, 1); });
     if (objects != nullptr)
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "cannot change customer keys from " + type_name(current) + " to " + type_name(wanted) +

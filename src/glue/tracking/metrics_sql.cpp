@@ -67,10 +67,7 @@ TimestampTz transaction_start() {
 std::vector<Datum> keys_from_results(uint64 rows) {
     std::vector<Datum> keys(rows);
     pg::call([&] {
-        for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            keys[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
-        }
+        for (uint64 row = 0; row < rows; ++row) keys[row] = spi::column(row, 1);
     });
     return keys;
 }
@@ -230,9 +227,8 @@ void carry_manual_assignments(const TrackedTable& customers) {
     std::vector<char> added(rows);
     pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            segments[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
-            added[row] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &null));
+            segments[row] = spi::int64_column(row, 2);
+            added[row] = spi::bool_column(row, 3);
         }
     });
     for (uint64 row = 0; row < rows; ++row) remember_change(keys[row], segments[row], added[row] != 0);
@@ -250,10 +246,7 @@ void forget_customers(const std::vector<Datum>& keys, Cause cause) {
     std::vector<Datum> customers = keys_from_results(rows);
     std::vector<int64> segments(rows);
     pg::call([&] {
-        for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            segments[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
-        }
+        for (uint64 row = 0; row < rows; ++row) segments[row] = spi::int64_column(row, 2);
     });
     for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], segments[row], false);
 }

@@ -12,6 +12,7 @@
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/keys.hpp"
 #include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -287,7 +288,7 @@ void create_customers(const std::vector<Delta>& fresh, bool live) {
         int lower[1] = {1};
         arrays[0] = key_array(keys, n);
         arrays[1] = PointerGetDatum(construct_array(sums, n, NUMERICOID, -1, false, TYPALIGN_INT));
-        arrays[2] = PointerGetDatum(construct_array(counts, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+        arrays[2] = int64_array_of(counts, n);
         arrays[3] = PointerGetDatum(
             construct_md_array(los, lo_nulls, 1, dims, lower, TIMESTAMPTZOID, 8, true, TYPALIGN_DOUBLE));
         arrays[4] = PointerGetDatum(
@@ -298,10 +299,7 @@ void create_customers(const std::vector<Delta>& fresh, bool live) {
     if (!live || rows == 0) return;
     std::vector<Datum> keys(rows);
     pg::call([&] {
-        for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            keys[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
-        }
+        for (uint64 row = 0; row < rows; ++row) keys[row] = spi::column(row, 1);
     });
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     evaluate_customers(keys, now, Cause::Order);
@@ -390,11 +388,8 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             if (recompute.empty()) recompute = recompute_sql(orders);
             spi::run_text(recompute, 1, types, &d.key);
             pg::call([&] {
-                bool null;
-                Datum lo = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
-                m.first = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(lo));
-                Datum hi = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &null);
-                m.last = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(hi));
+                m.first = spi::timestamp_column(0, 1);
+                m.last = spi::timestamp_column(0, 2);
             });
         }
     };
@@ -442,15 +437,10 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             Oid types[1] = {storage_type};
             spi::run_text(totals, 1, types, &d.key);
             pg::call([&] {
-                bool null;
-                HeapTuple row = SPI_tuptable->vals[0];
-                TupleDesc desc = SPI_tuptable->tupdesc;
-                m.lifetime_value = SPI_getbinval(row, desc, 1, &null);
-                m.order_count = DatumGetInt64(SPI_getbinval(row, desc, 2, &null));
-                Datum lo = SPI_getbinval(row, desc, 3, &null);
-                m.first = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(lo));
-                Datum hi = SPI_getbinval(row, desc, 4, &null);
-                m.last = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(hi));
+                m.lifetime_value = spi::column(0, 1);
+                m.order_count = spi::int64_column(0, 2);
+                m.first = spi::timestamp_column(0, 3);
+                m.last = spi::timestamp_column(0, 4);
             });
         } else {
             add_delta(d, m);

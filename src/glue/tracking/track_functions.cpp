@@ -31,10 +31,7 @@ std::string relation_name(Oid relation) {
 }
 
 int64 first_int64() {
-    return pg::call([] {
-        bool null;
-        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
-    });
+    return pg::call([] { return spi::int64_column(0, 1); });
 }
 
 std::string name_argument(FunctionCallInfo fcinfo, int argno, const char* what) {

@@ -230,10 +230,7 @@ std::optional<std::string> table_problem(const TrackedTable& table, const char* 
         "AND tgname IN ('segmentation_' || $2 || '_insert', 'segmentation_' || $2 || '_update', "
         "'segmentation_' || $2 || '_delete', 'segmentation_' || $2 || '_truncate')",
         2, types, args);  // not read-only: triggers created earlier in this function must be seen
-    int64 triggers = pg::call([] {
-        bool null;
-        return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null));
-    });
+    int64 triggers = pg::call([] { return spi::int64_column(0, 1); });
     if (triggers != 4)
         return "a segmentation_" + std::string(kind) + "_* trigger on " + table.name + " was dropped or disabled";
     return std::nullopt;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "glue/boundary/arguments.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 #include "glue/tracking/configuration.hpp"
@@ -75,7 +76,7 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     Datum as_of = TimestampTzGetDatum(as_of_argument(fcinfo, 0));
     if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(as_of)))
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
-    pg::call([&] { InitMaterializedSRF(fcinfo, 0); });
+    start_set_result(fcinfo);
     spi::connect();
     Tracking t = read_tracking();
     require_sound_tracking(t);
@@ -83,17 +84,7 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     Oid types[1] = {TIMESTAMPTZOID};
     for (const std::string& sql : queries) {
         uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", 1, types, &as_of, nullptr, true);
-        pg::call([&] {
-            auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-            for (uint64 row = 0; row < rows; ++row) {
-                Datum values[4];
-                bool nulls[4];
-                for (int column = 0; column < 4; ++column)
-                    values[column] =
-                        SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1, &nulls[column]);
-                tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
-            }
-        });
+        add_spi_rows_to_set_result(fcinfo, rows);
     }
     spi::finish();
     return (Datum)0;
