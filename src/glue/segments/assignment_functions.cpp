@@ -31,6 +31,13 @@ namespace {
 const spi::Statement kLockCustomerKey = {
     "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = $1 FOR KEY SHARE", 1, {kKeyType}};
 
+// A customer's state, read without a lock: assign_automatic_segments()
+// writes (and locks) only when this shows something to change.
+const spi::Statement kReadCustomer = {"SELECT " SEGMENTATION_STATE_COLUMNS
+                                      " FROM segmentation.customer_metrics m WHERE m.customer_id = $1",
+                                      1,
+                                      {kKeyType}};
+
 const spi::Statement kLockSegment = {
     "SELECT name, is_automatic FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
 
@@ -116,10 +123,15 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
-    Customer unused;
-    if (!load_customer(key, unused)) unknown_customer(key, "cannot assign automatic segments");
+    if (spi::run(kReadCustomer, {key}) == 0) unknown_customer(key, "cannot assign automatic segments");
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-    std::vector<Change> changes = evaluate_customers({key}, now, Cause::Refresh);
+    // The usual answer is "nothing to change": then no lock and no write.
+    CustomerState state;
+    read_customer_state(0, state);
+    std::vector<Change> unused;
+    Evaluation e = evaluate_state(state, *automatic_segments(), now, Scope{}, unused);
+    std::vector<Change> changes;
+    if (e.membership_changed || e.due_changed) changes = evaluate_customers({key}, now, Cause::Refresh);
     std::vector<int64> added, removed;
     for (const Change& c : changes) (c.added ? added : removed).push_back(c.segment);
     std::sort(added.begin(), added.end());

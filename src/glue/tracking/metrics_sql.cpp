@@ -97,7 +97,11 @@ std::string orders_backfill_sql(const Tracking& t) {
                "first_order_at = a.lo, last_order_at = a.hi "
                "FROM (SELECT x.customer_id, agg.s, agg.n, agg.lo, agg.hi FROM segmentation.customer_metrics x "
                "      LEFT JOIN agg ON agg.k = x.customer_id) a "
-               "WHERE m.customer_id = a.customer_id RETURNING m.customer_id";
+               "WHERE m.customer_id = a.customer_id "
+               // Customers whose totals already hold (no orders, say) keep their row: no dead version.
+               "AND (m.lifetime_value, m.order_count, m.first_order_at, m.last_order_at) IS DISTINCT FROM "
+               "    (coalesce(a.s, 0), coalesce(a.n, 0), a.lo, a.hi) "
+               "RETURNING m.customer_id";
     return agg +
            "INSERT INTO segmentation.customer_metrics AS m "
            "(customer_id, lifetime_value, order_count, first_order_at, last_order_at, customer_since) "
