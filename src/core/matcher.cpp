@@ -164,8 +164,8 @@ std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, boo
     long double estimate = static_cast<long double>(a) * static_cast<long double>(b) / static_cast<long double>(limit);
     if (estimate > static_cast<long double>(ceiling) - 16) return std::nullopt;
     int128 m = std::max<int128>(static_cast<int128>(estimate) - 4, 0);
-    if (reaches(m)) {  // estimate too high after all: binary search below it
-        int128 low = 0, high = m;
+    // The least value in [low, high] that reaches the limit; high does.
+    auto least_reaching = [&](int128 low, int128 high) {
         while (low < high) {
             int128 mid = low + (high - low) / 2;
             if (reaches(mid))
@@ -174,19 +174,12 @@ std::optional<int128> smallest_multiple(uint128 limit, uint128 a, uint128 b, boo
                 low = mid + 1;
         }
         return low;
-    }
+    };
+    if (reaches(m)) return least_reaching(0, m);  // estimate too high after all: search below it
     for (int step = 0; step < 64; ++step, ++m)
         if (reaches(m)) return m;
-    int128 low = m, high = ceiling;  // estimate far too low: binary search above it
-    if (!reaches(high)) return std::nullopt;
-    while (low < high) {
-        int128 mid = low + (high - low) / 2;
-        if (reaches(mid))
-            high = mid;
-        else
-            low = mid + 1;
-    }
-    return low;
+    if (!reaches(ceiling)) return std::nullopt;
+    return least_reaching(m, ceiling);  // estimate far too low: search above it
 }
 
 // When test t, evaluated as time moves on from f.as_of, next changes.

@@ -106,11 +106,10 @@ void apply(const spi::Statement& statement, const std::vector<Change>& changes, 
     applied.resize(first + rows);
     pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) {
-            bool null;
             Change& c = applied[first + row];
             c.added = added;
-            c.customer = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
-            c.segment = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+            c.customer = spi::column(row, 1);
+            c.segment = spi::int64_column(row, 2);
         }
     });
     for (std::size_t i = first; i < applied.size(); ++i)
@@ -137,14 +136,10 @@ const char* cause_name(Cause cause) {
 
 void read_customer_state(uint64 row, CustomerState& state) {
     pg::call([&] {
-        HeapTuple tuple = SPI_tuptable->vals[row];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool null;
-        state.key = SPI_getbinval(tuple, desc, 1, &null);
+        state.key = spi::column(row, 1);
         state.customer = customer_from_values(metric_values_from_spi(row, 2), state.key);
-        Datum due = SPI_getbinval(tuple, desc, 7, &null);
-        state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
-        ArrayType* current = DatumGetArrayTypeP(SPI_getbinval(tuple, desc, 8, &null));
+        state.reevaluate_at = spi::timestamp_column(row, 7);
+        ArrayType* current = DatumGetArrayTypeP(spi::column(row, 8));
         int count = ArrayGetNItems(ARR_NDIM(current), ARR_DIMS(current));
         const int64* ids = reinterpret_cast<const int64*>(ARR_DATA_PTR(current));
         state.current.assign(ids, ids + count);  // ARRAY(SELECT segment_id ...) has no NULLs

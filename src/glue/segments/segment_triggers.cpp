@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -37,30 +38,20 @@ const spi::Statement kForgetSegments = {
 std::vector<int64> ids_from_results(uint64 rows) {
     std::vector<int64> ids(rows);
     pg::call([&] {
-        for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            ids[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null));
-        }
+        for (uint64 row = 0; row < rows; ++row) ids[row] = spi::int64_column(row, 1);
     });
     return ids;
 }
 
 void forget_segments(const std::vector<int64>& segments) {
     if (segments.empty()) return;
-    Datum list = pg::call([&] {
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * segments.size()));
-        for (std::size_t i = 0; i < segments.size(); ++i) items[i] = Int64GetDatum(segments[i]);
-        return PointerGetDatum(
-            construct_array(items, static_cast<int>(segments.size()), INT8OID, 8, true, TYPALIGN_DOUBLE));
-    });
-    uint64 rows = spi::run(kForgetSegments, {list});
+    uint64 rows = spi::run(kForgetSegments, {int64_array(segments)});
     std::vector<Datum> customers(rows);
     std::vector<int64> ids(rows);
     pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) {
-            bool null;
-            customers[row] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1, &null);
-            ids[row] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &null));
+            customers[row] = spi::column(row, 1);
+            ids[row] = spi::int64_column(row, 2);
         }
     });
     for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], ids[row], false);
