@@ -21,6 +21,10 @@ void _PG_init(void) {
     DefineCustomBoolVariable("segmentation.notify", "Sends NOTIFY segmentation_changed when membership changes.",
                              "Turn off for bulk loads whose listeners will re-read everything anyway.", &notify_enabled,
                              true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("segmentation.notify_customer_limit",
+                            "Changed customers a transaction announces one by one before it sends summaries.",
+                            "Above it, one notification per changed segment with counts is sent at commit.",
+                            &notify_customer_limit, 1000, 1, 1000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("segmentation");
     register_catalog_callbacks();
     register_segment_cache_callbacks();

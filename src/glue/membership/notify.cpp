@@ -1,8 +1,10 @@
 #include "glue/membership/notify.hpp"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
@@ -12,6 +14,7 @@
 namespace segmentation::glue {
 
 bool notify_enabled = true;
+int notify_customer_limit = 1000;
 
 namespace {
 
@@ -22,7 +25,51 @@ struct Event {
     SubTransactionId subtransaction;
 };
 
-std::vector<Event> events;  // this transaction's, in order
+// Per-customer mode: this transaction's events, in order, and the customers
+// they name. Both stay bounded: past the limit the transaction switches to
+// summary mode, which frees them.
+std::vector<Event> events;
+std::unordered_set<std::string> changed_customers;
+
+// Summary mode: entries and exits per segment, kept per subtransaction so
+// that ROLLBACK TO drops exactly the rolled-back ones (memory: segments
+// changed times savepoint depth, whatever the number of customers). Keyed by
+// (subtransaction, segment) so that a subtransaction's counts are one range.
+struct Counts {
+    int64 added = 0, removed = 0;
+};
+using CountsKey = std::pair<SubTransactionId, int64>;
+bool summary_mode = false;
+std::map<CountsKey, Counts> summary_counts;
+
+// A backstop for one customer changing over and over: more events than this
+// switch to summary mode too, whatever the number of customers.
+constexpr std::size_t kEventsPerCustomerLimit = 64;
+
+void count(std::map<CountsKey, Counts>& into, SubTransactionId subtransaction, int64 segment, bool added) {
+    Counts& counts = into[{subtransaction, segment}];
+    ++(added ? counts.added : counts.removed);
+}
+
+// The events become counts, in their subtransactions; built aside first, so
+// that running out of memory halfway leaves per-customer mode intact.
+void switch_to_summary() {
+    std::map<CountsKey, Counts> counts;
+    for (const Event& e : events) count(counts, e.subtransaction, e.segment, e.added);
+    summary_counts.swap(counts);
+    summary_mode = true;
+    std::vector<Event>().swap(events);  // frees the memory, not just the elements
+    std::unordered_set<std::string>().swap(changed_customers);
+}
+
+void forget_transaction() {
+    std::vector<Event>().swap(events);
+    std::unordered_set<std::string>().swap(changed_customers);
+    summary_counts.clear();
+    summary_mode = false;
+}
+
+bool anything_to_send() { return !events.empty() || !summary_counts.empty(); }
 
 std::string json_string(const char* text) {
     std::string out = "\"";
@@ -91,8 +138,28 @@ std::string payload(const std::string& customer, std::vector<int64> added, std::
     }
 }
 
-// The net change per customer, in order of first change, as palloc'd text.
+// One payload per changed segment, by segment id, as palloc'd text.
+List* build_summary_payloads() {
+    std::map<int64, Counts> total;
+    for (const auto& [key, counts] : summary_counts) {
+        total[key.second].added += counts.added;
+        total[key.second].removed += counts.removed;
+    }
+    List* payloads = NIL;
+    for (const auto& [segment, counts] : total) {
+        if (counts.added == 0 && counts.removed == 0) continue;
+        std::string text = "{\"segment_id\": " + std::to_string(segment) +
+                           ", \"added\": " + std::to_string(counts.added) +
+                           ", \"removed\": " + std::to_string(counts.removed) + ", \"summary\": true}";
+        payloads = pg::call([&] { return lappend(payloads, pstrdup(text.c_str())); });
+    }
+    return payloads;
+}
+
+// The net change per customer, in order of first change, as palloc'd text;
+// or the summaries.
 List* build_payloads() {
+    if (summary_mode) return build_summary_payloads();
     struct Net {
         std::vector<int64> added, removed;
     };
@@ -139,7 +206,7 @@ SEGMENTATION_BOUNDARY void run_guarded(void (*body)()) {
 
 void notify_now() {
     List* payloads = build_payloads();
-    events.clear();
+    forget_transaction();
     pg::call([&] {
         ListCell* cell;
         foreach (cell, payloads) Async_Notify(kNotifyChannel, static_cast<const char*>(lfirst(cell)));
@@ -199,9 +266,9 @@ void run_on_outbox(Oid relation, const char* sql, int nargs, Oid* types, Datum* 
 
 void save_for_commit_prepared() {
     Oid relation = outbox();
-    if (!OidIsValid(relation)) return events.clear();
+    if (!OidIsValid(relation)) return forget_transaction();
     List* payloads = build_payloads();
-    events.clear();
+    forget_transaction();
     if (payloads == NIL) return;
     spi::connect();
     Datum values[2];
@@ -280,30 +347,69 @@ SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query,
 SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
     switch (event) {
         case XACT_EVENT_PRE_COMMIT:
-            if (!events.empty()) run_guarded(notify_now);
+            if (anything_to_send()) run_guarded(notify_now);
             break;
         case XACT_EVENT_PRE_PREPARE:
-            if (!events.empty()) run_guarded(save_for_commit_prepared);
+            if (anything_to_send()) run_guarded(save_for_commit_prepared);
             break;
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PREPARE:
         case XACT_EVENT_PARALLEL_ABORT:
-            events.clear();
+            forget_transaction();
             preparing_gid.clear();
             break;
         default: break;
     }
 }
 
+// The summary counts of a subtransaction, as a range of summary_counts.
+auto counts_of(SubTransactionId subtransaction) {
+    return std::make_pair(summary_counts.lower_bound({subtransaction, PG_INT64_MIN}),
+                          summary_counts.upper_bound({subtransaction, PG_INT64_MAX}));
+}
+
+// A committed subtransaction's counts join its parent's. Moving map nodes
+// allocates nothing, so this cannot fail.
+void merge_counts_into_parent(SubTransactionId mine, SubTransactionId parent) {
+    auto [first, last] = counts_of(mine);
+    while (first != last) {
+        auto node = summary_counts.extract(first++);
+        node.key().first = parent;
+        auto inserted = summary_counts.insert(std::move(node));
+        if (!inserted.inserted) {  // the parent had counts for that segment: add, and free the node
+            inserted.position->second.added += inserted.node.mapped().added;
+            inserted.position->second.removed += inserted.node.mapped().removed;
+        }
+    }
+}
+
+// The customers of the remaining events, after a rollback to a savepoint. If
+// memory runs out, the old set stays: it counts too many customers, so the
+// transaction at worst switches to summary mode early.
+void recount_changed_customers() {
+    try {
+        std::unordered_set<std::string> customers;
+        for (const Event& e : events) customers.insert(e.customer);
+        changed_customers.swap(customers);
+    } catch (...) {
+    }
+}
+
+// Nothing here allocates without catching: PostgreSQL runs it while a
+// subtransaction commits or aborts, where an error must not be raised.
 void at_subtransaction_event(SubXactEvent event, SubTransactionId mine, SubTransactionId parent, void*) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         events.erase(
             std::remove_if(events.begin(), events.end(), [mine](const Event& e) { return e.subtransaction == mine; }),
             events.end());
+        auto [first, last] = counts_of(mine);
+        summary_counts.erase(first, last);
+        if (!summary_mode) recount_changed_customers();
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
         for (Event& e : events)
             if (e.subtransaction == mine) e.subtransaction = parent;
+        merge_counts_into_parent(mine, parent);
     }
 }
 
@@ -311,14 +417,19 @@ void at_subtransaction_event(SubXactEvent event, SubTransactionId mine, SubTrans
 
 void remember_change(Datum customer_key, int64 segment, bool added) {
     if (!notify_enabled) return;
+    SubTransactionId subtransaction = pg::call([] { return GetCurrentSubTransactionId(); });
+    if (summary_mode) return count(summary_counts, subtransaction, segment, added);
     bool numeric = false;
     const char* text = pg::call([&] {
         Oid type = catalog().key_type;
         numeric = type == INT2OID || type == INT4OID || type == INT8OID;
         return key_to_text(customer_key);
     });
-    SubTransactionId subtransaction = pg::call([] { return GetCurrentSubTransactionId(); });
-    events.push_back(Event{numeric ? std::string(text) : json_string(text), segment, added, subtransaction});
+    std::string customer = numeric ? std::string(text) : json_string(text);
+    changed_customers.insert(customer);
+    const std::size_t limit = static_cast<std::size_t>(notify_customer_limit);
+    events.push_back(Event{std::move(customer), segment, added, subtransaction});
+    if (changed_customers.size() > limit || events.size() > limit * kEventsPerCustomerLimit) switch_to_summary();
 }
 
 void register_notify_callbacks() {

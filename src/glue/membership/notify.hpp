@@ -1,6 +1,9 @@
 // NOTIFY segmentation_changed: once per customer per committed transaction,
 // with the net change, e.g. {"customer_id": 42, "added": [3], "removed": []}.
 // Changes made in a rolled-back subtransaction are forgotten with it.
+// Past segmentation.notify_customer_limit changed customers, a transaction
+// sends one summary per changed segment instead, e.g.
+// {"segment_id": 7, "added": 120, "removed": 3, "summary": true}.
 #pragma once
 
 #include "glue/boundary/guard.hpp"
@@ -16,5 +19,7 @@ SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 
 // The segmentation.notify setting: off skips notifications (bulk loads).
 extern bool notify_enabled;
+// The segmentation.notify_customer_limit setting.
+extern int notify_customer_limit;
 
 }  // namespace segmentation::glue
