@@ -129,9 +129,12 @@ struct Column {
     bool not_null;  // declared NOT NULL: comparisons on it are never NULL
 };
 
+// In the order of kMetricColumnNames (glue/boundary/metric_values.hpp),
+// which names them once for every reader of customer_metrics.
 struct Columns {
     Column lifetime_value, order_count, last_order_at, customer_since, loyalty_level;
 };
+static_assert(sizeof(Columns) == kMetricColumnCount * sizeof(Column), "one Column per metric column");
 
 // PG-style: the column `name` of customer_metrics, beside the whole-row Var.
 SEGMENTATION_PG_CONTEXT Column column_of(const Var* row, Oid relation, const char* name) {
@@ -382,9 +385,9 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
     Builder builder;
     pg::call([&] {
         Var* var = reinterpret_cast<Var*>(row);
-        builder.c = Columns{column_of(var, metrics, "lifetime_value"), column_of(var, metrics, "order_count"),
-                            column_of(var, metrics, "last_order_at"), column_of(var, metrics, "customer_since"),
-                            column_of(var, metrics, "loyalty_level")};
+        Column found[kMetricColumnCount];
+        for (int i = 0; i < kMetricColumnCount; ++i) found[i] = column_of(var, metrics, kMetricColumnNames[i]);
+        builder.c = Columns{found[0], found[1], found[2], found[3], found[4]};
         builder.as_of = reinterpret_cast<Expr*>(as_of);
     });
 
