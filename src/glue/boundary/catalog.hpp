@@ -23,6 +23,9 @@ struct Catalog {
     Oid key_array_type;
     int16 key_length;
     bool key_by_value;
+    // Whether customer_metrics has the attributes column (1.1 on): the
+    // library also runs a database still at 1.0 until it is updated.
+    bool has_attributes;
 };
 
 // The current catalog, looked up once and again after any change to the

@@ -135,6 +135,12 @@ const char* cause_name(Cause cause) {
 }
 
 void read_customer_state(uint64 row, CustomerState& state) {
+    const char* attributes = pg::call([&] {
+        bool null;
+        Datum value = spi::column(row, 9, &null);
+        return attributes_text(value, null);
+    });
+    read_attribute_values(attributes, state.attributes);
     pg::call([&] {
         state.key = spi::column(row, 1);
         state.customer = customer_from_values(metric_values_from_spi(row, 2), state.key);
@@ -151,7 +157,9 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     static std::vector<int64> matched;  // reused: no allocation per customer
     matched.clear();
     Evaluation result;
-    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched));
+    Customer customer = state.customer;
+    customer.attributes = &state.attributes;
+    result.due_at = storable_instant(segments.evaluate(customer, as_of, matched));
     for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
         if (!scope.covers(segment)) return;
         changes.push_back(Change{state.key, segment, added});

@@ -33,18 +33,20 @@ struct Scope {
 // A customer as stored: metrics, automatic segments, due time.
 struct CustomerState {
     Datum key;
-    Customer customer;
+    Customer customer;  // its attributes are `attributes` (evaluate_state points it there)
     std::optional<TimestampTz> reevaluate_at;
     std::vector<int64> current;  // automatic segments it is in, ascending
+    AttributeValues attributes;
 };
 
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
-#define SEGMENTATION_STATE_COLUMNS                               \
-    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                \
-    ", m.reevaluate_at, "                                        \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a " \
-    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
+#define SEGMENTATION_STATE_COLUMNS                                                          \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                                           \
+    ", m.reevaluate_at, "                                                                   \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
+    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id), " \
+    "{attributes}"
 
 // Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS).
 void read_customer_state(uint64 row, CustomerState& state);
