@@ -238,6 +238,17 @@ std::vector<std::int64_t> referenced_segments(const Criteria& criteria) {
     return ids;
 }
 
+std::string reference_path(const Criteria& criteria, std::int64_t segment) {
+    for (const MembershipTest& m : criteria.memberships)
+        if (std::find(m.segments.begin(), m.segments.end(), segment) != m.segments.end()) return m.path;
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children) {
+            std::string path = reference_path(child, segment);
+            if (!path.empty()) return path;
+        }
+    return "";
+}
+
 Criteria read_criteria(const json::Value& document, const std::string& root) {
     return Reader().level(document, root, 1);
 }

@@ -79,6 +79,10 @@ Criteria read_criteria(const json::Value& document, const std::string& root = "c
 // level, ascending and without repeats.
 std::vector<std::int64_t> referenced_segments(const Criteria& criteria);
 
+// The path of the first inSegment / notInSegment test naming `segment`
+// ("criteria.any[0].inSegment"), or "" when none does.
+std::string reference_path(const Criteria& criteria, std::int64_t segment);
+
 // The JSON key of a bound ("minOrders"), for messages and documentation.
 std::string bound_key(Metric metric, bool minimum);
 

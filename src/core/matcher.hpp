@@ -173,6 +173,11 @@ public:
     std::vector<std::int64_t> referrers(std::int64_t segment) const;
     bool contains(std::int64_t segment) const noexcept;
 
+    // Whether some customer has an override (include or exclude) of some
+    // segment: evaluations then read each customer's overrides.
+    void set_has_overrides(bool has) noexcept { has_overrides_ = has; }
+    bool has_overrides() const noexcept { return has_overrides_; }
+
 private:
     struct Entry {
         std::int64_t id;
@@ -183,6 +188,7 @@ private:
     std::vector<std::int64_t> ids_;  // ascending
     bool uses_membership_ = false;
     bool refers_to_manual_ = false;
+    bool has_overrides_ = false;
     mutable std::vector<char> member_;  // scratch, by ascending id (backends are single-threaded)
 };
 

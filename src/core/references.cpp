@@ -54,7 +54,7 @@ std::vector<std::int64_t> find_cycle(const std::map<std::int64_t, std::vector<st
 
 std::vector<std::int64_t> topological_order(const std::vector<SegmentNode>& nodes) {
     auto graph = graph_of(nodes);
-    std::map<std::int64_t, std::size_t> unresolved;             // references not yet ordered
+    std::map<std::int64_t, std::size_t> unresolved;               // references not yet ordered
     std::map<std::int64_t, std::vector<std::int64_t>> referrers;  // who refers to a node
     for (const auto& [id, edges] : graph) {
         unresolved[id] = edges.size();

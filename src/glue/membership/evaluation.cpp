@@ -40,6 +40,34 @@ const spi::Statement kReadCustomers = {"SELECT " SEGMENTATION_STATE_COLUMNS
                                        " FROM segmentation.customer_metrics m WHERE m.customer_id = ANY($1)",
                                        1,
                                        {kKeyArrayType}};
+const spi::Statement kReadCustomersWithOverrides = {
+    "SELECT " SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES
+    " FROM segmentation.customer_metrics m WHERE m.customer_id = ANY($1)",
+    1,
+    {kKeyArrayType}};
+
+const spi::Statement kReadContext = {
+    "SELECT ARRAY(SELECT a.segment_id FROM segmentation.assignments a "
+    "             WHERE a.customer_id = $1 AND NOT a.is_automatic ORDER BY a.segment_id)",
+    1,
+    {spi::kKeyType}};
+const spi::Statement kReadContextWithOverrides = {
+    "SELECT ARRAY(SELECT a.segment_id FROM segmentation.assignments a "
+    "             WHERE a.customer_id = $1 AND NOT a.is_automatic ORDER BY a.segment_id), "
+    "       ARRAY(SELECT o.segment_id FROM segmentation.overrides o "
+    "             WHERE o.customer_id = $1 AND o.included ORDER BY o.segment_id), "
+    "       ARRAY(SELECT o.segment_id FROM segmentation.overrides o "
+    "             WHERE o.customer_id = $1 AND NOT o.included ORDER BY o.segment_id)",
+    1,
+    {spi::kKeyType}};
+
+// PG-style: an int64 array column (of ARRAY(SELECT ...), never NULL, no NULLs).
+SEGMENTATION_PG_CONTEXT void read_ids(uint64 row, int column, std::vector<int64>& ids) {
+    ArrayType* array = DatumGetArrayTypeP(spi::column(row, column));
+    int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+    const int64* items = reinterpret_cast<const int64*>(ARR_DATA_PTR(array));
+    ids.assign(items, items + count);
+}
 
 const spi::Statement kAddAutomatic = {
     "WITH added AS ("
@@ -134,16 +162,34 @@ const char* cause_name(Cause cause) {
     return "refresh";
 }
 
-void read_customer_state(uint64 row, CustomerState& state) {
+void read_customer_state(uint64 row, CustomerState& state, bool with_overrides) {
     pg::call([&] {
         state.key = spi::column(row, 1);
         state.customer = customer_from_values(metric_values_from_spi(row, 2), state.key);
         state.reevaluate_at = spi::timestamp_column(row, 7);
-        ArrayType* current = DatumGetArrayTypeP(spi::column(row, 8));
-        int count = ArrayGetNItems(ARR_NDIM(current), ARR_DIMS(current));
-        const int64* ids = reinterpret_cast<const int64*>(ARR_DATA_PTR(current));
-        state.current.assign(ids, ids + count);  // ARRAY(SELECT segment_id ...) has no NULLs
+        read_ids(row, 8, state.current);
+        read_ids(row, 9, state.context.manual);
+        if (with_overrides) {
+            read_ids(row, 10, state.context.included);
+            read_ids(row, 11, state.context.excluded);
+        } else {
+            state.context.included.clear();
+            state.context.excluded.clear();
+        }
     });
+}
+
+MembershipContext read_membership_context(Datum key, bool with_overrides) {
+    MembershipContext context;
+    spi::run(with_overrides ? kReadContextWithOverrides : kReadContext, {key});
+    pg::call([&] {
+        read_ids(0, 1, context.manual);
+        if (with_overrides) {
+            read_ids(0, 2, context.included);
+            read_ids(0, 3, context.excluded);
+        }
+    });
+    return context;
 }
 
 Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of, const Scope& scope,
@@ -151,7 +197,7 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     static std::vector<int64> matched;  // reused: no allocation per customer
     matched.clear();
     Evaluation result;
-    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched));
+    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched, state.context));
     for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
         if (!scope.covers(segment)) return;
         changes.push_back(Change{state.key, segment, added});
@@ -173,7 +219,8 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     Datum key_list = keys_array(keys);
     spi::run(kLockCustomers, {key_list});
-    uint64 rows = spi::run(kReadCustomers, {key_list});
+    bool with_overrides = segments->has_overrides();
+    uint64 rows = spi::run(with_overrides ? kReadCustomersWithOverrides : kReadCustomers, {key_list});
 
     std::vector<Change> changes;
     std::vector<Datum> due_keys;
@@ -181,7 +228,7 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
     CustomerState state;
     for (uint64 row = 0; row < rows; ++row) {
         poll_interrupts();
-        read_customer_state(row, state);
+        read_customer_state(row, state, with_overrides);
         Evaluation e = evaluate_state(state, *segments, as_of, scope, changes);
         if (e.due_changed) {
             due_keys.push_back(state.key);

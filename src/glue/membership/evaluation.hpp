@@ -30,24 +30,44 @@ struct Scope {
     bool covers(int64 segment) const;
 };
 
-// A customer as stored: metrics, automatic segments, due time.
+// A customer as stored: metrics, automatic segments, due time, and what
+// else decides its membership (manual segments, overrides).
 struct CustomerState {
     Datum key;
     Customer customer;
     std::optional<TimestampTz> reevaluate_at;
     std::vector<int64> current;  // automatic segments it is in, ascending
+    MembershipContext context;   // manual segments and overrides
 };
 
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
-#define SEGMENTATION_STATE_COLUMNS                               \
-    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                \
-    ", m.reevaluate_at, "                                        \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a " \
-    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
+#define SEGMENTATION_STATE_COLUMNS                                                          \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                                           \
+    ", m.reevaluate_at, "                                                                   \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
+    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id), " \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
+    "      WHERE a.customer_id = m.customer_id AND NOT a.is_automatic ORDER BY a.segment_id)"
 
-// Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS).
-void read_customer_state(uint64 row, CustomerState& state);
+// The same followed by the customer's overrides (included, then excluded),
+// for when some customer has one (SegmentSet::has_overrides(); the table is
+// new in 1.1).
+#define SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES                                           \
+    SEGMENTATION_STATE_COLUMNS                                                              \
+        ", "                                                                                \
+        "ARRAY(SELECT o.segment_id FROM segmentation.overrides o "                          \
+        "      WHERE o.customer_id = m.customer_id AND o.included ORDER BY o.segment_id), " \
+        "ARRAY(SELECT o.segment_id FROM segmentation.overrides o "                          \
+        "      WHERE o.customer_id = m.customer_id AND NOT o.included ORDER BY o.segment_id)"
+
+// Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS,
+// or with SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES when `with_overrides`).
+void read_customer_state(uint64 row, CustomerState& state, bool with_overrides = false);
+
+// A customer's manual segments and overrides (when `with_overrides`), read
+// now. Needs SPI.
+MembershipContext read_membership_context(Datum key, bool with_overrides);
 
 struct Evaluation {
     bool membership_changed = false;

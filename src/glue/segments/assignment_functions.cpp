@@ -37,6 +37,10 @@ const spi::Statement kReadCustomer = {"SELECT " SEGMENTATION_STATE_COLUMNS
                                       " FROM segmentation.customer_metrics m WHERE m.customer_id = $1",
                                       1,
                                       {kKeyType}};
+const spi::Statement kReadCustomerWithOverrides = {"SELECT " SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES
+                                                   " FROM segmentation.customer_metrics m WHERE m.customer_id = $1",
+                                                   1,
+                                                   {kKeyType}};
 
 const spi::Statement kLockSegment = {
     "SELECT name, is_automatic FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
@@ -103,6 +107,17 @@ void require_manual_segment(int64 segment, const std::string& doing) {
                     "Only manual segments can be assigned or removed by hand.");
 }
 
+// After a manual change of `segment` for the customer, in the same
+// statement: the automatic segments whose criteria refer to it (inSegment,
+// notInSegment), directly or through others, are evaluated again.
+void cascade_manual_change(const SegmentSet& segments, Datum key, int64 segment) {
+    Scope scope;
+    scope.segments = segments.dependents({segment});
+    if (scope.segments.empty()) return;
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    evaluate_customers({key}, now, Cause::Manual, scope);
+}
+
 }  // namespace
 
 // segmentation.calculate_automatic_segments(customer_id, timestamptz) -> bigint[]
@@ -112,8 +127,12 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
     spi::connect();
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot calculate segments");
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    MembershipContext context;
+    if (segments->refers_to_manual() || segments->has_overrides())
+        context = read_membership_context(key, segments->has_overrides());
     std::vector<int64> matched;
-    automatic_segments()->evaluate(customer, as_of, matched);
+    segments->evaluate(customer, as_of, matched, context);
     spi::finish();
     return int64_array(matched);
 }
@@ -123,13 +142,16 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
-    if (spi::run(kReadCustomer, {key}) == 0) unknown_customer(key, "cannot assign automatic segments");
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    bool with_overrides = segments->has_overrides();
+    if (spi::run(with_overrides ? kReadCustomerWithOverrides : kReadCustomer, {key}) == 0)
+        unknown_customer(key, "cannot assign automatic segments");
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     // The usual answer is "nothing to change": then no lock and no write.
     CustomerState state;
-    read_customer_state(0, state);
+    read_customer_state(0, state, with_overrides);
     std::vector<Change> unused;
-    Evaluation e = evaluate_state(state, *automatic_segments(), now, Scope{}, unused);
+    Evaluation e = evaluate_state(state, *segments, now, Scope{}, unused);
     std::vector<Change> changes;
     if (e.membership_changed || e.due_changed) changes = evaluate_customers({key}, now, Cause::Refresh);
     std::vector<int64> added, removed;
@@ -147,11 +169,14 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
+    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();
     bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
     if (added) remember_change(key, segment, true);
+    if (added) cascade_manual_change(*segments, key, segment);
     spi::finish();
     PG_RETURN_BOOL(added);
 }
@@ -163,6 +188,8 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
+    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();
@@ -170,6 +197,7 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     char nulls[4] = {' ', ' ', ' ', static_cast<char>(PG_ARGISNULL(2) ? 'n' : ' ')};
     bool removed = spi::run(kRemoveManual, {key, Int64GetDatum(segment), who, reason}, nulls) > 0;
     if (removed) remember_change(key, segment, false);
+    if (removed) cascade_manual_change(*segments, key, segment);
     spi::finish();
     PG_RETURN_BOOL(removed);
 }
