@@ -75,22 +75,22 @@ const spi::Statement kAddAutomatic = {
     "  SELECT u.c, u.s, true, now() FROM unnest($1::{key}[], $2::bigint[]) AS u(c, s) "
     "  ON CONFLICT (customer_id, segment_id) DO NOTHING "
     "  RETURNING a.customer_id, a.segment_id) "
-    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
-    "SELECT customer_id, segment_id, 'added', true, $3 FROM added "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
+    "SELECT customer_id, segment_id, 'added', true, $3, $4, $5 FROM added "
     "RETURNING customer_id, segment_id",
-    3,
-    {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+    5,
+    {kKeyArrayType, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID}};
 
 const spi::Statement kRemoveAutomatic = {
     "WITH removed AS ("
     "  DELETE FROM segmentation.assignments AS a USING unnest($1::{key}[], $2::bigint[]) AS u(c, s) "
     "  WHERE a.customer_id = u.c AND a.segment_id = u.s AND a.is_automatic "
     "  RETURNING a.customer_id, a.segment_id) "
-    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
-    "SELECT customer_id, segment_id, 'removed', true, $3 FROM removed "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
+    "SELECT customer_id, segment_id, 'removed', true, $3, $4, $5 FROM removed "
     "RETURNING customer_id, segment_id",
-    3,
-    {kKeyArrayType, INT8ARRAYOID, TEXTOID}};
+    5,
+    {kKeyArrayType, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID}};
 
 const spi::Statement kSetReevaluateAt = {
     "UPDATE segmentation.customer_metrics AS m SET reevaluate_at = u.t "
@@ -119,7 +119,7 @@ Datum timestamps_array(const std::vector<std::optional<TimestampTz>>& times) {
 
 // Runs an add or remove statement and collects what it really changed.
 void apply(const spi::Statement& statement, const std::vector<Change>& changes, bool added, Cause cause,
-           std::vector<Change>& applied) {
+           const Attribution* by, std::vector<Change>& applied) {
     std::vector<Datum> keys;
     std::vector<int64> segments;
     for (const Change& c : changes) {
@@ -129,7 +129,14 @@ void apply(const spi::Statement& statement, const std::vector<Change>& changes, 
     }
     if (keys.empty()) return;
     Datum cause_text = pg::call([cause] { return CStringGetTextDatum(cause_name(cause)); });
-    uint64 rows = spi::run(statement, {keys_array(keys), int64_array(segments), cause_text});
+    char nulls[6] = "   nn";
+    Datum actor = 0, reason = 0;
+    if (by != nullptr) {
+        actor = by->actor;
+        nulls[3] = ' ';
+        if (!by->reason_null) reason = by->reason, nulls[4] = ' ';
+    }
+    uint64 rows = spi::run(statement, {keys_array(keys), int64_array(segments), cause_text, actor, reason}, nulls);
     std::size_t first = applied.size();
     applied.resize(first + rows);
     pg::call([&] {
@@ -158,6 +165,7 @@ const char* cause_name(Cause cause) {
         case Cause::Time: return "time";
         case Cause::Refresh: return "refresh";
         case Cause::Manual: return "manual";
+        case Cause::Override: return "override";
     }
     return "refresh";
 }
@@ -214,7 +222,7 @@ void lock_customers(const std::vector<Datum>& keys, bool for_removal) {
 }
 
 std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
-                                       const Scope& scope) {
+                                       const Scope& scope, const Attribution* by) {
     if (keys.empty()) return {};
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     Datum key_list = keys_array(keys);
@@ -236,13 +244,13 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
         }
     }
     if (!due_keys.empty()) spi::run(kSetReevaluateAt, {keys_array(due_keys), timestamps_array(due_times)});
-    return apply_automatic_changes(changes, cause);
+    return apply_automatic_changes(changes, cause, by);
 }
 
-std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause) {
+std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause, const Attribution* by) {
     std::vector<Change> applied;
-    apply(kAddAutomatic, changes, true, cause, applied);
-    apply(kRemoveAutomatic, changes, false, cause, applied);
+    apply(kAddAutomatic, changes, true, cause, by, applied);
+    apply(kRemoveAutomatic, changes, false, cause, by, applied);
     return applied;
 }
 
