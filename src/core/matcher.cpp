@@ -16,6 +16,25 @@ using exact::uint128;
 
 namespace {
 
+// The index of `id` in an ascending list, or `size` when absent. Written out
+// (not std::lower_bound) so that the noexcept paths call nothing that throws.
+std::size_t index_in(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
+    const std::int64_t* data = ids.data();
+    std::size_t low = 0, high = ids.size();
+    while (low < high) {
+        std::size_t mid = low + (high - low) / 2;
+        if (data[mid] < id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < ids.size() && data[low] == id ? low : ids.size();
+}
+
+bool sorted_contains(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
+    return index_in(ids, id) != ids.size();
+}
+
 constexpr int128 kUnitsPerWhole = exact::kOne;  // 10^18
 // Purchase frequency is orders per 30 days: orders * 30 * day / tenure. This
 // is its numerator factor, scaled by 10^18 to meet thresholds in their units.
@@ -270,9 +289,7 @@ detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
     return f;
 }
 
-bool MemberList::is_member(std::int64_t segment) const noexcept {
-    return std::binary_search(segments_.begin(), segments_.end(), segment);
-}
+bool MemberList::is_member(std::int64_t segment) const noexcept { return sorted_contains(segments_, segment); }
 
 Matcher::Matcher(const Criteria& criteria) {
     bool uses_time = false;
@@ -311,9 +328,7 @@ void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     member_.assign(segments_.size(), 0);
 }
 
-bool SegmentSet::contains(std::int64_t segment) const noexcept {
-    return std::binary_search(ids_.begin(), ids_.end(), segment);
-}
+bool SegmentSet::contains(std::int64_t segment) const noexcept { return sorted_contains(ids_, segment); }
 
 void SegmentSet::order_by_references() {
     if (!uses_membership_) return;
@@ -360,9 +375,9 @@ public:
                    const std::vector<std::int64_t>& manual)
         : ids_(ids), member_(member), manual_(manual) {}
     bool is_member(std::int64_t segment) const noexcept override {
-        auto it = std::lower_bound(ids_.begin(), ids_.end(), segment);
-        if (it != ids_.end() && *it == segment) return member_[static_cast<std::size_t>(it - ids_.begin())] != 0;
-        return std::binary_search(manual_.begin(), manual_.end(), segment);
+        std::size_t at = index_in(ids_, segment);
+        if (at != ids_.size()) return member_.data()[at] != 0;
+        return sorted_contains(manual_, segment);
     }
 
 private:
@@ -372,7 +387,7 @@ private:
 };
 
 bool listed(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
-    return !ids.empty() && std::binary_search(ids.begin(), ids.end(), id);
+    return !ids.empty() && sorted_contains(ids, id);
 }
 
 }  // namespace
