@@ -127,6 +127,15 @@ INSERT INTO attr_orders (customer_id, amount, ordered_at) VALUES (4, 1, '2026-01
 SELECT * FROM attr_members WHERE name = 'Rich';
 SELECT count(*) AS drift FROM segmentation.verify('2026-03-01');
 
+-- With segment membership in the mix (verify() then evaluates every customer
+-- in C++): attributes and inSegment together.
+SELECT segmentation.create_segment('Adult VIPs',
+         jsonb_build_object('inSegment', (SELECT id FROM segmentation.segments WHERE name = 'Adults'),
+                            'attributes', '{"vip": {"equals": true}}'::jsonb), true) > 0 AS created;
+SELECT * FROM attr_members WHERE name = 'Adult VIPs';
+SELECT count(*) AS drift FROM segmentation.verify('2026-03-01');
+DELETE FROM segmentation.segments WHERE name = 'Adult VIPs';
+
 -- Matching in queries: the planner inlines attribute tests as jsonb
 -- expressions over m.attributes, with the same answers as the call left alone
 -- (a row value) and the column form (criteria from a table).

@@ -25,8 +25,7 @@ exact::int128 read_signed_number(const json::Value& value, const std::string& pa
         case exact::NumberStatus::Ok: break;
         case exact::NumberStatus::TooPrecise:
             throw CriteriaError(path, "expected a number with at most 18 decimal places");
-        case exact::NumberStatus::TooLarge:
-            throw CriteriaError(path, "expected a number between -10^18 and 10^18");
+        case exact::NumberStatus::TooLarge: throw CriteriaError(path, "expected a number between -10^18 and 10^18");
         default: throw CriteriaError(path, "expected a number");
     }
     return negative ? -number.units : number.units;
@@ -51,9 +50,9 @@ AttributeLiteral read_value(const json::Value& value, const std::string& path, b
             return literal;
         default: break;
     }
-    throw CriteriaError(path, std::string(booleans ? "expected a string, a number, true or false"
-                                                   : "expected a string or a number") +
-                                  ", not " + json::describe(value.kind));
+    throw CriteriaError(
+        path, std::string(booleans ? "expected a string, a number, true or false" : "expected a string or a number") +
+                  ", not " + json::describe(value.kind));
 }
 
 // min and max: a number, or a time written as a string.
@@ -109,17 +108,15 @@ AttributeCondition read_condition(const std::string& name, const json::Value& te
         }
     }
     if (c.min && c.max) {
-        if (c.min->kind != c.max->kind)
-            throw CriteriaError(path, "min and max must both be numbers or both be times");
+        if (c.min->kind != c.max->kind) throw CriteriaError(path, "min and max must both be numbers or both be times");
         if (c.min->units > c.max->units)
-            throw CriteriaError(path, "min (" + (c.min->kind == AttributeLiteral::Kind::Time
-                                                     ? c.min->text
-                                                     : exact::format_units(c.min->units)) +
-                                          ") is greater than max (" +
-                                          (c.max->kind == AttributeLiteral::Kind::Time
-                                               ? c.max->text
-                                               : exact::format_units(c.max->units)) +
-                                          ")");
+            throw CriteriaError(
+                path,
+                "min (" +
+                    (c.min->kind == AttributeLiteral::Kind::Time ? c.min->text : exact::format_units(c.min->units)) +
+                    ") is greater than max (" +
+                    (c.max->kind == AttributeLiteral::Kind::Time ? c.max->text : exact::format_units(c.max->units)) +
+                    ")");
     }
     return c;
 }
@@ -235,8 +232,7 @@ void check_attribute_condition(const AttributeCondition& c, const AttributeSchem
     AttributeKind kind = declared->kind;
     std::string what = "\"" + json::excerpt(c.name) + "\" is a " + attribute_kind_name(kind) + " attribute";
     auto refuse_test = [&](const char* test) {
-        throw CriteriaError(test_path(c.path, test),
-                            what + ", which takes " + tests_of(kind) + " (not " + test + ")");
+        throw CriteriaError(test_path(c.path, test), what + ", which takes " + tests_of(kind) + " (not " + test + ")");
     };
     auto require_kind = [&](const AttributeLiteral& literal, const std::string& path) {
         if (literal.kind != literal_kind_of(kind))

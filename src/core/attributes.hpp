@@ -43,8 +43,8 @@ using AttributeSchema = std::vector<AttributeDeclaration>;
 // A value written in a test.
 struct AttributeLiteral {
     enum class Kind : std::uint8_t { String, Number, Boolean, Time } kind = Kind::String;
-    std::string text;          // a string's contents
-    exact::int128 units = 0;   // a number, or a time in seconds since 1970-01-01 UTC, in units of 10^-18
+    std::string text;         // a string's contents
+    exact::int128 units = 0;  // a number, or a time in seconds since 1970-01-01 UTC, in units of 10^-18
     bool boolean = false;
 };
 

@@ -51,8 +51,9 @@ TEST(Attributes, ReadsConditions) {
     EXPECT_TRUE(uses_attributes(c));
     EXPECT_FALSE(uses_attributes(parse_criteria(R"({"any": [{"minOrders": 1}]})")));
     EXPECT_TRUE(uses_attributes(parse_criteria(R"({"not": {"attributes": {"x": {"isNull": true}}}})")));
-    EXPECT_EQ(error_of(R"({"any": [{"attributes": {"country": {"equals": "DE"}}}], "attributes": {"age": {"equals": 3}}})"),
-              "");
+    EXPECT_EQ(
+        error_of(R"({"any": [{"attributes": {"country": {"equals": "DE"}}}], "attributes": {"age": {"equals": 3}}})"),
+        "");
 }
 
 TEST(Attributes, RefusesMalformedTests) {

@@ -10,10 +10,26 @@
 #include "glue/matching/match_cache.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/evaluation.hpp"
 #include "glue/membership/segment_cache.hpp"
+
+#include <algorithm>
 
 using namespace segmentation;
 using namespace segmentation::glue;
+
+namespace {
+
+// inSegment / notInSegment need the customer's memberships, which a metrics
+// row does not carry.
+void refuse_membership_on_rows(const Matcher& matcher) {
+    if (matcher.uses_membership())
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "inSegment and notInSegment cannot be matched against a customer_metrics row", "",
+                    "Use segmentation.segment_match(customer id, criteria), which reads the customer's segments.");
+}
+
+}  // namespace
 
 // segmentation.check_criteria(jsonb): true, or the error naming the problem.
 // Attribute names and kinds are checked against the tracked customers table,
@@ -30,6 +46,7 @@ SEGMENTATION_FUNCTION(segmentation_check_criteria) {
 SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
     require_argument(fcinfo, 0, "customer");
     const Matcher& matcher = criteria_argument(fcinfo, 1);
+    refuse_membership_on_rows(matcher);
     TimestampTz as_of = as_of_argument(fcinfo, 2);
     Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
     PG_RETURN_BOOL(matcher.matches(customer, as_of));
@@ -44,6 +61,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
     int attributes = PG_NARGS() == 8 ? 5 : -1;
     int criteria = PG_NARGS() == 8 ? 6 : 5;
     const Matcher& matcher = criteria_argument(fcinfo, criteria);
+    refuse_membership_on_rows(matcher);
     TimestampTz as_of = as_of_argument(fcinfo, criteria + 1);
     PG_RETURN_BOOL(matcher.matches(match_cache(fcinfo).customer(fcinfo, 0, attributes, as_of)));
 }
@@ -64,12 +82,16 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
     require_argument(fcinfo, criteria, "criteria");
     TimestampTz as_of = as_of_argument(fcinfo, criteria + 3);
     MatchCache& cache = match_cache(fcinfo);
-    if (!planner_made_call(fcinfo))
-        PG_RETURN_BOOL(cache.criteria(fcinfo, criteria).matches(cache.customer(fcinfo, 2, attributes, as_of)));
+    if (!planner_made_call(fcinfo)) {
+        const Matcher& matcher = cache.criteria(fcinfo, criteria);
+        refuse_membership_on_rows(matcher);
+        PG_RETURN_BOOL(matcher.matches(cache.customer(fcinfo, 2, attributes, as_of)));
+    }
     const Matcher& matcher =
         cache.criteria_of_row(fcinfo, criteria,
                               RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(criteria + 1)),
                                              DatumGetTransactionId(PG_GETARG_DATUM(criteria + 2))));
+    refuse_membership_on_rows(matcher);
     const detail::Facts& customer = cache.customer_of_row(
         fcinfo, 2, attributes,
         RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))),
@@ -97,7 +119,25 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
     spi::connect();
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
-    bool result = matcher.matches(customer, as_of);
+    bool result;
+    if (matcher.uses_membership()) {
+        // The customer's segments at as_of: automatic ones evaluated (in the
+        // order of their references, with overrides), manual ones as assigned.
+        std::shared_ptr<const SegmentSet> segments = automatic_segments();
+        MembershipContext context = read_membership_context(key, segments->has_overrides());
+        for (int64 referenced : matcher.references())
+            if (!segments->contains(referenced) && !segment_exists(referenced))
+                throw Error(ERRCODE_UNDEFINED_OBJECT, "cannot match customer \"" + key_text(key) +
+                                                          "\": criteria refer to segment " +
+                                                          std::to_string(referenced) + ", which does not exist");
+        std::vector<int64> members;
+        segments->evaluate(customer, as_of, members, context);
+        members.insert(members.end(), context.manual.begin(), context.manual.end());
+        std::sort(members.begin(), members.end());
+        result = matcher.matches(customer, as_of, MemberList(std::move(members)));
+    } else {
+        result = matcher.matches(customer, as_of);
+    }
     spi::finish();
     PG_RETURN_BOOL(result);
 }

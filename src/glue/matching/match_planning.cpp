@@ -546,6 +546,8 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
                 PG_RETURN_POINTER(nullptr);
             }
         }
+        // inSegment / notInSegment: not over a row; the call reports it when it runs.
+        if (!referenced_segments(parsed).empty()) PG_RETURN_POINTER(nullptr);
         if (condition_count(parsed) <= kMaxInlinedConditions) {
             builder.prepare_attributes(parsed);
             Expr* inlined = pg::call([&] { return builder.level(parsed); });

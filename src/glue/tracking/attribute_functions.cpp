@@ -41,15 +41,15 @@ void refuse_attributes_in_use(const std::vector<std::string>& names, const std::
         }
         for (const std::string& attribute : names) {
             if (!uses_attribute(parsed, attribute)) continue;
-            throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                        doing + ": segment " + std::to_string(id) + " (\"" + name + "\") tests attribute \"" +
-                            attribute + "\"",
-                        "", "Change or delete the segment's criteria first.");
+            throw Error(
+                ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                doing + ": segment " + std::to_string(id) + " (\"" + name + "\") tests attribute \"" + attribute + "\"",
+                "", "Change or delete the segment's criteria first.");
         }
         if (names.empty() && uses_attributes(parsed))
             throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-                        doing + ": segment " + std::to_string(id) + " (\"" + name + "\") tests customer attributes",
-                        "", "Change or delete the segment's criteria first.");
+                        doing + ": segment " + std::to_string(id) + " (\"" + name + "\") tests customer attributes", "",
+                        "Change or delete the segment's criteria first.");
     }
 }
 
@@ -85,9 +85,9 @@ SEGMENTATION_FUNCTION(segmentation_track_customer_attributes) {
     require_argument(fcinfo, 0, "columns");
     std::vector<std::string> columns = column_names(fcinfo, 0);
     if (columns.size() > kMaxAttributes)
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "at most " + std::to_string(kMaxAttributes) + " attribute columns can be tracked, not " +
-                        std::to_string(columns.size()));
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "at most " + std::to_string(kMaxAttributes) +
+                                                         " attribute columns can be tracked, not " +
+                                                         std::to_string(columns.size()));
     for (std::size_t i = 0; i < columns.size(); ++i)
         if (std::find(columns.begin(), columns.begin() + static_cast<long>(i), columns[i]) !=
             columns.begin() + static_cast<long>(i))

@@ -2,9 +2,13 @@
 // reports every difference from what is stored. It reports; it never fixes
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
 #include <string>
+#include <vector>
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/customer_scan.hpp"
+#include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -64,6 +68,71 @@ const char* const kMembershipDrift =
     "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
     "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
 
+// With segment membership in play (inSegment / notInSegment criteria, or
+// overrides), a segment's members depend on other segments' members: the
+// evaluator itself recomputes every customer's automatic segments at $1,
+// in the order of their references, and these rows report the differences
+// it found (customer, expected, actual), in the same shape.
+const char* const kEvaluatedMembershipDrift =
+    "SELECT u.c, 'membership', u.e, u.a FROM unnest($2::text[], $3::text[], $4::text[]) AS u(c, e, a) "
+    "WHERE $1 IS NOT NULL";
+
+std::string ids_text(const std::vector<int64>& ids) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) text += (i == 0 ? "" : ",") + std::to_string(ids[i]);
+    return text + "}";
+}
+
+Datum text_array(const std::vector<std::string>& values) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); ++i) items[i] = CStringGetTextDatum(values[i].c_str());
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(values.size()), TEXTOID, -1, false, TYPALIGN_INT));
+    });
+}
+
+struct MembershipDrift {
+    std::vector<std::string> customers, expected, actual;
+};
+
+// Every customer not waiting for refresh_due(), evaluated at as_of as the
+// triggers evaluate it (a batch of customers per SPI connection).
+MembershipDrift evaluated_membership_drift(TimestampTz as_of) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
+    MembershipDrift drift;
+    CustomerScan scan;
+    scan.open();
+    std::vector<CustomerState> batch;
+    std::vector<int64> matched;
+    for (;;) {
+        poll_interrupts();
+        spi::connect();
+        batch.clear();
+        if (scan.next(batch, 10000) == 0) {
+            spi::finish();
+            break;
+        }
+        for (CustomerState& state : batch) {
+            if (state.reevaluate_at && *state.reevaluate_at <= as_of) continue;  // waiting: not drift
+            if (overridden.contains(state.key)) state.context = read_membership_context(state.key, true);
+            matched.clear();
+            Customer customer = state.customer;
+            customer.attributes = &state.attributes;
+            segments->evaluate(customer, as_of, matched, state.context);
+            if (matched == state.current) continue;
+            drift.customers.push_back(key_text(state.key));
+            drift.expected.push_back(ids_text(matched));
+            drift.actual.push_back(ids_text(state.current));
+        }
+        spi::finish();
+    }
+    scan.close();
+    return drift;
+}
+
 // A due time later than the next possible change would miss that change.
 const char* const kDueDrift =
     "SELECT m.customer_id::text, 'due time', n.at::text, m.reevaluate_at::text "
@@ -93,10 +162,22 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     spi::connect();
     Tracking t = read_tracking();
     require_sound_tracking(t);
-    std::string queries[] = {metrics_drift(t), kMembershipDrift, kDueDrift, kAssignmentDrift};
-    Oid types[1] = {TIMESTAMPTZOID};
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    bool evaluated = segments->uses_membership() || segments->has_overrides();
+    std::string queries[] = {metrics_drift(t), evaluated ? kEvaluatedMembershipDrift : kMembershipDrift, kDueDrift,
+                             kAssignmentDrift};
+    Datum values[4] = {as_of, 0, 0, 0};
+    Oid types[4] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     for (const std::string& sql : queries) {
-        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", 1, types, &as_of, nullptr, true);
+        int nargs = 1;
+        if (sql == kEvaluatedMembershipDrift) {
+            MembershipDrift drift = evaluated_membership_drift(DatumGetTimestampTz(as_of));
+            values[1] = text_array(drift.customers);
+            values[2] = text_array(drift.expected);
+            values[3] = text_array(drift.actual);
+            nargs = 4;
+        }
+        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", nargs, types, values, nullptr, true);
         add_spi_rows_to_set_result(fcinfo, rows);
     }
     spi::finish();
