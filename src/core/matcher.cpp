@@ -277,6 +277,14 @@ void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     segments_.emplace_back(segment_id, std::move(matcher));
 }
 
+void SegmentSet::freeze(std::int64_t segment_id) {
+    frozen_.insert(std::upper_bound(frozen_.begin(), frozen_.end(), segment_id), segment_id);
+}
+
+bool SegmentSet::frozen(std::int64_t segment_id) const {
+    return std::binary_search(frozen_.begin(), frozen_.end(), segment_id);
+}
+
 std::optional<Micros> SegmentSet::evaluate(const Customer& customer, Micros as_of,
                                            std::vector<std::int64_t>& matched) const {
     Facts facts = derive_facts(customer, as_of);

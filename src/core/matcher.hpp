@@ -99,6 +99,11 @@ detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept;
 class SegmentSet {
 public:
     void add(std::int64_t segment_id, Matcher matcher);
+    // A segment being deleted online (segmentation.delete_segment_concurrently):
+    // not evaluated, and its assignments are neither added nor removed by
+    // evaluation, only by the deletion's own batches. Ids ascending.
+    void freeze(std::int64_t segment_id);
+    bool frozen(std::int64_t segment_id) const;
     std::size_t size() const noexcept { return segments_.size(); }
     bool empty() const noexcept { return segments_.empty(); }
 
@@ -109,6 +114,7 @@ public:
 
 private:
     std::vector<std::pair<std::int64_t, Matcher>> segments_;
+    std::vector<std::int64_t> frozen_;
 };
 
 }  // namespace segmentation

@@ -420,7 +420,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             current.clear();
             pg::call([&] { read_automatic_segments(writer, d.key, current); });
             for_each_membership_change(matched, current, [&](int64 segment, bool added) {
-                changes.push_back(Change{d.key, segment, added});
+                if (!segments->frozen(segment)) changes.push_back(Change{d.key, segment, added});
             });
         }
         pg::call([&] { write_row(writer, m, orders_only); });

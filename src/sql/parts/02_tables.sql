@@ -9,7 +9,18 @@ CREATE TABLE segmentation.segments (
     criteria     jsonb NOT NULL DEFAULT '{}' CHECK (segmentation.check_criteria(criteria)),
     is_automatic boolean NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- An online change in progress (update_segment_concurrently and its
+    -- siblings, README "Changing segments online"): 'creating' (being
+    -- populated), 'redefining' (pending_criteria in force, being applied) or
+    -- 'deleting' (its assignments being removed); NULL when none.
+    pending_change   text CONSTRAINT segments_pending_change_check
+                     CHECK (pending_change IN ('creating', 'redefining', 'deleting')),
+    pending_criteria jsonb CONSTRAINT segments_pending_criteria_check
+                     CHECK (pending_criteria IS NULL OR segmentation.check_criteria(pending_criteria)),
+    CONSTRAINT segments_pending_criteria_when_redefining
+        CHECK ((pending_change IS NOT DISTINCT FROM 'redefining') = (pending_criteria IS NOT NULL)),
+    CONSTRAINT segments_pending_change_automatic CHECK (pending_change IS NULL OR is_automatic)
 );
 
 -- Customer keys are text until a table is tracked; tracking retypes the

@@ -23,6 +23,7 @@ END
 $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segmentation FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA segmentation FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA segmentation FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA segmentation TO segmentation_viewer;
@@ -73,5 +74,14 @@ GRANT EXECUTE ON FUNCTION
     segmentation.refresh_all(),
     segmentation.refresh_due(timestamptz),
     segmentation.schedule_refresh(text),
-    segmentation.unschedule_refresh()
+    segmentation.unschedule_refresh(),
+    segmentation.segment_change_step(bigint, text),
+    segmentation.start_segment_change(text, bigint, text, jsonb, text),
+    segmentation.complete_segment_change(bigint)
+TO segmentation_editor;
+GRANT EXECUTE ON PROCEDURE
+    segmentation.finish_segment_change(bigint),
+    segmentation.create_segment_concurrently(text, jsonb, text, bigint),
+    segmentation.update_segment_concurrently(bigint, jsonb),
+    segmentation.delete_segment_concurrently(bigint)
 TO segmentation_editor;
