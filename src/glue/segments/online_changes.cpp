@@ -114,6 +114,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_change_step) {
     if (change.empty())
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "segment " + std::to_string(segment) + " has no online change in progress");
+    summarize_changes();
     std::optional<std::string> next;  // where the next step starts
     if (change == "deleting") {
         if (remove_some(segment)) next = "more";
