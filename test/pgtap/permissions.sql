@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(338);
+SELECT plan(394);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -189,6 +189,20 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT segmentation.remove_manual_segment(42::bigint, 2, 'matrix')$$),
     ('remove_manual_segment(uuid,bigint,text)', 'editor',
      $$SELECT segmentation.remove_manual_segment('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    -- Overrides: called on the manual segment VIP, which they refuse past the
+    -- privilege check (allowed_outcome), so the matrix changes nothing.
+    ('include_customer(text,bigint,text)', 'editor', $$SELECT segmentation.include_customer('42'::text, 2, 'matrix')$$),
+    ('include_customer(bigint,bigint,text)', 'editor', $$SELECT segmentation.include_customer(42::bigint, 2, 'matrix')$$),
+    ('include_customer(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.include_customer('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    ('exclude_customer(text,bigint,text)', 'editor', $$SELECT segmentation.exclude_customer('42'::text, 2, 'matrix')$$),
+    ('exclude_customer(bigint,bigint,text)', 'editor', $$SELECT segmentation.exclude_customer(42::bigint, 2, 'matrix')$$),
+    ('exclude_customer(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.exclude_customer('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    ('remove_override(text,bigint,text)', 'editor', $$SELECT segmentation.remove_override('42'::text, 2, 'matrix')$$),
+    ('remove_override(bigint,bigint,text)', 'editor', $$SELECT segmentation.remove_override(42::bigint, 2, 'matrix')$$),
+    ('remove_override(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.remove_override('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
     ('refresh_all()', 'editor', $$SELECT * FROM segmentation.refresh_all()$$),
     ('refresh_due(timestamp with time zone)', 'editor', $$SELECT * FROM segmentation.refresh_due()$$),
     ('schedule_refresh(text)', 'editor', $$SELECT segmentation.schedule_refresh('*/10 * * * *')$$),
@@ -231,6 +245,14 @@ LANGUAGE sql STABLE AS $$
                             'complete_segment_change(bigint)', 'finish_segment_change(bigint)',
                             'update_segment_concurrently(bigint,jsonb)', 'delete_segment_concurrently(bigint)')
                 THEN '42704: segment 999999 does not exist'
+                WHEN fn ~ '^(include_customer|exclude_customer|remove_override)\('
+                THEN format('55000: %s customer "%s"%s: segment 2 ("VIP") is manual',
+                            CASE split_part(fn, '(', 1) WHEN 'include_customer' THEN 'cannot include'
+                                 WHEN 'exclude_customer' THEN 'cannot exclude'
+                                 ELSE 'cannot remove the override of segment 2 for' END,
+                            CASE WHEN fn LIKE '%(uuid%' THEN 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' ELSE '42' END,
+                            CASE split_part(fn, '(', 1) WHEN 'include_customer' THEN ' in segment 2'
+                                 WHEN 'exclude_customer' THEN ' from segment 2' ELSE '' END)
                 ELSE 'ok' END
 $$;
 
@@ -266,7 +288,13 @@ INSERT INTO table_access (tbl, operation, statement) VALUES
                                    VALUES ('customers', 'pg_catalog.pg_class'::regclass, 'oid', 'oid')$$),
     ('tracked_tables', 'UPDATE', 'UPDATE segmentation.tracked_tables SET live = false'),
     ('tracked_tables', 'DELETE', 'DELETE FROM segmentation.tracked_tables'),
-    ('tracked_tables', 'TRUNCATE', 'TRUNCATE segmentation.tracked_tables');
+    ('tracked_tables', 'TRUNCATE', 'TRUNCATE segmentation.tracked_tables'),
+    ('overrides', 'SELECT', 'SELECT count(*) FROM segmentation.overrides'),
+    ('overrides', 'INSERT', $$INSERT INTO segmentation.overrides (customer_id, segment_id, included)
+                              VALUES ('user1', 1, true)$$),
+    ('overrides', 'UPDATE', 'UPDATE segmentation.overrides SET included = false'),
+    ('overrides', 'DELETE', 'DELETE FROM segmentation.overrides'),
+    ('overrides', 'TRUNCATE', 'TRUNCATE segmentation.overrides');
 
 CREATE TEMPORARY TABLE roles (ord int, who name, label text, rank int);
 INSERT INTO roles VALUES

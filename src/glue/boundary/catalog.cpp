@@ -61,6 +61,8 @@ const Catalog& catalog() {
     return cached;
 }
 
+Oid overrides_relation() { return get_relname_relid("overrides", catalog().schema); }
+
 bool restoring_from_dump() {
     return !check_function_bodies && compat::pg_class_ownercheck(catalog().segments, GetOuterUserId());
 }

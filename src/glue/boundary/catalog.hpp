@@ -32,6 +32,11 @@ struct Catalog {
 // extension's relations (a relcache invalidation).
 SEGMENTATION_PG_CONTEXT const Catalog& catalog();
 
+// segmentation.overrides (1.1), or InvalidOid in a database still at 1.0
+// (it runs this library until ALTER EXTENSION UPDATE). Looked up each time:
+// a syscache lookup.
+SEGMENTATION_PG_CONTEXT Oid overrides_relation();
+
 // The OID of segmentation.tracked_tables, or InvalidOid when the extension
 // is not installed (for invalidation callbacks, which must not fail).
 Oid catalog_relation_of_tracking();

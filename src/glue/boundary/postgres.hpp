@@ -10,6 +10,7 @@
 #include "core/json.hpp"
 #include "core/matcher.hpp"
 #include "core/membership.hpp"
+#include "core/references.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -5,12 +5,16 @@
 // is held beyond a batch; writers lock and re-read the customers they change.
 #pragma once
 
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "glue/membership/evaluation.hpp"
 
 namespace segmentation::glue {
 
+// A state's context has the customer's manual segments, not its overrides:
+// callers re-read customers that have some (OverriddenCustomers).
 class CustomerScan {
 public:
     // Opens both scans with a snapshot taken now, at the first customer
@@ -30,6 +34,18 @@ public:
 private:
     void open_at(bool from_start, Datum after);
     Handles* handles_ = nullptr;  // palloc'd
+};
+
+// The customers that have an override (segmentation.overrides), read once
+// for a bulk pass; few, as overrides are made by hand.
+class OverriddenCustomers {
+public:
+    // Reads them when `any` (SegmentSet::has_overrides()). Needs SPI.
+    void load(bool any);
+    bool contains(Datum key) const;
+
+private:
+    std::unordered_set<std::string> keys_;  // key bytes
 };
 
 }  // namespace segmentation::glue

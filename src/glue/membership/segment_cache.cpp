@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
 namespace {
@@ -59,7 +60,8 @@ struct StoredSegment {
     int64 id;
     std::string name;
     std::string criteria;  // jsonb's text: the criteria in force
-    bool frozen;           // being deleted online
+    bool automatic;
+    bool frozen;  // being deleted online
 };
 
 // PG-style: a jsonb datum's text.
@@ -67,8 +69,9 @@ SEGMENTATION_PG_CONTEXT char* jsonb_text(Datum value) {
     return JsonbToCString(nullptr, &DatumGetJsonbP(value)->root, VARSIZE_ANY(DatumGetPointer(value)));
 }
 
-// The automatic segments' row versions (ids ascending), and with `rows` their
-// contents, as the latest snapshot sees them.
+// The segments' row versions (ids ascending), and with `rows` their
+// contents, as the latest snapshot sees them. Manual segments count too:
+// criteria may refer to them.
 std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
     std::vector<std::pair<int64, RowVersion>> versions;
     pg::call([&] {
@@ -86,8 +89,8 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
         HeapTuple tuple;
         while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
             bool null;
-            Datum automatic = heap_getattr(tuple, automatic_column, desc, &null);
-            if (null || !DatumGetBool(automatic)) continue;
+            Datum automatic_datum = heap_getattr(tuple, automatic_column, desc, &null);
+            bool automatic = !null && DatumGetBool(automatic_datum);
             int64 id = DatumGetInt64(heap_getattr(tuple, id_column, desc, &null));
             versions.emplace_back(id, RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
             if (rows == nullptr) continue;
@@ -104,7 +107,7 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
                                  ? heap_getattr(tuple, pending_criteria_column, desc, &null)
                                  : heap_getattr(tuple, criteria_column, desc, &null);
             char* text = null ? pstrdup("{}") : jsonb_text(criteria);
-            rows->push_back(StoredSegment{id, name, text, strcmp(pending, "deleting") == 0});
+            rows->push_back(StoredSegment{id, name, text, automatic, strcmp(pending, "deleting") == 0});
         }
         table_endscan(scan);
         UnregisterSnapshot(snapshot);
@@ -136,7 +139,93 @@ bool still_current() {
     return true;
 }
 
+std::string segment_label(const StoredSegment& segment) {
+    return std::to_string(segment.id) + " (\"" + segment.name + "\")";
+}
+
+const StoredSegment* find_stored(const std::vector<StoredSegment>& rows, int64 id) {
+    auto it = std::lower_bound(rows.begin(), rows.end(), id, [](const StoredSegment& s, int64 v) { return s.id < v; });
+    return it != rows.end() && it->id == id ? &*it : nullptr;
+}
+
+Criteria stored_criteria(const StoredSegment& segment) {
+    try {
+        return parse_criteria(segment.criteria);
+    } catch (const CriteriaError& e) {
+        // Only possible if the table was changed around its CHECK constraint.
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "segment " + segment_label(segment) + " has invalid criteria: " + e.what(), "",
+                    "Correct or delete the segment; until then no automatic segment can be evaluated.");
+    }
+}
+
+// ---- references between segments (inSegment, notInSegment) -------------------
+
+// 42704 when an automatic segment refers to a segment that does not exist.
+void check_references_exist(const StoredSegment& segment, const Criteria& criteria,
+                            const std::vector<StoredSegment>& rows) {
+    for (int64 referenced : referenced_segments(criteria))
+        if (find_stored(rows, referenced) == nullptr)
+            throw Error(ERRCODE_UNDEFINED_OBJECT,
+                        "segment " + segment_label(segment) + ": " + reference_path(criteria, referenced) +
+                            " refers to segment " + std::to_string(referenced) + ", which does not exist",
+                        "", "inSegment and notInSegment name existing segments by id.");
+}
+
+// 22023 naming the cycle: segment 3 ("A") -> 5 ("B") -> 3 ("A").
+[[noreturn]] void refuse_cycle(const ReferenceCycle& cycle, const std::vector<StoredSegment>& rows) {
+    std::string path;
+    for (int64 id : cycle.cycle()) {
+        if (!path.empty()) path += " -> ";
+        const StoredSegment* segment = find_stored(rows, id);
+        path += segment != nullptr ? segment_label(*segment) : std::to_string(id);
+    }
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "segment criteria refer to each other in a cycle: " + path,
+                "Each segment is evaluated after the segments its inSegment and notInSegment name.",
+                "Remove one of these references.");
+}
+
+// Whether segmentation.overrides has any row (the latest snapshot).
+bool any_override() {
+    return pg::call([] {
+        Oid overrides = overrides_relation();
+        if (!OidIsValid(overrides)) return false;
+        Relation relation = table_open(overrides, AccessShareLock);
+        Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+        TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
+        bool found = heap_getnext(scan, ForwardScanDirection) != nullptr;
+        table_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(relation, AccessShareLock);
+        return found;
+    });
+}
+
 }  // namespace
+
+bool segment_exists(int64 id) {
+    static const spi::Statement kSegmentExists = {"SELECT 1 FROM segmentation.segments WHERE id = $1", 1, {INT8OID}};
+    return spi::run(kSegmentExists, {Int64GetDatum(id)}, nullptr, true) > 0;
+}
+
+std::vector<std::string> segments_referring_to(const std::vector<int64>& segments, int64& referenced) {
+    std::vector<StoredSegment> rows;
+    scan_segments(&rows);
+    std::vector<std::string> found;
+    for (int64 target : segments) {
+        for (const StoredSegment& segment : rows) {
+            if (!segment.automatic) continue;
+            std::vector<int64> references = referenced_segments(stored_criteria(segment));
+            if (std::binary_search(references.begin(), references.end(), target))
+                found.push_back(segment_label(segment));
+        }
+        if (!found.empty()) {
+            referenced = target;
+            return found;
+        }
+    }
+    return found;
+}
 
 std::shared_ptr<const SegmentSet> automatic_segments() {
     lock_definitions(AccessShareLock);
@@ -146,20 +235,21 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
     std::vector<RowVersion> versions = scan_segments(&rows);
     auto set = std::make_shared<SegmentSet>();
     for (const StoredSegment& segment : rows) {
+        if (!segment.automatic) continue;
         if (segment.frozen) {
             set->freeze(segment.id);
             continue;
         }
-        try {
-            set->add(segment.id, Matcher(parse_criteria(segment.criteria)));
-        } catch (const CriteriaError& e) {
-            // Only possible if the table was changed around its CHECK constraint.
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                        "segment " + std::to_string(segment.id) + " (\"" + segment.name +
-                            "\") has invalid criteria: " + e.what(),
-                        "", "Correct or delete the segment; until then no automatic segment can be evaluated.");
-        }
+        Criteria criteria = stored_criteria(segment);
+        check_references_exist(segment, criteria, rows);
+        set->add(segment.id, Matcher(criteria));
     }
+    try {
+        set->order_by_references();
+    } catch (const ReferenceCycle& cycle) {
+        refuse_cycle(cycle, rows);
+    }
+    set->set_has_overrides(any_override());
     compiled_from = std::move(versions);
     checked_in = current_statement();
     compiled = std::move(set);

@@ -7,6 +7,7 @@
 // (segment_cache.cpp: the pending criteria of a segment being created or
 // redefined; a segment being deleted is frozen). A step only brings the
 // customers that nobody has evaluated since up to date.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,14 @@ bool remove_some(int64 segment) {
 std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    // The segment, and those whose criteria refer to it (they move with it).
     Scope scope;
-    scope.segments = {segment};
+    scope.segments = segments->dependents({segment});
+    scope.segments.push_back(segment);
+    std::sort(scope.segments.begin(), scope.segments.end());
+    scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
     CustomerScan scan;
     if (from_start)
         scan.open();
@@ -84,7 +91,8 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
         if (i % 256 == 0) poll_interrupts();
         unused.clear();
         Evaluation e = evaluate_state(batch[i], *segments, now, scope, unused);
-        if (e.membership_changed || e.due_changed) stale.push_back(batch[i].key);
+        // The scan does not read overrides: customers with some are read again, with them.
+        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) stale.push_back(batch[i].key);
     }
     evaluate_customers(stale, now, Cause::Definition, scope);
     return batch.back().key;

@@ -1,8 +1,11 @@
 // Triggers on segmentation.segments: a new automatic segment is populated,
-// an edited one re-evaluated (its own membership only), a deleted one takes
-// its assignments with it; all in the editing transaction. Manual
-// assignments are never touched by criteria, only by deletion of their
-// segment.
+// an edited one re-evaluated (its own membership and that of the segments
+// whose criteria refer to it, inSegment / notInSegment), a deleted one takes
+// its assignments and overrides with it; all in the editing transaction.
+// Manual assignments are never touched by criteria, only by deletion of
+// their segment. References are checked here, for every way of writing the
+// table: they must name existing segments and make no cycle, and a segment
+// others refer to cannot be deleted.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -37,6 +40,10 @@ const char* const kRedefinedUpdatedNow =
     "           AND n.criteria = o.pending_criteria) "
     "ORDER BY n.id";
 
+const char* const kDeletionsStarting =
+    "SELECT n.id FROM segmentation_new n JOIN segmentation_old o ON o.id = n.id "
+    "WHERE n.pending_change = 'deleting' AND o.pending_change IS DISTINCT FROM 'deleting' ORDER BY n.id";
+
 const spi::Statement kForgetSegments = {
     "WITH dropped AS (DELETE FROM segmentation.assignments WHERE segment_id = ANY($1) "
     "                 RETURNING customer_id, segment_id, is_automatic) "
@@ -54,8 +61,30 @@ std::vector<int64> ids_from_results(uint64 rows) {
     return ids;
 }
 
+// 2BP01 when segments that remain refer to deleted ones.
+void refuse_deleting_referenced(const std::vector<int64>& deleted) {
+    if (deleted.empty()) return;
+    int64 referenced = 0;
+    std::vector<std::string> referrers = segments_referring_to(deleted, referenced);
+    if (referrers.empty()) return;
+    std::string names;
+    for (std::size_t i = 0; i < referrers.size(); ++i) names += (i == 0 ? "" : ", ") + referrers[i];
+    // The deleted segment's name, from the statement's transition table (an integer in the text: no quoting).
+    std::string name;
+    if (spi::run_once("SELECT name FROM segmentation_old WHERE id = " + std::to_string(referenced), true) > 0)
+        name = pg::call([] { return spi::text_column(0, 1); });
+    throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                "cannot delete segment " + std::to_string(referenced) + " (\"" + name + "\"): the criteria of segment" +
+                    (referrers.size() > 1 ? "s " : " ") + names + " refer to it",
+                "", "Remove the inSegment/notInSegment references first, or delete those segments too.");
+}
+
+const spi::Statement kForgetOverrides = {
+    "DELETE FROM segmentation.overrides WHERE segment_id = ANY($1)", 1, {INT8ARRAYOID}};
+
 void forget_segments(const std::vector<int64>& segments) {
     if (segments.empty()) return;
+    if (pg::call([] { return OidIsValid(overrides_relation()); })) spi::run(kForgetOverrides, {int64_array(segments)});
     uint64 rows = spi::run(kForgetSegments, {int64_array(segments)});
     std::vector<Datum> customers(rows);
     std::vector<int64> ids(rows);
@@ -192,16 +221,32 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     bool online = pg::call([] { return catalog().online_changes; });
     if (TRIGGER_FIRED_BY_INSERT(event))
         redefined = ids_from_results(spi::run_once(online ? kRedefinedInsertedNow : kRedefinedInserted, true));
-    else if (TRIGGER_FIRED_BY_UPDATE(event))
+    else if (TRIGGER_FIRED_BY_UPDATE(event)) {
         redefined = ids_from_results(spi::run_once(online ? kRedefinedUpdatedNow : kRedefinedUpdated, true));
-    else if (TRIGGER_FIRED_BY_DELETE(event))
-        forget_segments(ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true)));
-    else if (TRIGGER_FIRED_BY_TRUNCATE(event))
+        // An online deletion starting is refused as the DELETE it ends with would be.
+        if (online) refuse_deleting_referenced(ids_from_results(spi::run_once(kDeletionsStarting, true)));
+    } else if (TRIGGER_FIRED_BY_DELETE(event)) {
+        std::vector<int64> deleted =
+            ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
+        refuse_deleting_referenced(deleted);
+        forget_segments(deleted);
+    } else if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+        if (pg::call([] { return OidIsValid(overrides_relation()); }))
+            spi::run_once("DELETE FROM segmentation.overrides", false);
         forget_segments(
             ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true)));
+    }
+    // Compiling the segments checks every reference (42704, and 22023 for a cycle).
+    std::shared_ptr<const SegmentSet> segments =
+        TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event) ? automatic_segments() : nullptr;
     if (!redefined.empty()) {
         Scope scope;
+        // The segments whose criteria refer to a redefined one change with it.
+        std::vector<int64> dependents = segments->dependents(redefined);
         scope.segments = redefined;
+        scope.segments.insert(scope.segments.end(), dependents.begin(), dependents.end());
+        std::sort(scope.segments.begin(), scope.segments.end());
+        scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
         TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
         refresh_customers(now, Cause::Definition, scope);
     }

@@ -1,10 +1,15 @@
 // segmentation.verify(): recomputes everything from the tracked tables and
 // reports every difference from what is stored. It reports; it never fixes
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/customer_scan.hpp"
+#include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -64,6 +69,76 @@ std::string membership_drift(bool online_changes) {
            "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
 }
 
+// With segment membership in play (inSegment / notInSegment criteria, or
+// overrides), a segment's members depend on other segments' members: the
+// evaluator itself recomputes every customer's automatic segments at $1,
+// in the order of their references, and these rows report the differences
+// it found (customer, expected, actual), in the same shape.
+const char* const kEvaluatedMembershipDrift =
+    "SELECT u.c, 'membership', u.e, u.a FROM unnest($2::text[], $3::text[], $4::text[]) AS u(c, e, a) "
+    "WHERE $1 IS NOT NULL";
+
+std::string ids_text(const std::vector<int64>& ids) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) text += (i == 0 ? "" : ",") + std::to_string(ids[i]);
+    return text + "}";
+}
+
+Datum text_array(const std::vector<std::string>& values) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); ++i) items[i] = CStringGetTextDatum(values[i].c_str());
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(values.size()), TEXTOID, -1, false, TYPALIGN_INT));
+    });
+}
+
+struct MembershipDrift {
+    std::vector<std::string> customers, expected, actual;
+};
+
+// Every customer not waiting for refresh_due(), evaluated at as_of as the
+// triggers evaluate it (a batch of customers per SPI connection).
+MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<int64>& changing) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
+    MembershipDrift drift;
+    CustomerScan scan;
+    scan.open();
+    std::vector<CustomerState> batch;
+    std::vector<int64> matched;
+    for (;;) {
+        poll_interrupts();
+        spi::connect();
+        batch.clear();
+        if (scan.next(batch, 10000) == 0) {
+            spi::finish();
+            break;
+        }
+        for (CustomerState& state : batch) {
+            if (state.reevaluate_at && *state.reevaluate_at <= as_of) continue;  // waiting: not drift
+            if (overridden.contains(state.key)) state.context = read_membership_context(state.key, true);
+            matched.clear();
+            segments->evaluate(state.customer, as_of, matched, state.context);
+            // Segments with an online change in progress are on their way.
+            auto changing_segment = [&](int64 id) {
+                return std::find(changing.begin(), changing.end(), id) != changing.end();
+            };
+            matched.erase(std::remove_if(matched.begin(), matched.end(), changing_segment), matched.end());
+            state.current.erase(std::remove_if(state.current.begin(), state.current.end(), changing_segment),
+                                state.current.end());
+            if (matched == state.current) continue;
+            drift.customers.push_back(key_text(state.key));
+            drift.expected.push_back(ids_text(matched));
+            drift.actual.push_back(ids_text(state.current));
+        }
+        spi::finish();
+    }
+    scan.close();
+    return drift;
+}
+
 // A due time later than the next possible change would miss that change.
 const char* const kDueDrift =
     "SELECT m.customer_id::text, 'due time', n.at::text, m.reevaluate_at::text "
@@ -82,7 +157,7 @@ const char* const kAssignmentDrift =
     "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
     "WHERE s.is_automatic <> a.is_automatic";
 
-const char* const kChangeInProgress = "SELECT 1 FROM segmentation.segments WHERE pending_change IS NOT NULL LIMIT 1";
+const char* const kChangesInProgress = "SELECT id FROM segmentation.segments WHERE pending_change IS NOT NULL";
 
 }  // namespace
 
@@ -100,18 +175,37 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     // is in progress, due times are not checked (the change's steps bring
     // them forward as they go).
     bool online_changes = pg::call([] { return catalog().online_changes; });
-    bool changing = online_changes && spi::run_text(kChangeInProgress, 0, nullptr, nullptr, nullptr, true) > 0;
-    if (changing)
+    std::vector<int64> changing;
+    if (online_changes) {
+        uint64 rows = spi::run_text(kChangesInProgress, 0, nullptr, nullptr, nullptr, true);
+        pg::call([&] {
+            for (uint64 row = 0; row < rows; ++row) changing.push_back(spi::int64_column(row, 1));
+        });
+    }
+    if (!changing.empty())
         pg::call([] {
             ereport(NOTICE, (errmsg("an online segment change is in progress: due times and the membership of "
                                     "the segments changing are not checked")));
         });
-    std::string queries[] = {metrics_drift(t), membership_drift(online_changes), changing ? "" : kDueDrift,
-                             kAssignmentDrift};
-    Oid types[1] = {TIMESTAMPTZOID};
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    bool evaluated = segments->uses_membership() || segments->has_overrides();
+    std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
+    changing.insert(changing.end(), moving.begin(), moving.end());
+    std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
+    std::string queries[] = {metrics_drift(t), membership, changing.empty() ? kDueDrift : "", kAssignmentDrift};
+    Datum values[4] = {as_of, 0, 0, 0};
+    Oid types[4] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     for (const std::string& sql : queries) {
         if (sql.empty()) continue;
-        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", 1, types, &as_of, nullptr, true);
+        int nargs = 1;
+        if (evaluated && sql == membership) {
+            MembershipDrift drift = evaluated_membership_drift(DatumGetTimestampTz(as_of), changing);
+            values[1] = text_array(drift.customers);
+            values[2] = text_array(drift.expected);
+            values[3] = text_array(drift.actual);
+            nargs = 4;
+        }
+        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", nargs, types, values, nullptr, true);
         add_spi_rows_to_set_result(fcinfo, rows);
     }
     spi::finish();

@@ -60,9 +60,12 @@ CREATE TABLE segmentation.assignment_log (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id  text NOT NULL,
     segment_id   bigint NOT NULL,
-    action       text NOT NULL CHECK (action IN ('added', 'removed')),
+    -- added/removed: membership; included/excluded/override_removed: an
+    -- override of an automatic segment made or removed (not membership).
+    action       text NOT NULL CHECK (action IN ('added', 'removed', 'included', 'excluded', 'override_removed')),
     is_automatic boolean NOT NULL,
-    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual')),
+    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual',
+                                                'override')),
     actor        text,
     reason       text,
     logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -70,6 +73,21 @@ CREATE TABLE segmentation.assignment_log (
 
 CREATE INDEX assignment_log_segment_idx ON segmentation.assignment_log (segment_id, logged_at);
 CREATE INDEX assignment_log_customer_idx ON segmentation.assignment_log (customer_id, logged_at);
+
+-- Overrides of automatic segments (include_customer, exclude_customer): an
+-- included customer is a member whatever the criteria say, an excluded one
+-- never is. Written only through those functions and remove_override().
+CREATE TABLE segmentation.overrides (
+    customer_id text NOT NULL,
+    segment_id  bigint NOT NULL,
+    included    boolean NOT NULL,
+    actor       text,
+    reason      text,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (customer_id, segment_id) INCLUDE (included)
+);
+
+CREATE INDEX overrides_segment_id_idx ON segmentation.overrides (segment_id);
 
 CREATE TABLE segmentation.tracked_tables (
     kind            text PRIMARY KEY CHECK (kind IN ('customers', 'orders')),
@@ -97,3 +115,4 @@ SELECT pg_catalog.pg_extension_config_dump('segmentation.assignments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.tracked_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.overrides', '');

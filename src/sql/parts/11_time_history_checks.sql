@@ -47,7 +47,7 @@ BEGIN
     RETURN QUERY
     WITH changes AS MATERIALIZED (
         SELECT l.logged_at, l.id,
-               sum(CASE l.action WHEN 'added' THEN 1 ELSE -1 END) OVER (ORDER BY l.logged_at, l.id) AS members
+               sum(CASE l.action WHEN 'added' THEN 1 WHEN 'removed' THEN -1 ELSE 0 END) OVER (ORDER BY l.logged_at, l.id) AS members
         FROM segmentation.assignment_log l
         WHERE l.segment_id = member_counts.segment_id AND l.logged_at <= member_counts."to"
     )

@@ -29,6 +29,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA segmentation FROM PUBLIC;
 GRANT USAGE ON SCHEMA segmentation TO segmentation_viewer;
 GRANT SELECT ON segmentation.segments, segmentation.assignments, segmentation.assignment_log,
                 segmentation.customer_metrics, segmentation.tracked_tables TO segmentation_viewer;
+GRANT SELECT ON segmentation.overrides TO segmentation_viewer;
 GRANT EXECUTE ON FUNCTION
     segmentation.check_criteria(jsonb),
     segmentation.get_all_segments(),
@@ -71,6 +72,15 @@ GRANT EXECUTE ON FUNCTION
     segmentation.remove_manual_segment(text, bigint, text),
     segmentation.remove_manual_segment(bigint, bigint, text),
     segmentation.remove_manual_segment(uuid, bigint, text),
+    segmentation.include_customer(text, bigint, text),
+    segmentation.include_customer(bigint, bigint, text),
+    segmentation.include_customer(uuid, bigint, text),
+    segmentation.exclude_customer(text, bigint, text),
+    segmentation.exclude_customer(bigint, bigint, text),
+    segmentation.exclude_customer(uuid, bigint, text),
+    segmentation.remove_override(text, bigint, text),
+    segmentation.remove_override(bigint, bigint, text),
+    segmentation.remove_override(uuid, bigint, text),
     segmentation.refresh_all(),
     segmentation.refresh_due(timestamptz),
     segmentation.schedule_refresh(text),
