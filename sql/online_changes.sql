@@ -88,6 +88,19 @@ SELECT name, criteria, pending_change FROM segmentation.segments WHERE id = 4;
 SELECT pg_temp.differences(4) AS differences;
 SELECT pg_temp.attempt($$CALL segmentation.finish_segment_change(4)$$);
 
+-- A segment that refers to the one changing moves with it, in the same steps;
+-- a referenced segment cannot be deleted online, as plainly.
+SELECT segmentation.create_segment('Mid fans', '{"inSegment": 4}', true) AS fans \gset
+SELECT count(*) AS fans_before FROM segmentation.assignments WHERE segment_id = :fans \gset
+CALL segmentation.update_segment_concurrently(4, '{"minOrders": 3}');
+SELECT count(*) <> :fans_before AS fans_moved,
+       count(*) = (SELECT count(*) FROM segmentation.assignments WHERE segment_id = 4) AS fans_are_mid
+FROM segmentation.assignments WHERE segment_id = :fans;
+SELECT count(*) AS drift FROM segmentation.verify();
+SELECT pg_temp.attempt($$CALL segmentation.delete_segment_concurrently(4)$$);
+SELECT pending_change FROM segmentation.segments WHERE id = 4;
+DELETE FROM segmentation.segments WHERE id = :fans;
+
 -- Refusals.
 SELECT pg_temp.attempt($$CALL segmentation.update_segment_concurrently(3, '{"minOrders": 1}')$$);  -- manual
 SELECT pg_temp.attempt($$CALL segmentation.delete_segment_concurrently(3)$$);
