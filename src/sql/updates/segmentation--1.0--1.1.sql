@@ -23,7 +23,7 @@ BEGIN
                                  pg_catalog.string_agg(s.id::text, ', ' ORDER BY s.id),
                                  pg_catalog.string_agg(pg_catalog.quote_literal(s.name), ', ' ORDER BY s.id))
         FROM segmentation.segments s
-        GROUP BY pg_catalog.lower(pg_catalog.btrim(s.name, E' \t\n\r\f\v'))
+        GROUP BY pg_catalog.lower(pg_catalog.btrim(s.name, E' \t\n\r\f\x0B'))
         HAVING pg_catalog.count(*) > 1
         UNION ALL
         SELECT pg_catalog.format('segment %s (%s) has spaces around its name', s.id, pg_catalog.quote_literal(s.name))
