@@ -4,14 +4,15 @@
 #   scripts/database-tests.sh            every suite
 #   scripts/database-tests.sh regress pgtap
 #                                        only those (regress: pg_regress and
-#                                        isolation; pgtap; e2e: test/scripts)
+#                                        isolation; pgtap; e2e: test/scripts;
+#                                        example: examples/admin-api over HTTP)
 # PG_MAJOR picks the PostgreSQL version (scripts/pg-versions.sh: 17, 18).
 set -eu
 cd "$(dirname "$0")/.."
 PG_MAJOR=${PG_MAJOR:-15}
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 export PATH="/usr/lib/postgresql/$PG_MAJOR/bin:$PATH"
-suites="${*:-regress pgtap e2e}"
+suites="${*:-regress pgtap e2e example}"
 
 show_diffs() {
     for f in regression.diffs output_iso/regression.diffs; do
@@ -47,8 +48,16 @@ for suite in $suites; do
         echo "-- end-to-end tests (LISTEN client, dump and restore, ...)"
         prove test/scripts/*.t
         ;;
+    example)
+        echo "-- the example application (examples/admin-api) over HTTP"
+        if [ ! -d examples/admin-api/node_modules/pg ]; then
+            echo "database-tests: examples/admin-api/node_modules is missing: run scripts/setup.sh (or npm ci there)" >&2
+            exit 1
+        fi
+        (cd examples/admin-api && node --test test/*.test.js)
+        ;;
     *)
-        echo "database-tests: unknown suite '$suite' (regress, pgtap, e2e)" >&2
+        echo "database-tests: unknown suite '$suite' (regress, pgtap, e2e, example)" >&2
         exit 2
         ;;
     esac

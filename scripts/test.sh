@@ -6,7 +6,8 @@
 #      and a short libFuzzer run on the criteria reader and matcher
 #   2. pg_regress (sql/, expected/) and isolation tests (test/isolation/)
 #   3. pgTAP suite (test/pgtap/) through pg_prove
-#   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...
+#   4. end-to-end tests (test/scripts/*.t, Perl TAP): dump/restore, LISTEN, ...,
+#      and the example application (examples/admin-api) driven over HTTP
 #   5. 2 and 3 again on a server whose clock is years ahead (libfaketime)
 #   6. multi-node: test/citus/ on a throwaway Citus cluster (scripts/citus-tests.sh,
 #      which builds Citus once from ../shared/citus)
@@ -52,7 +53,7 @@ grep -E "^stat::number_of_executed_units|^Done" build/fuzz/run.log
 cluster_options="-o shared_preload_libraries=pg_cron -o cron.database_name=segmentation_tap -o max_prepared_transactions=10"
 
 echo "== database suites (throwaway cluster)"
-pg_virtualenv $cluster_options scripts/database-tests.sh
+pg_virtualenv $cluster_options scripts/database-tests.sh regress pgtap e2e example
 
 # No test may depend on the calendar. The same suites again on a server whose
 # clock runs years ahead (libfaketime preloaded into the postmaster through
