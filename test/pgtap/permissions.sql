@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(394);
+SELECT plan(450);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -173,8 +173,32 @@ INSERT INTO api (fn, level, call) VALUES
     ('member_counts(bigint,timestamp with time zone,timestamp with time zone,interval)', 'viewer',
      $$SELECT * FROM segmentation.member_counts(1, now() - interval '1 hour', now(), interval '1 hour')$$),
     ('verify(timestamp with time zone)', 'viewer', $$SELECT * FROM segmentation.verify()$$),
+    ('segment_sizes(bigint[])', 'viewer', $$SELECT * FROM segmentation.segment_sizes()$$),
+    ('segment_members(bigint,text,integer)', 'viewer', $$SELECT * FROM segmentation.segment_members(1, '42'::text)$$),
+    ('segment_members(bigint,bigint,integer)', 'viewer', $$SELECT * FROM segmentation.segment_members(1, 42::bigint)$$),
+    ('segment_members(bigint,uuid,integer)', 'viewer',
+     $$SELECT * FROM segmentation.segment_members(1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
+    ('preview(jsonb,timestamp with time zone,integer)', 'viewer', $$SELECT * FROM segmentation.preview('{"minOrders": 1}')$$),
+    ('preview_change(bigint,jsonb,timestamp with time zone,integer)', 'viewer',
+     $$SELECT * FROM segmentation.preview_change(1, '{"minOrders": 1}')$$),
+    ('explain_match(text,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('42'::text, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(bigint,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match(42::bigint, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(uuid,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(text,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('42'::text, 1::bigint)$$),
+    ('explain_match(bigint,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match(42::bigint, 1::bigint)$$),
+    ('explain_match(uuid,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 1::bigint)$$),
     ('create_segment(text,jsonb,boolean,text)', 'editor',
      $$SELECT segmentation.create_segment('No orders yet', '{"maxOrders": 0}', true, 'made by an editor')$$),
+    ('update_segment(bigint,text,jsonb,text)', 'editor',
+     $$SELECT segmentation.update_segment(3, description => 'edited by ' || current_user)$$),
+    ('delete_segment(bigint)', 'editor', $$SELECT segmentation.delete_segment(
+         segmentation.create_segment('Doomed of ' || current_user, '{}', false))$$),
     ('assign_automatic_segments(text)', 'editor', $$SELECT * FROM segmentation.assign_automatic_segments('42'::text)$$),
     ('assign_automatic_segments(bigint)', 'editor', $$SELECT * FROM segmentation.assign_automatic_segments(42::bigint)$$),
     ('assign_automatic_segments(uuid)', 'editor',

@@ -17,27 +17,13 @@
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
-#include "glue/boundary/spi.hpp"
 #include "glue/segments/actor.hpp"
+#include "glue/boundary/spi.hpp"
 #include "glue/tracking/configuration.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
 using spi::kKeyType;
-
-char* segmentation_actor_setting = nullptr;  // the segmentation.actor GUC
-
-namespace segmentation::glue {
-
-Datum actor() {
-    return pg::call([] {
-        if (segmentation_actor_setting != nullptr && segmentation_actor_setting[0] != '\0')
-            return CStringGetTextDatum(segmentation_actor_setting);
-        return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-    });
-}
-
-}  // namespace segmentation::glue
 
 namespace {
 

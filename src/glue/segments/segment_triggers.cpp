@@ -15,6 +15,7 @@
 #include "glue/membership/notify.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/segments/actor.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/configuration.hpp"
 
@@ -47,11 +48,11 @@ const char* const kDeletionsStarting =
 const spi::Statement kForgetSegments = {
     "WITH dropped AS (DELETE FROM segmentation.assignments WHERE segment_id = ANY($1) "
     "                 RETURNING customer_id, segment_id, is_automatic) "
-    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
-    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition' FROM dropped "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
+    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition', $2 FROM dropped "
     "RETURNING customer_id, segment_id",
-    1,
-    {INT8ARRAYOID}};
+    2,
+    {INT8ARRAYOID, TEXTOID}};
 
 std::vector<int64> ids_from_results(uint64 rows) {
     std::vector<int64> ids(rows);
@@ -85,7 +86,8 @@ const spi::Statement kForgetOverrides = {
 void forget_segments(const std::vector<int64>& segments) {
     if (segments.empty()) return;
     if (pg::call([] { return OidIsValid(overrides_relation()); })) spi::run(kForgetOverrides, {int64_array(segments)});
-    uint64 rows = spi::run(kForgetSegments, {int64_array(segments)});
+    // Whoever deletes a segment removes its members: the log names them.
+    uint64 rows = spi::run(kForgetSegments, {int64_array(segments), actor()});
     std::vector<Datum> customers(rows);
     std::vector<int64> ids(rows);
     pg::call([&] {

@@ -57,12 +57,26 @@ GRANT EXECUTE ON FUNCTION
     segmentation.customer_segments(uuid),
     segmentation.next_change_at(segmentation.customer_metrics, timestamptz),
     segmentation.member_counts(bigint, timestamptz, timestamptz, interval),
-    segmentation.verify(timestamptz)
+    segmentation.verify(timestamptz),
+    segmentation.segment_sizes(bigint[]),
+    segmentation.segment_members(bigint, text, integer),
+    segmentation.segment_members(bigint, bigint, integer),
+    segmentation.segment_members(bigint, uuid, integer),
+    segmentation.preview(jsonb, timestamptz, integer),
+    segmentation.preview_change(bigint, jsonb, timestamptz, integer),
+    segmentation.explain_match(text, jsonb, timestamptz),
+    segmentation.explain_match(bigint, jsonb, timestamptz),
+    segmentation.explain_match(uuid, jsonb, timestamptz),
+    segmentation.explain_match(text, bigint, timestamptz),
+    segmentation.explain_match(bigint, bigint, timestamptz),
+    segmentation.explain_match(uuid, bigint, timestamptz)
 TO segmentation_viewer;
 
 GRANT INSERT, UPDATE, DELETE ON segmentation.segments TO segmentation_editor;
 GRANT EXECUTE ON FUNCTION
     segmentation.create_segment(text, jsonb, boolean, text),
+    segmentation.update_segment(bigint, text, jsonb, text),
+    segmentation.delete_segment(bigint),
     segmentation.assign_automatic_segments(text),
     segmentation.assign_automatic_segments(bigint),
     segmentation.assign_automatic_segments(uuid),
