@@ -448,6 +448,86 @@ sub measure_inserts {
     verify($size, $key, 'verify', 'the concurrent inserts');
 }
 
+# Segment edits while orders arrive. A writer process inserts orders without
+# pause (one per transaction, random customers) and records when each
+# started and how long it took; meanwhile each kind of edit runs once, plain
+# (one transaction: create_segment, UPDATE ... SET criteria, DELETE) and
+# online (the *_concurrently procedures). For each: the edit's duration, the
+# worst latency of an insert that overlapped it (the stall), the worst in
+# the second before it (reference), and the notifications a LISTEN client
+# received while it ran and just after (orders' own included).
+sub start_writer {
+    my ($db, $size, $key, $stop, $log) = @_;
+    my $pid = fork // die "fork: $!\n";
+    return $pid if $pid;
+    my $ok = eval {
+        my $dbh = connect_db($db);
+        my $sth = $dbh->prepare(sprintf 'INSERT INTO shop.orders (customer_id, amount, ordered_at) VALUES (%s, ?, now())',
+                                $KEY{$key}{of}->('(?)::bigint'));
+        open my $fh, '>', $log or die "$log: $!\n";
+        until (-e $stop) {
+            my $t0 = time;
+            $sth->execute(1 + int(rand($size)), sprintf('%.2f', 5 + rand(195)));
+            printf $fh "%.6f %.6f\n", $t0, time - $t0;
+        }
+        close $fh;
+        $dbh->disconnect;
+        1;
+    };
+    print STDERR "writer: $@" unless $ok;
+    POSIX::_exit($ok ? 0 : 1);
+}
+
+sub measure_edits {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    my $dbh = connect_db($db);
+    my $listener = connect_db($db);
+    $listener->do('LISTEN segmentation_changed');
+    my $criteria = '{"minLifetimeValue": 700, "minOrders": 3}';
+    my $edited = '{"minLifetimeValue": 400, "maxDaysSinceLastPurchase": 365}';
+    my $id_of = sub { ($dbh->selectrow_array(q{SELECT id FROM segmentation.segments WHERE name = 'Bench edit'}))[0] };
+    my @edits = (
+        [plain_create  => sub { $dbh->do(qq{SELECT segmentation.create_segment('Bench edit', '$criteria', true)}) }],
+        [plain_update  => sub { $dbh->do(qq{UPDATE segmentation.segments SET criteria = '$edited' WHERE name = 'Bench edit'}) }],
+        [plain_delete  => sub { $dbh->do(q{DELETE FROM segmentation.segments WHERE name = 'Bench edit'}) }],
+        [online_create => sub { $dbh->do(qq{CALL segmentation.create_segment_concurrently('Bench edit', '$criteria')}) }],
+        [online_update => sub { my $id = $id_of->(); $dbh->do(qq{CALL segmentation.update_segment_concurrently($id, '$edited')}) }],
+        [online_delete => sub { my $id = $id_of->(); $dbh->do(qq{CALL segmentation.delete_segment_concurrently($id)}) }],
+    );
+    for my $edit (@edits) {
+        my ($id, $run) = @$edit;
+        progress("$db: $id while orders arrive");
+        my ($stop, $log) = ("$TMP/stop_$id", "$TMP/writer_$id.log");
+        my $writer = start_writer($db, $size, $key, $stop, $log);
+        sleep 1.5;
+        1 while $listener->pg_notifies;  # what came before the edit
+        my $t0 = time;
+        $run->();
+        my $t1 = time;
+        sleep 1;
+        my $notifications = 0;
+        $notifications++ while $listener->pg_notifies;
+        open my $touch, '>', $stop or die "$stop: $!\n";
+        close $touch;
+        waitpid($writer, 0);
+        die "the writer failed during $id\n" if $?;
+        my ($stall, $before, $count) = (0, 0, 0);
+        open my $fh, '<', $log or die "$log: $!\n";
+        while (<$fh>) {
+            my ($start, $latency) = split;
+            if ($start < $t1 && $start + $latency > $t0) { $stall = $latency if $latency > $stall; $count++ }
+            elsif ($start + $latency <= $t0 && $start >= $t0 - 1) { $before = $latency if $latency > $before }
+        }
+        close $fh;
+        record($size, $key, "edit_$id", [($t1 - $t0) * 1000], stall => $stall * 1000, before => $before * 1000,
+               inserts => $count, notifications => $notifications);
+    }
+    $listener->disconnect;
+    $dbh->disconnect;
+    verify($size, $key, 'verify_edits', 'the edits');
+}
+
 # The cost of one order against the size of the customer's history: a new
 # customer with no orders and one given 10,000 orders at once, then single
 # order inserts for each (one per transaction), into the tracked orders and
@@ -675,6 +755,17 @@ sub report_size {
                 sprintf('%s orders / 1 order: %s', commas($h), fmt_x($long, $short)));
         }
     }
+    out('segment edits while one writer inserts orders (worst insert latency overlapping the edit)');
+    for ([plain_create => 'create_segment()'], [plain_update => 'UPDATE segments SET criteria'],
+         [plain_delete => 'DELETE FROM segments'], [online_create => 'CALL create_segment_concurrently()'],
+         [online_update => 'CALL update_segment_concurrently()'], [online_delete => 'CALL delete_segment_concurrently()']) {
+        my $e = $r->{"edit_$_->[0]"} or next;
+        row($_->[1], fmt_ms($e->{ms}), '',
+            sprintf('stall %s (before: %s), %d inserts meanwhile, %d notifications; %s', fmt_ms($e->{stall}),
+                    fmt_ms($e->{before}), $e->{inserts}, $e->{notifications},
+                    target($e->{stall} <= 100, 'stall <= 100 ms')));
+    }
+    row('segmentation.verify() after the edits', fmt_ms($ms->('verify_edits')), '', $r->{verify_edits}{info});
     out('refresh, nothing to change');
     row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
     for my $suffix (0, 1) {
@@ -853,6 +944,7 @@ for my $size (@SIZES) {
             $dbh->disconnect;
             measure_inserts($size, $key);
             measure_history($size, $key);
+            measure_edits($size, $key);
             measure_memory($size, $key);
         });
         attempt("dropping $db", sub { drop_db($db) }) unless $opt{keep};

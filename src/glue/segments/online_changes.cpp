@@ -27,8 +27,11 @@ using namespace segmentation::glue;
 
 namespace {
 
-constexpr std::size_t kStepCustomers = 10000;  // customers one step evaluates
-constexpr int64 kStepRemovals = 10000;         // assignments one deletion step removes
+constexpr std::size_t kStepCustomers = 10000;  // customers one step evaluates at most
+// Customers one step moves at most: they stay locked until the step commits,
+// so this bounds how long an order of one of them can wait for a step.
+constexpr std::size_t kStepWrites = 1000;
+constexpr int64 kStepRemovals = 10000;  // assignments one deletion step removes
 
 // The key share lock keeps the segment from being deleted under the step.
 const spi::Statement kPendingChange = {
@@ -87,15 +90,22 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
     // may change with the clock sooner than the old.
     std::vector<Datum> stale;
     std::vector<Change> unused;
+    std::size_t last = batch.size() - 1;  // the last customer this step covers
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (i % 256 == 0) poll_interrupts();
         unused.clear();
         Evaluation e = evaluate_state(batch[i], *segments, now, scope, unused);
         // The scan does not read overrides: customers with some are read again, with them.
-        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) stale.push_back(batch[i].key);
+        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) {
+            stale.push_back(batch[i].key);
+            if (stale.size() == kStepWrites) {
+                last = i;
+                break;
+            }
+        }
     }
     evaluate_customers(stale, now, Cause::Definition, scope);
-    return batch.back().key;
+    return batch[last].key;
 }
 
 }  // namespace
