@@ -391,6 +391,14 @@ void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     member_.assign(segments_.size(), 0);
 }
 
+void SegmentSet::freeze(std::int64_t segment_id) {
+    frozen_.insert(std::upper_bound(frozen_.begin(), frozen_.end(), segment_id), segment_id);
+}
+
+bool SegmentSet::frozen(std::int64_t segment_id) const {
+    return std::binary_search(frozen_.begin(), frozen_.end(), segment_id);
+}
+
 bool SegmentSet::contains(std::int64_t segment) const noexcept { return sorted_contains(ids_, segment); }
 
 void SegmentSet::order_by_references() {

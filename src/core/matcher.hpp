@@ -165,6 +165,11 @@ public:
     // Orders the segments by their references (references.hpp); throws
     // ReferenceCycle. Call once, after the last add().
     void order_by_references();
+    // A segment being deleted online (segmentation.delete_segment_concurrently):
+    // not evaluated, and its assignments are neither added nor removed by
+    // evaluation, only by the deletion's own batches.
+    void freeze(std::int64_t segment_id);
+    bool frozen(std::int64_t segment_id) const;
     std::size_t size() const noexcept { return segments_.size(); }
     bool empty() const noexcept { return segments_.empty(); }
 
@@ -203,6 +208,7 @@ private:
     bool refers_to_manual_ = false;
     bool has_overrides_ = false;
     mutable std::vector<char> member_;  // scratch, by ascending id (backends are single-threaded)
+    std::vector<std::int64_t> frozen_;  // ascending
 };
 
 }  // namespace segmentation

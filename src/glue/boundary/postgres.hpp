@@ -7,6 +7,7 @@
 #include "core/criteria.hpp"
 #include "core/customer.hpp"
 #include "core/exact.hpp"
+#include "core/explain.hpp"
 #include "core/json.hpp"
 #include "core/matcher.hpp"
 #include "core/membership.hpp"

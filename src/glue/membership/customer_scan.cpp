@@ -78,10 +78,25 @@ SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<in
     }
 }
 
+// PG-style: restarts `scan` of `index` at the first key after `after`, or at
+// the start.
+SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after) {
+    if (from_start) {
+        index_rescan(scan, nullptr, 0, nullptr, 0);
+        return;
+    }
+    ScanKeyData key;
+    Oid type = index->rd_opcintype[0];
+    Oid greater = get_opfamily_member(index->rd_opfamily[0], type, type, BTGreaterStrategyNumber);
+    ScanKeyInit(&key, 1, BTGreaterStrategyNumber, get_opcode(greater), after);
+    key.sk_collation = index->rd_indcollation[0];
+    index_rescan(scan, &key, 1, nullptr, 0);
+}
+
 }  // namespace
 
-void CustomerScan::open() {
-    handles_ = pg::call([] {
+void CustomerScan::open_at(bool from_start, Datum after) {
+    handles_ = pg::call([&] {
         const Catalog& c = catalog();
         MemoryContext context =
             AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan", ALLOCSET_DEFAULT_SIZES);
@@ -95,11 +110,12 @@ void CustomerScan::open() {
         h->assignments_key = index_open(compat::RelationGetPrimaryKeyIndex(h->assignments), AccessShareLock);
         if (IndexRelationGetNumberOfAttributes(h->assignments_key) != 3)
             elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
-        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, 0, 0);
-        index_rescan(h->metrics_scan, nullptr, 0, nullptr, 0);
-        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, 0, 0);
+        int keys = from_start ? 0 : 1;
+        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, keys, 0);
+        start_scan(h->metrics_scan, h->metrics_key, from_start, after);
+        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, keys, 0);
         h->assignments_scan->xs_want_itup = true;
-        index_rescan(h->assignments_scan, nullptr, 0, nullptr, 0);
+        start_scan(h->assignments_scan, h->assignments_key, from_start, after);
         h->metrics_slot = table_slot_create(h->metrics, nullptr);
         h->heap_slot = table_slot_create(h->assignments, nullptr);
         h->visibility = InvalidBuffer;

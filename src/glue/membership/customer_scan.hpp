@@ -17,9 +17,12 @@ namespace segmentation::glue {
 // callers re-read customers that have some (OverriddenCustomers).
 class CustomerScan {
 public:
-    // Opens both scans with a snapshot taken now. PostgreSQL resources are
-    // released by close(), or by the transaction's abort after an error.
-    void open();
+    // Opens both scans with a snapshot taken now, at the first customer
+    // (open) or at the first after `key` (open_after; a key of the storage
+    // type). PostgreSQL resources are released by close(), or by the
+    // transaction's abort after an error.
+    void open() { open_at(true, (Datum)0); }
+    void open_after(Datum key) { open_at(false, key); }
     // Appends up to `limit` customers to `batch`; keys and loyalty levels are
     // copied into the current memory context. Returns how many it appended
     // (zero at the end).
@@ -29,6 +32,7 @@ public:
     struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
 
 private:
+    void open_at(bool from_start, Datum after);
     Handles* handles_ = nullptr;  // palloc'd
 };
 

@@ -215,7 +215,7 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     customer.attributes = &state.attributes;
     result.due_at = storable_instant(segments.evaluate(customer, as_of, matched, state.context));
     for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
-        if (!scope.covers(segment)) return;
+        if (!scope.covers(segment) || segments.frozen(segment)) return;
         changes.push_back(Change{state.key, segment, added});
         result.membership_changed = true;
     });

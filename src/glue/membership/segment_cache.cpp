@@ -59,9 +59,15 @@ void lock_definitions(LOCKMODE mode) {
 struct StoredSegment {
     int64 id;
     std::string name;
-    std::string criteria;  // jsonb's text
+    std::string criteria;  // jsonb's text: the criteria in force
     bool automatic;
+    bool frozen;  // being deleted online
 };
+
+// PG-style: a jsonb datum's text.
+SEGMENTATION_PG_CONTEXT char* jsonb_text(Datum value) {
+    return JsonbToCString(nullptr, &DatumGetJsonbP(value)->root, VARSIZE_ANY(DatumGetPointer(value)));
+}
 
 // The segments' row versions (ids ascending), and with `rows` their
 // contents, as the latest snapshot sees them. Manual segments count too:
@@ -76,6 +82,8 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
         AttrNumber name_column = get_attnum(c.segments, "name");
         AttrNumber criteria_column = get_attnum(c.segments, "criteria");
         AttrNumber automatic_column = get_attnum(c.segments, "is_automatic");
+        AttrNumber change_column = get_attnum(c.segments, "pending_change");
+        AttrNumber pending_criteria_column = get_attnum(c.segments, "pending_criteria");
         Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
         TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
         HeapTuple tuple;
@@ -87,11 +95,19 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
             versions.emplace_back(id, RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
             if (rows == nullptr) continue;
             char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
-            Datum criteria = heap_getattr(tuple, criteria_column, desc, &null);
-            char* text =
-                null ? pstrdup("{}")
-                     : JsonbToCString(nullptr, &DatumGetJsonbP(criteria)->root, VARSIZE_ANY(DatumGetPointer(criteria)));
-            rows->push_back(StoredSegment{id, name, text, automatic});
+            // An online change in progress (segmentation.update_segment_concurrently
+            // and friends) puts its new criteria in force, or freezes a
+            // segment being deleted. A library newer than the installed SQL
+            // may find no such columns.
+            bool change_null = true;
+            Datum change =
+                change_column == InvalidAttrNumber ? (Datum)0 : heap_getattr(tuple, change_column, desc, &change_null);
+            const char* pending = change_null ? "" : TextDatumGetCString(change);
+            Datum criteria = strcmp(pending, "redefining") == 0
+                                 ? heap_getattr(tuple, pending_criteria_column, desc, &null)
+                                 : heap_getattr(tuple, criteria_column, desc, &null);
+            char* text = null ? pstrdup("{}") : jsonb_text(criteria);
+            rows->push_back(StoredSegment{id, name, text, automatic, strcmp(pending, "deleting") == 0});
         }
         table_endscan(scan);
         UnregisterSnapshot(snapshot);
@@ -220,6 +236,10 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
     auto set = std::make_shared<SegmentSet>();
     for (const StoredSegment& segment : rows) {
         if (!segment.automatic) continue;
+        if (segment.frozen) {
+            set->freeze(segment.id);
+            continue;
+        }
         Criteria criteria = stored_criteria(segment);
         check_references_exist(segment, criteria, rows);
         set->add(segment.id, Matcher(criteria));

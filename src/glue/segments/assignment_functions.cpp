@@ -17,14 +17,13 @@
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/segments/actor.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/configuration.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
 using spi::kKeyType;
-
-char* segmentation_actor_setting = nullptr;  // the segmentation.actor GUC
 
 namespace {
 
@@ -85,17 +84,6 @@ const spi::Statement kCustomerSegmentsWithOverrides = {
     "ORDER BY 2, 1",
     1,
     {kKeyType}};
-
-// Who is acting: the segmentation.actor setting when the application sets
-// it (SET LOCAL segmentation.actor = 'alice@example.com'), otherwise the
-// role the session acts as (outside any SECURITY DEFINER function).
-Datum actor() {
-    return pg::call([] {
-        if (segmentation_actor_setting != nullptr && segmentation_actor_setting[0] != '\0')
-            return CStringGetTextDatum(segmentation_actor_setting);
-        return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-    });
-}
 
 // Locks the customer's metrics row against deletion. Under READ COMMITTED the
 // lookup may have waited for a transaction that deleted the customer and

@@ -431,7 +431,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched, context)),
                                       now, true);
             for_each_membership_change(matched, current, [&](int64 segment, bool added) {
-                changes.push_back(Change{d.key, segment, added});
+                if (!segments->frozen(segment)) changes.push_back(Change{d.key, segment, added});
             });
         }
         pg::call([&] { write_row(writer, m, orders_only); });

@@ -1,6 +1,7 @@
 // segmentation.verify(): recomputes everything from the tracked tables and
 // reports every difference from what is stored. It reports; it never fixes
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -51,22 +52,34 @@ std::string metrics_drift(const Tracking& t) {
            of("e") + ") IS DISTINCT FROM (" + of("a") + ")";
 }
 
-// Automatic membership at $1, for customers not waiting for refresh_due().
+// Automatic membership at $1, for customers not waiting for refresh_due(),
+// leaving out segments with an online change in progress: their membership
+// is on its way from the old definition to the new.
 // Matching is one join of customers with segments (not a subquery per
 // customer), which the planner rewrites (match_planning.cpp): each criteria
 // is read and compiled once per verify, however large.
-const char* const kMembershipDrift =
-    "SELECT m.customer_id::text, 'membership', coalesce(e.segments, '{}')::text, coalesce(x.segments, '{}')::text "
-    "FROM segmentation.customer_metrics m "
-    "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
-    "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
-    "             ON s.is_automatic AND segmentation.segment_match(c, s.criteria, $1) "
-    "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
-    "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
-    "           FROM segmentation.assignments a WHERE a.is_automatic GROUP BY a.customer_id) x "
-    "  ON x.customer_id = m.customer_id "
-    "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
-    "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
+std::string membership_drift(bool online_changes) {
+    std::string settled = online_changes ? " AND s.pending_change IS NULL" : "";
+    std::string not_changing = online_changes ? " AND a.segment_id NOT IN (SELECT p.id FROM segmentation.segments p "
+                                                "WHERE p.pending_change IS NOT NULL)"
+                                              : "";
+    return "SELECT m.customer_id::text, 'membership', coalesce(e.segments, '{}')::text, "
+           "coalesce(x.segments, '{}')::text "
+           "FROM segmentation.customer_metrics m "
+           "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
+           "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
+           "             ON s.is_automatic" +
+           settled +
+           " AND segmentation.segment_match(c, s.criteria, $1) "
+           "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
+           "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
+           "           FROM segmentation.assignments a WHERE a.is_automatic" +
+           not_changing +
+           "           GROUP BY a.customer_id) x "
+           "  ON x.customer_id = m.customer_id "
+           "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
+           "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
+}
 
 // With segment membership in play (inSegment / notInSegment criteria, or
 // overrides), a segment's members depend on other segments' members: the
@@ -98,7 +111,7 @@ struct MembershipDrift {
 
 // Every customer not waiting for refresh_due(), evaluated at as_of as the
 // triggers evaluate it (a batch of customers per SPI connection).
-MembershipDrift evaluated_membership_drift(TimestampTz as_of) {
+MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<int64>& changing) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     OverriddenCustomers overridden;
     overridden.load(segments->has_overrides());
@@ -122,6 +135,13 @@ MembershipDrift evaluated_membership_drift(TimestampTz as_of) {
             Customer customer = state.customer;
             customer.attributes = &state.attributes;
             segments->evaluate(customer, as_of, matched, state.context);
+            // Segments with an online change in progress are on their way.
+            auto changing_segment = [&](int64 id) {
+                return std::find(changing.begin(), changing.end(), id) != changing.end();
+            };
+            matched.erase(std::remove_if(matched.begin(), matched.end(), changing_segment), matched.end());
+            state.current.erase(std::remove_if(state.current.begin(), state.current.end(), changing_segment),
+                                state.current.end());
             if (matched == state.current) continue;
             drift.customers.push_back(key_text(state.key));
             drift.expected.push_back(ids_text(matched));
@@ -151,6 +171,8 @@ const char* const kAssignmentDrift =
     "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
     "WHERE s.is_automatic <> a.is_automatic";
 
+const char* const kChangesInProgress = "SELECT id FROM segmentation.segments WHERE pending_change IS NOT NULL";
+
 }  // namespace
 
 // segmentation.verify(as_of timestamptz) -> setof (customer_id, problem, expected, actual)
@@ -162,16 +184,36 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     spi::connect();
     Tracking t = read_tracking();
     require_sound_tracking(t);
+    // Due times are stored for the definitions in force, and an online change
+    // puts new ones in force before its steps reach every customer: while one
+    // is in progress, due times are not checked (the change's steps bring
+    // them forward as they go).
+    bool online_changes = pg::call([] { return catalog().online_changes; });
+    std::vector<int64> changing;
+    if (online_changes) {
+        uint64 rows = spi::run_text(kChangesInProgress, 0, nullptr, nullptr, nullptr, true);
+        pg::call([&] {
+            for (uint64 row = 0; row < rows; ++row) changing.push_back(spi::int64_column(row, 1));
+        });
+    }
+    if (!changing.empty())
+        pg::call([] {
+            ereport(NOTICE, (errmsg("an online segment change is in progress: due times and the membership of "
+                                    "the segments changing are not checked")));
+        });
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     bool evaluated = segments->uses_membership() || segments->has_overrides();
-    std::string queries[] = {metrics_drift(t), evaluated ? kEvaluatedMembershipDrift : kMembershipDrift, kDueDrift,
-                             kAssignmentDrift};
+    std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
+    changing.insert(changing.end(), moving.begin(), moving.end());
+    std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
+    std::string queries[] = {metrics_drift(t), membership, changing.empty() ? kDueDrift : "", kAssignmentDrift};
     Datum values[4] = {as_of, 0, 0, 0};
     Oid types[4] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     for (const std::string& sql : queries) {
+        if (sql.empty()) continue;
         int nargs = 1;
-        if (sql == kEvaluatedMembershipDrift) {
-            MembershipDrift drift = evaluated_membership_drift(DatumGetTimestampTz(as_of));
+        if (evaluated && sql == membership) {
+            MembershipDrift drift = evaluated_membership_drift(DatumGetTimestampTz(as_of), changing);
             values[1] = text_array(drift.customers);
             values[2] = text_array(drift.expected);
             values[3] = text_array(drift.actual);
