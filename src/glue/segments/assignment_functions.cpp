@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/matcher.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
@@ -122,6 +123,7 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
 SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
+    require_single_node("assign_automatic_segments");
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
     if (spi::run(kReadCustomer, {key}) == 0) unknown_customer(key, "cannot assign automatic segments");
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
@@ -147,6 +149,7 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
+    require_single_node("assign_manual_segment");
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();
@@ -163,6 +166,7 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
+    require_single_node("remove_manual_segment");
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/refresh.hpp"
@@ -113,23 +114,36 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
 
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });
+    // On Citus this runs on every node's placement of segments (a reference
+    // table): the node locks its definitions and works on its own shards.
+    RelationScope node(node_relations());
     lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     lock_definitions_exclusively();
-    std::vector<int64> redefined;
+    std::vector<int64> redefined, deleted;
     if (TRIGGER_FIRED_BY_INSERT(event))
         redefined = ids_from_results(spi::run_once(kRedefinedInserted, true));
     else if (TRIGGER_FIRED_BY_UPDATE(event))
         redefined = ids_from_results(spi::run_once(kRedefinedUpdated, true));
     else if (TRIGGER_FIRED_BY_DELETE(event))
-        forget_segments(ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true)));
-    else if (TRIGGER_FIRED_BY_TRUNCATE(event))
-        forget_segments(
-            ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true)));
-    if (!redefined.empty()) {
-        Scope scope;
-        scope.segments = redefined;
-        TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-        refresh_customers(now, Cause::Definition, scope);
+        deleted = ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
+    auto work = [&] {
+        if (TRIGGER_FIRED_BY_TRUNCATE(event))
+            deleted = ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true));
+        forget_segments(deleted);
+        if (!redefined.empty()) {
+            Scope scope;
+            scope.segments = redefined;
+            TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+            refresh_customers(now, Cause::Definition, scope);
+        }
+    };
+    if (active_relations() == nullptr) {
+        work();
+    } else {
+        for (const RelationSetPtr& group : local_shard_groups()) {
+            RelationScope shard(group);
+            work();
+        }
     }
     spi::finish();
     return PointerGetDatum(nullptr);

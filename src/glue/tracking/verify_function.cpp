@@ -3,6 +3,7 @@
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
 #include <string>
 
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
@@ -78,6 +79,7 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
     start_set_result(fcinfo);
     spi::connect();
+    require_single_node("verify");
     Tracking t = read_tracking();
     require_sound_tracking(t);
     std::string queries[] = {metrics_drift(t), kMembershipDrift, kDueDrift, kAssignmentDrift};
