@@ -79,7 +79,7 @@ FROM (SELECT n, jsonb_build_object('any', (SELECT jsonb_agg(jsonb_build_object('
 -- A join with more segments than the recent-version ring (32) and the old
 -- cache size (256): every pair still gets segment_match's answer.
 INSERT INTO segmentation.segments (name, criteria, is_automatic)
-SELECT 'xp many ' || g, jsonb_build_object('minLifetimeValue', g * 2, 'maxLifetimeValue', g * 2 + 100), false
+SELECT 'xp many ' || g, jsonb_build_object('minLifetimeValue', g * 2, 'maxLifetimeValue', g * 2 + 100), true
 FROM generate_series(1, 300) g;
 SELECT count(*) AS pairs, count(*) FILTER (WHERE joined IS DISTINCT FROM by_id) AS different, count(*) FILTER (WHERE joined) AS matching
 FROM (SELECT segmentation.segment_match(m, s.criteria, '2026-02-01') AS joined,

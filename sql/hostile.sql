@@ -312,6 +312,24 @@ FROM unnest(ARRAY[
     $s$SELECT segmentation.create_segment(' VIP', '{}', false)$s$,
     $s$SELECT segmentation.create_segment(E'\u00a0', '{}', false)$s$,
     $s$SELECT segmentation.create_segment(repeat('x', 10000), '{}', false) > 0$s$,
+    $s$SELECT segmentation.create_segment(repeat('x', 201), '{}', false) > 0$s$,
+    $s$SELECT segmentation.create_segment(repeat('x', 200), '{}', false) > 0$s$,
+    $s$SELECT segmentation.create_segment(E' \t Padded \n', '{}', false) > 0$s$,
+    $s$SELECT name FROM segmentation.segments WHERE name LIKE '%Padded%'$s$,
+    $s$SELECT segmentation.create_segment('Manual', '{"minOrders": 1}', false)$s$,
+    $s$SELECT segmentation.create_segment('Manual', '{"minOrders": -1}', false)$s$,
+    $s$SELECT segmentation.update_segment(2, name => 'big')$s$,
+    $s$SELECT segmentation.update_segment(2, name => ' ')$s$,
+    $s$SELECT segmentation.update_segment(2, criteria => '{"minOrders": 1}')$s$,
+    $s$SELECT segmentation.update_segment(1, criteria => '{"minOrders": "1"}')$s$,
+    $s$SELECT segmentation.update_segment(999, name => 'Nobody')$s$,
+    $s$SELECT segmentation.update_segment(NULL, name => 'Nobody')$s$,
+    $s$SELECT segmentation.delete_segment(999)$s$,
+    $s$SELECT segmentation.delete_segment(NULL)$s$,
+    $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES ('vip', '{}', false)$s$,
+    $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES (' Spaced', '{}', false)$s$,
+    $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES (repeat('y', 201), '{}', false)$s$,
+    $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES ('Manual', '{"minOrders": 1}', false)$s$,
     $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES ('', '{}', false)$s$,
     $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES ('   ', '{}', false)$s$,
     $s$INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES (E'\t', '{}', false)$s$,
@@ -330,8 +348,9 @@ FROM unnest(ARRAY[
 ]) WITH ORDINALITY AS t(statement, n) ORDER BY n;
 
 -- Long names and ids in messages: the message stays whole and valid UTF-8.
-SELECT segmentation.create_segment(repeat('ü', 3000), '{}', false) > 0 AS long_name_created;
-SELECT right(pg_temp.outcome($s$SELECT segmentation.create_segment(repeat('ü', 3000), '{}', false)$s$), 40)
+-- (Names stop at 200 characters, not bytes: 200 two-byte characters.)
+SELECT segmentation.create_segment(repeat('ü', 200), '{}', false) > 0 AS long_name_created;
+SELECT right(pg_temp.outcome($s$SELECT segmentation.create_segment(repeat('ü', 200), '{}', false)$s$), 40)
        AS end_of_the_message;
 SELECT right(pg_temp.outcome($s$SELECT segmentation.assign_manual_segment(repeat('9', 3000), 2)$s$), 40)
        AS end_of_the_message;

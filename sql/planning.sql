@@ -96,7 +96,7 @@ WHERE segmentation.segment_match(m, p.criteria)$q$);
 -- criteria change in the same transaction (a new row version).
 BEGIN;
 INSERT INTO segmentation.segments (name, criteria, is_automatic)
-SELECT 'plan ' || id, criteria, false FROM plan_criteria;
+SELECT 'plan ' || id, criteria, true FROM plan_criteria;
 SELECT pg_temp.filters($q$SELECT count(*) FROM segmentation.customer_metrics m, segmentation.segments s
 WHERE segmentation.segment_match(m, s.criteria)$q$);
 CREATE FUNCTION pg_temp.stored_disagreements(as_of timestamptz) RETURNS bigint LANGUAGE sql AS $$

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 
 namespace segmentation {
 namespace {
@@ -23,6 +25,9 @@ constexpr std::array<BoundKey, 6> kBoundKeys = {{
 }};
 
 constexpr std::array<const char*, 4> kStructureKeys = {"loyaltyLevels", "all", "any", "not"};
+
+// Segment membership keys (read_membership).
+constexpr std::array<const char*, 2> kMembershipKeys = {"inSegment", "notInSegment"};
 
 bool is_identifier(const std::string& key) {
     if (key.empty() || !(std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_')) return false;
@@ -73,6 +78,7 @@ std::string unknown_key_problem(const std::string& key) {
         known.emplace_back(b.max_key);
     }
     for (const char* k : kStructureKeys) known.emplace_back(k);
+    for (const char* k : kMembershipKeys) known.emplace_back(k);
     std::string best;
     std::size_t best_distance = 0;
     if (!key.empty() && key.size() <= 64) {
@@ -99,6 +105,7 @@ public:
         for (const auto& [key, member] : value.members) {
             std::string here = member_path(path, key);
             if (read_bound(key, member, here, out)) continue;
+            if (read_membership(key, member, here, out)) continue;
             if (key == "loyaltyLevels") {
                 read_loyalty_levels(member, here, out);
             } else if (key == "all" || key == "any") {
@@ -139,6 +146,46 @@ private:
         return false;
     }
 
+    // A segment id: a JSON integer from 1 to 2^63 - 1, written without
+    // fraction or exponent.
+    static bool segment_id(const json::Value& item, std::int64_t& id) {
+        if (item.kind != json::Kind::Number || item.text.empty() || item.text.size() > 19 || item.text[0] == '0')
+            return false;
+        std::uint64_t value = 0;
+        for (char c : item.text) {
+            if (c < '0' || c > '9') return false;
+            value = value * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+        id = static_cast<std::int64_t>(value);
+        return true;
+    }
+
+    // "inSegment" / "notInSegment": one segment id or a non-empty array of them.
+    static bool read_membership(const std::string& key, const json::Value& member, const std::string& path,
+                                Criteria& out) {
+        if (key != kMembershipKeys[0] && key != kMembershipKeys[1]) return false;
+        const char* problem = "expected a segment id (a positive integer) or a non-empty array of segment ids";
+        MembershipTest test;
+        test.negated = key == kMembershipKeys[1];
+        test.path = path;
+        std::int64_t id = 0;
+        if (member.kind == json::Kind::Array) {
+            if (member.items.empty()) throw CriteriaError(path, problem);
+            for (std::size_t i = 0; i < member.items.size(); ++i) {
+                if (!segment_id(member.items[i], id))
+                    throw CriteriaError(element_path(path, i), "expected a segment id (a positive integer)");
+                test.segments.push_back(id);
+            }
+        } else if (segment_id(member, id)) {
+            test.segments.push_back(id);
+        } else {
+            throw CriteriaError(path, problem);
+        }
+        out.memberships.push_back(std::move(test));
+        return true;
+    }
+
     static void read_loyalty_levels(const json::Value& member, const std::string& path, Criteria& out) {
         const char* problem = "expected a non-empty array of strings";
         if (member.kind != json::Kind::Array || member.items.empty()) throw CriteriaError(path, problem);
@@ -171,6 +218,35 @@ std::string bound_key(Metric metric, bool minimum) {
     for (const auto& b : kBoundKeys)
         if (b.metric == metric) return minimum ? b.min_key : b.max_key;
     return "?";
+}
+
+namespace {
+
+void collect_references(const Criteria& c, std::vector<std::int64_t>& ids) {
+    for (const MembershipTest& m : c.memberships) ids.insert(ids.end(), m.segments.begin(), m.segments.end());
+    for (const auto* children : {&c.all, &c.any, &c.negated})
+        for (const Criteria& child : *children) collect_references(child, ids);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> referenced_segments(const Criteria& criteria) {
+    std::vector<std::int64_t> ids;
+    collect_references(criteria, ids);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+std::string reference_path(const Criteria& criteria, std::int64_t segment) {
+    for (const MembershipTest& m : criteria.memberships)
+        if (std::find(m.segments.begin(), m.segments.end(), segment) != m.segments.end()) return m.path;
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children) {
+            std::string path = reference_path(child, segment);
+            if (!path.empty()) return path;
+        }
+    return "";
 }
 
 Criteria read_criteria(const json::Value& document, const std::string& root) {

@@ -33,8 +33,18 @@ struct Bound {
 };
 
 // One level of a criteria document. Everything present at a level must hold.
+// Membership of other segments ("inSegment", "notInSegment"): the customer
+// is in at least one of `segments` or, negated, in none of them. Segments
+// are named by id; the glue checks that they exist and make no cycle.
+struct MembershipTest {
+    bool negated = false;                // notInSegment
+    std::vector<std::int64_t> segments;  // ids as written (non-empty)
+    std::string path;                    // where in the document, for messages
+};
+
 struct Criteria {
     std::vector<Bound> bounds;
+    std::vector<MembershipTest> memberships;  // inSegment / notInSegment
     bool has_loyalty_levels = false;
     std::vector<std::string> loyalty_levels;  // exact, case-sensitive names
     std::vector<Criteria> all;                // every one must match
@@ -64,6 +74,14 @@ private:
 // offending element rooted at `root` ("criteria" by default).
 Criteria parse_criteria(std::string_view json_text, const std::string& root = "criteria");
 Criteria read_criteria(const json::Value& document, const std::string& root = "criteria");
+
+// Every segment id the criteria refer to (inSegment, notInSegment), at any
+// level, ascending and without repeats.
+std::vector<std::int64_t> referenced_segments(const Criteria& criteria);
+
+// The path of the first inSegment / notInSegment test naming `segment`
+// ("criteria.any[0].inSegment"), or "" when none does.
+std::string reference_path(const Criteria& criteria, std::int64_t segment);
 
 // The JSON key of a bound ("minOrders"), for messages and documentation.
 std::string bound_key(Metric metric, bool minimum);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/references.hpp"
+
 namespace segmentation {
 
 using detail::Facts;
@@ -13,6 +15,25 @@ using exact::int128;
 using exact::uint128;
 
 namespace {
+
+// The index of `id` in an ascending list, or `size` when absent. Written out
+// (not std::lower_bound) so that the noexcept paths call nothing that throws.
+std::size_t index_in(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
+    const std::int64_t* data = ids.data();
+    std::size_t low = 0, high = ids.size();
+    while (low < high) {
+        std::size_t mid = low + (high - low) / 2;
+        if (data[mid] < id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < ids.size() && data[low] == id ? low : ids.size();
+}
+
+bool sorted_contains(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
+    return index_in(ids, id) != ids.size();
+}
 
 constexpr int128 kUnitsPerWhole = exact::kOne;  // 10^18
 // Purchase frequency is orders per 30 days: orders * 30 * day / tenure. This
@@ -71,6 +92,8 @@ Group compile_level(const Criteria& c, bool& uses_time) {
     }
     g.has_loyalty_levels = c.has_loyalty_levels;
     g.loyalty_levels = c.loyalty_levels;
+    for (const MembershipTest& m : c.memberships)
+        g.memberships.push_back(detail::MembershipCheck{m.negated, m.segments});
     for (const Criteria& child : c.all) g.children.push_back(compile_level(child, uses_time));
     if (!c.any.empty()) {
         Group any;
@@ -134,12 +157,27 @@ bool loyalty_holds(const Group& g, const Facts& f) noexcept {
     return false;
 }
 
+// inSegment: in one of the segments; notInSegment: in none. Without a view
+// of the customer's membership, neither holds.
+bool membership_holds(const detail::MembershipCheck& m, const Facts& f) noexcept {
+    if (f.membership == nullptr) return false;
+    bool in_one = false;
+    for (std::int64_t segment : m.segments)
+        if (f.membership->is_member(segment)) {
+            in_one = true;
+            break;
+        }
+    return m.negated ? !in_one : in_one;
+}
+
 bool group_holds(const Group& g, const Facts& f) noexcept {
     switch (g.kind) {
         case Group::Kind::All:
             for (const Test& t : g.tests)
                 if (!test_holds(t, f)) return false;
             if (!loyalty_holds(g, f)) return false;
+            for (const detail::MembershipCheck& m : g.memberships)
+                if (!membership_holds(m, f)) return false;
             for (const Group& child : g.children)
                 if (!group_holds(child, f)) return false;
             return true;
@@ -247,19 +285,29 @@ detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
     f.has_tenure = customer.customer_since.has_value();
     if (f.has_tenure) f.tenure = static_cast<int128>(as_of) - *customer.customer_since;
     f.loyalty_level = &customer.loyalty_level;
+    f.membership = nullptr;
     return f;
 }
+
+bool MemberList::is_member(std::int64_t segment) const noexcept { return sorted_contains(segments_, segment); }
 
 Matcher::Matcher(const Criteria& criteria) {
     bool uses_time = false;
     root_ = compile_level(criteria, uses_time);
     uses_time_ = uses_time;
+    references_ = referenced_segments(criteria);
 }
 
 bool Matcher::matches(const detail::Facts& facts) const noexcept { return group_holds(root_, facts); }
 
 bool Matcher::matches(const Customer& customer, Micros as_of) const noexcept {
     return matches(derive_facts(customer, as_of));
+}
+
+bool Matcher::matches(const Customer& customer, Micros as_of, const MembershipView& membership) const noexcept {
+    Facts facts = derive_facts(customer, as_of);
+    facts.membership = &membership;
+    return matches(facts);
 }
 
 void Matcher::earliest_change(const Customer& customer, const detail::Facts& facts,
@@ -274,17 +322,101 @@ std::optional<Micros> Matcher::next_change(const Customer& customer, Micros as_o
 }
 
 void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
-    segments_.emplace_back(segment_id, std::move(matcher));
+    if (matcher.uses_membership()) uses_membership_ = true;
+    ids_.push_back(segment_id);
+    segments_.push_back(Entry{segment_id, std::move(matcher), segments_.size()});
+    member_.assign(segments_.size(), 0);
 }
 
-std::optional<Micros> SegmentSet::evaluate(const Customer& customer, Micros as_of,
-                                           std::vector<std::int64_t>& matched) const {
-    Facts facts = derive_facts(customer, as_of);
-    std::optional<Micros> earliest;
-    for (const auto& [id, matcher] : segments_) {
-        if (matcher.matches(facts)) matched.push_back(id);
-        matcher.earliest_change(customer, facts, earliest);
+void SegmentSet::freeze(std::int64_t segment_id) {
+    frozen_.insert(std::upper_bound(frozen_.begin(), frozen_.end(), segment_id), segment_id);
+}
+
+bool SegmentSet::frozen(std::int64_t segment_id) const {
+    return std::binary_search(frozen_.begin(), frozen_.end(), segment_id);
+}
+
+bool SegmentSet::contains(std::int64_t segment) const noexcept { return sorted_contains(ids_, segment); }
+
+void SegmentSet::order_by_references() {
+    if (!uses_membership_) return;
+    std::vector<SegmentNode> nodes;
+    for (const Entry& e : segments_) {
+        nodes.push_back(SegmentNode{e.id, e.matcher.references()});
+        for (std::int64_t reference : e.matcher.references())
+            if (!contains(reference)) refers_to_manual_ = true;
     }
+    std::vector<std::int64_t> order = topological_order(nodes);
+    std::vector<Entry> ordered;
+    ordered.reserve(segments_.size());
+    for (std::int64_t id : order) {
+        // Before ordering, segments_ is in ascending id order, like ids_.
+        std::size_t by_id = static_cast<std::size_t>(std::lower_bound(ids_.begin(), ids_.end(), id) - ids_.begin());
+        ordered.push_back(std::move(segments_[by_id]));
+    }
+    segments_ = std::move(ordered);
+}
+
+std::vector<std::int64_t> SegmentSet::dependents(const std::vector<std::int64_t>& segments) const {
+    if (!uses_membership_) return {};
+    std::vector<SegmentNode> nodes;
+    for (const Entry& e : segments_) nodes.push_back(SegmentNode{e.id, e.matcher.references()});
+    return dependents_of(nodes, segments);
+}
+
+std::vector<std::int64_t> SegmentSet::referrers(std::int64_t segment) const {
+    std::vector<std::int64_t> found;
+    for (const Entry& e : segments_)
+        if (std::binary_search(e.matcher.references().begin(), e.matcher.references().end(), segment))
+            found.push_back(e.id);
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+namespace {
+
+// Membership while a customer's segments are evaluated in reference order:
+// automatic segments as evaluated so far, manual ones from the context.
+class EvaluationView final : public MembershipView {
+public:
+    EvaluationView(const std::vector<std::int64_t>& ids, const std::vector<char>& member,
+                   const std::vector<std::int64_t>& manual)
+        : ids_(ids), member_(member), manual_(manual) {}
+    bool is_member(std::int64_t segment) const noexcept override {
+        std::size_t at = index_in(ids_, segment);
+        if (at != ids_.size()) return member_.data()[at] != 0;
+        return sorted_contains(manual_, segment);
+    }
+
+private:
+    const std::vector<std::int64_t>& ids_;
+    const std::vector<char>& member_;
+    const std::vector<std::int64_t>& manual_;
+};
+
+bool listed(const std::vector<std::int64_t>& ids, std::int64_t id) noexcept {
+    return !ids.empty() && sorted_contains(ids, id);
+}
+
+}  // namespace
+
+std::optional<Micros> SegmentSet::evaluate(const Customer& customer, Micros as_of, std::vector<std::int64_t>& matched,
+                                           const MembershipContext& context) const {
+    Facts facts = derive_facts(customer, as_of);
+    EvaluationView view(ids_, member_, context.manual);
+    facts.membership = &view;
+    std::optional<Micros> earliest;
+    for (const Entry& e : segments_) {
+        bool member = e.matcher.matches(facts);
+        if (listed(context.included, e.id))
+            member = true;
+        else if (listed(context.excluded, e.id))
+            member = false;
+        member_[e.position_by_id] = member ? 1 : 0;
+        e.matcher.earliest_change(customer, facts, earliest);
+    }
+    for (std::size_t i = 0; i < ids_.size(); ++i)
+        if (member_[i] != 0) matched.push_back(ids_[i]);
     return earliest;
 }
 

@@ -15,6 +15,35 @@
 
 namespace segmentation {
 
+// Which segments a customer is in, for inSegment / notInSegment tests.
+class MembershipView {
+public:
+    virtual bool is_member(std::int64_t segment) const noexcept = 0;
+
+protected:
+    ~MembershipView() = default;
+};
+
+// A view from a list of segment ids, ascending.
+class MemberList final : public MembershipView {
+public:
+    explicit MemberList(std::vector<std::int64_t> segments) : segments_(std::move(segments)) {}
+    bool is_member(std::int64_t segment) const noexcept override;
+    const std::vector<std::int64_t>& segments() const noexcept { return segments_; }
+
+private:
+    std::vector<std::int64_t> segments_;
+};
+
+// What decides a customer's membership besides the criteria of automatic
+// segments: its manual segments and the overrides of automatic ones.
+struct MembershipContext {
+    std::vector<std::int64_t> manual;    // manual segments it is in, ascending
+    std::vector<std::int64_t> included;  // automatic segments it is included in whatever the criteria, ascending
+    std::vector<std::int64_t> excluded;  // automatic segments it is never in, ascending
+    bool empty() const noexcept { return manual.empty() && included.empty() && excluded.empty(); }
+};
+
 namespace detail {
 
 // Metric values of one customer at one instant, derived once and shared by
@@ -28,6 +57,7 @@ struct Facts {
     exact::int128 tenure;  // as_of - customer since, in microseconds
     Micros as_of;
     const std::optional<std::string_view>* loyalty_level;
+    const MembershipView* membership;  // null: membership tests do not hold
 };
 
 enum class TestKind : std::uint8_t {
@@ -50,10 +80,17 @@ struct Test {
     exact::int128 limit;  // in the unit of the metric it tests (see matcher.cpp)
 };
 
+// inSegment (in one of `segments`) or notInSegment (in none of them).
+struct MembershipCheck {
+    bool negated;
+    std::vector<std::int64_t> segments;
+};
+
 struct Group {
     enum class Kind : std::uint8_t { All, Any, Not };
     Kind kind = Kind::All;
     std::vector<Test> tests;
+    std::vector<MembershipCheck> memberships;
     bool has_loyalty_levels = false;
     std::vector<std::string> loyalty_levels;
     std::vector<Group> children;
@@ -71,7 +108,10 @@ class Matcher {
 public:
     explicit Matcher(const Criteria& criteria);
 
+    // Without a membership view, inSegment and notInSegment tests do not
+    // hold: callers check uses_membership() first.
     bool matches(const Customer& customer, Micros as_of) const noexcept;
+    bool matches(const Customer& customer, Micros as_of, const MembershipView& membership) const noexcept;
 
     // The earliest instant after as_of at which matches() may answer
     // differently for this customer when only the clock moves; nothing when
@@ -82,6 +122,11 @@ public:
     // True when some test depends on the clock (recency, tenure, frequency).
     bool uses_time() const noexcept { return uses_time_; }
 
+    // True when some test is inSegment or notInSegment.
+    bool uses_membership() const noexcept { return !references_.empty(); }
+    // The segments those tests name, ascending, without repeats.
+    const std::vector<std::int64_t>& references() const noexcept { return references_; }
+
     // Evaluation over facts already derived (see SegmentSet).
     bool matches(const detail::Facts& facts) const noexcept;
     void earliest_change(const Customer& customer, const detail::Facts& facts,
@@ -90,25 +135,67 @@ public:
 private:
     detail::Group root_;
     bool uses_time_ = false;
+    std::vector<std::int64_t> references_;
 };
 
 detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept;
 
 // The automatic segments of a shop, evaluated together: the facts of a
-// customer are derived once for all of them.
+// customer are derived once for all of them. Segments that refer to others
+// (inSegment, notInSegment) are evaluated after them: a customer's
+// membership of an automatic segment is its criteria's answer, unless an
+// override includes or excludes it.
 class SegmentSet {
 public:
+    // Segments are added in ascending id order.
     void add(std::int64_t segment_id, Matcher matcher);
+    // Orders the segments by their references (references.hpp); throws
+    // ReferenceCycle. Call once, after the last add().
+    void order_by_references();
+    // A segment being deleted online (segmentation.delete_segment_concurrently):
+    // not evaluated, and its assignments are neither added nor removed by
+    // evaluation, only by the deletion's own batches.
+    void freeze(std::int64_t segment_id);
+    bool frozen(std::int64_t segment_id) const;
     std::size_t size() const noexcept { return segments_.size(); }
     bool empty() const noexcept { return segments_.empty(); }
 
-    // Appends to `matched` the ids of the matching segments, in the order
-    // they were added, and returns the earliest instant after as_of at which
-    // any of them may change with the clock alone.
-    std::optional<Micros> evaluate(const Customer& customer, Micros as_of, std::vector<std::int64_t>& matched) const;
+    // Appends to `matched` the ids of the segments the customer is in,
+    // ascending, and returns the earliest instant after as_of at which any
+    // of them may change with the clock alone. `context` gives its manual
+    // segments (for references to them) and its overrides.
+    std::optional<Micros> evaluate(const Customer& customer, Micros as_of, std::vector<std::int64_t>& matched,
+                                   const MembershipContext& context = {}) const;
+
+    // True when some segment's criteria refer to other segments.
+    bool uses_membership() const noexcept { return uses_membership_; }
+    // True when some referred segment is manual (not in the set).
+    bool refers_to_manual() const noexcept { return refers_to_manual_; }
+    // The automatic segments that depend on any of `segments` (see
+    // dependents_of), ascending.
+    std::vector<std::int64_t> dependents(const std::vector<std::int64_t>& segments) const;
+    // The segments whose criteria refer to `segment`, ascending.
+    std::vector<std::int64_t> referrers(std::int64_t segment) const;
+    bool contains(std::int64_t segment) const noexcept;
+
+    // Whether some customer has an override (include or exclude) of some
+    // segment: evaluations then read each customer's overrides.
+    void set_has_overrides(bool has) noexcept { has_overrides_ = has; }
+    bool has_overrides() const noexcept { return has_overrides_; }
 
 private:
-    std::vector<std::pair<std::int64_t, Matcher>> segments_;
+    struct Entry {
+        std::int64_t id;
+        Matcher matcher;
+        std::size_t position_by_id;  // its place in ascending id order
+    };
+    std::vector<Entry> segments_;    // in evaluation order
+    std::vector<std::int64_t> ids_;  // ascending
+    bool uses_membership_ = false;
+    bool refers_to_manual_ = false;
+    bool has_overrides_ = false;
+    mutable std::vector<char> member_;  // scratch, by ascending id (backends are single-threaded)
+    std::vector<std::int64_t> frozen_;  // ascending
 };
 
 }  // namespace segmentation

@@ -5,8 +5,7 @@
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/tracking/configuration.hpp"
-
-extern char* segmentation_actor_setting;  // segments/assignment_functions.cpp
+#include "glue/segments/actor.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -15,7 +14,8 @@ SEGMENTATION_PG_CONTEXT void _PG_init(void);
 
 void _PG_init(void) {
     using namespace segmentation::glue;
-    DefineCustomStringVariable("segmentation.actor", "Who manual assignments and removals are logged as.",
+    DefineCustomStringVariable("segmentation.actor",
+                               "Who manual assignments, manual removals and segment deletions are logged as.",
                                "Applications set it per transaction (SET LOCAL segmentation.actor = 'alice'); "
                                "when empty, the current role's name is logged.",
                                &segmentation_actor_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);

@@ -182,6 +182,28 @@ sub set_up {
     $dbh->do('CREATE INDEX ON bench.orders_plain (customer_id)');
     $dbh->do('ALTER TABLE bench.orders_plain ADD FOREIGN KEY (customer_id) REFERENCES shop.customers');
 
+    # The floor: the cheapest synchronous bookkeeping anyone could write, a
+    # PL/pgSQL row trigger bumping a per-customer counter row (count, sum,
+    # latest), on another copy of the orders.
+    $dbh->do('CREATE TABLE bench.orders_counted (LIKE bench.orders_plain INCLUDING ALL)');
+    $dbh->do('INSERT INTO bench.orders_counted OVERRIDING SYSTEM VALUE SELECT * FROM bench.orders_plain');
+    $dbh->do(q{SELECT setval(pg_get_serial_sequence('bench.orders_counted', 'id'), (SELECT max(id) FROM bench.orders_counted))});
+    $dbh->do('ALTER TABLE bench.orders_counted ADD FOREIGN KEY (customer_id) REFERENCES shop.customers');
+    $dbh->do(sprintf 'CREATE TABLE bench.customer_counters (customer_id %s PRIMARY KEY, order_count bigint NOT NULL, '
+                     . 'total numeric NOT NULL, last_order_at timestamptz) WITH (fillfactor = 90)', $k->{type});
+    $dbh->do(q{INSERT INTO bench.customer_counters
+               SELECT c.id, count(o.customer_id), coalesce(sum(o.amount), 0), max(o.ordered_at)
+               FROM shop.customers c LEFT JOIN bench.orders_counted o ON o.customer_id = c.id GROUP BY c.id});
+    $dbh->do(q{CREATE FUNCTION bench.count_order() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                   UPDATE bench.customer_counters
+                      SET order_count = order_count + 1, total = total + NEW.amount,
+                          last_order_at = greatest(last_order_at, NEW.ordered_at)
+                    WHERE customer_id = NEW.customer_id;
+                   RETURN NULL;
+               END $$});
+    $dbh->do('CREATE TRIGGER count_order AFTER INSERT ON bench.orders_counted FOR EACH ROW EXECUTE FUNCTION bench.count_order()');
+
     run_psql($db, '-o', '/dev/null', '-v', "keytype=$k->{type}", '-f', "$HERE/baseline.sql");
     ($ms) = timed($dbh, 'SELECT baseline.sync_from_extension()');
     record($size, $key, 'baseline_populate', [$ms]);
@@ -384,12 +406,15 @@ sub measure_inserts {
     my $db = dbname($size, $key);
     # tps_quiet: tracked, with the extension's notifications off for the
     # session (SET segmentation.notify = off), to show what they cost.
+    # tps_counter: the floor (the counter trigger, set_up); tps_metrics:
+    # tracked with set_live_evaluation(false), metrics only.
     my %table = (tps_plain => 'bench.orders_plain', tps_tracked => 'shop.orders', tps_quiet => 'shop.orders',
-                 tps_baseline => 'baseline.orders');
+                 tps_baseline => 'baseline.orders', tps_counter => 'bench.orders_counted', tps_metrics => 'shop.orders');
+    my %note = (tps_quiet => ', notifications off', tps_metrics => ', live evaluation off');
     my %samples;
     for my $rep (1 .. $opt{reps}) {
-        for my $id (qw(tps_plain tps_tracked tps_baseline tps_quiet)) {
-            progress("$db: pgbench into $table{$id}", $id eq 'tps_quiet' ? ', notifications off' : '', " ($rep/$opt{reps})");
+        for my $id (qw(tps_plain tps_counter tps_tracked tps_metrics tps_baseline tps_quiet)) {
+            progress("$db: pgbench into $table{$id}", $note{$id} // '', " ($rep/$opt{reps})");
             my $script = "$TMP/$id.sql";
             open my $fh, '>', $script or die "$script: $!\n";
             print $fh "\\set cid random(1, $size)\n",
@@ -398,8 +423,8 @@ sub measure_inserts {
                       $KEY{$key}{of}->(':cid'), ", :cents / 100.0, now());\n";
             close $fh;
             my $dbh = connect_db($db);
+            $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)}) if $id eq 'tps_metrics';
             $dbh->do('CHECKPOINT');
-            $dbh->disconnect;
             my @cmd = ('pgbench', '-n', '-M', 'prepared', '-c', $opt{clients}, '-j', $opt{threads},
                        '-T', $opt{seconds}, '-f', $script, $db);
             local $ENV{PGOPTIONS} = "$ENV{PGOPTIONS} -c segmentation.notify=off" if $id eq 'tps_quiet';
@@ -410,11 +435,97 @@ sub measure_inserts {
             my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
             die "pgbench: $failed failed transactions\n$out\n" if $failed;
             push @{$samples{$id}}, $tps;
+            if ($id eq 'tps_metrics') {
+                # Live again, and the customers marked due meanwhile brought up to date.
+                $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', true)});
+                $dbh->do('SELECT segmentation.refresh_due()');
+            }
+            $dbh->disconnect;
         }
     }
     record($size, $key, $_, $samples{$_}, tps => median(@{$samples{$_}})) for keys %samples;
 
     verify($size, $key, 'verify', 'the concurrent inserts');
+}
+
+# Segment edits while orders arrive. A writer process inserts orders without
+# pause (one per transaction, random customers) and records when each
+# started and how long it took; meanwhile each kind of edit runs once, plain
+# (one transaction: create_segment, UPDATE ... SET criteria, DELETE) and
+# online (the *_concurrently procedures). For each: the edit's duration, the
+# worst latency of an insert that overlapped it (the stall), the worst in
+# the second before it (reference), and the notifications a LISTEN client
+# received while it ran and just after (orders' own included).
+sub start_writer {
+    my ($db, $size, $key, $stop, $log) = @_;
+    my $pid = fork // die "fork: $!\n";
+    return $pid if $pid;
+    my $ok = eval {
+        my $dbh = connect_db($db);
+        my $sth = $dbh->prepare(sprintf 'INSERT INTO shop.orders (customer_id, amount, ordered_at) VALUES (%s, ?, now())',
+                                $KEY{$key}{of}->('(?)::bigint'));
+        open my $fh, '>', $log or die "$log: $!\n";
+        until (-e $stop) {
+            my $t0 = time;
+            $sth->execute(1 + int(rand($size)), sprintf('%.2f', 5 + rand(195)));
+            printf $fh "%.6f %.6f\n", $t0, time - $t0;
+        }
+        close $fh;
+        $dbh->disconnect;
+        1;
+    };
+    print STDERR "writer: $@" unless $ok;
+    POSIX::_exit($ok ? 0 : 1);
+}
+
+sub measure_edits {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    my $dbh = connect_db($db);
+    my $listener = connect_db($db);
+    $listener->do('LISTEN segmentation_changed');
+    my $criteria = '{"minLifetimeValue": 700, "minOrders": 3}';
+    my $edited = '{"minLifetimeValue": 400, "maxDaysSinceLastPurchase": 365}';
+    my $id_of = sub { ($dbh->selectrow_array(q{SELECT id FROM segmentation.segments WHERE name = 'Bench edit'}))[0] };
+    my @edits = (
+        [plain_create  => sub { $dbh->do(qq{SELECT segmentation.create_segment('Bench edit', '$criteria', true)}) }],
+        [plain_update  => sub { $dbh->do(qq{UPDATE segmentation.segments SET criteria = '$edited' WHERE name = 'Bench edit'}) }],
+        [plain_delete  => sub { $dbh->do(q{DELETE FROM segmentation.segments WHERE name = 'Bench edit'}) }],
+        [online_create => sub { $dbh->do(qq{CALL segmentation.create_segment_concurrently('Bench edit', '$criteria')}) }],
+        [online_update => sub { my $id = $id_of->(); $dbh->do(qq{CALL segmentation.update_segment_concurrently($id, '$edited')}) }],
+        [online_delete => sub { my $id = $id_of->(); $dbh->do(qq{CALL segmentation.delete_segment_concurrently($id)}) }],
+    );
+    for my $edit (@edits) {
+        my ($id, $run) = @$edit;
+        progress("$db: $id while orders arrive");
+        my ($stop, $log) = ("$TMP/stop_$id", "$TMP/writer_$id.log");
+        my $writer = start_writer($db, $size, $key, $stop, $log);
+        sleep 1.5;
+        1 while $listener->pg_notifies;  # what came before the edit
+        my $t0 = time;
+        $run->();
+        my $t1 = time;
+        sleep 1;
+        my $notifications = 0;
+        $notifications++ while $listener->pg_notifies;
+        open my $touch, '>', $stop or die "$stop: $!\n";
+        close $touch;
+        waitpid($writer, 0);
+        die "the writer failed during $id\n" if $?;
+        my ($stall, $before, $count) = (0, 0, 0);
+        open my $fh, '<', $log or die "$log: $!\n";
+        while (<$fh>) {
+            my ($start, $latency) = split;
+            if ($start < $t1 && $start + $latency > $t0) { $stall = $latency if $latency > $stall; $count++ }
+            elsif ($start + $latency <= $t0 && $start >= $t0 - 1) { $before = $latency if $latency > $before }
+        }
+        close $fh;
+        record($size, $key, "edit_$id", [($t1 - $t0) * 1000], stall => $stall * 1000, before => $before * 1000,
+               inserts => $count, notifications => $notifications);
+    }
+    $listener->disconnect;
+    $dbh->disconnect;
+    verify($size, $key, 'verify_edits', 'the edits');
 }
 
 # The cost of one order against the size of the customer's history: a new
@@ -620,8 +731,15 @@ sub report_size {
     out(sprintf 'order inserts: pgbench -c %d -j %d, %d s per run, random customers', $opt{clients}, $opt{threads}, $opt{seconds});
     my $plain = $r->{tps_plain}{ms};
     row('no tracking (untracked copy of the orders)', commas($plain) . ' tps', '', '');
+    my $floor = $r->{tps_counter}{ms};
+    row('floor: PL/pgSQL counter trigger (count, sum, max)', commas($floor) . ' tps', '',
+        sprintf('%.2f of untracked', $floor / $plain));
     row('tracked by the extension', commas($r->{tps_tracked}{ms}) . ' tps', '',
-        sprintf('%.2f of untracked', $r->{tps_tracked}{ms} / $plain));
+        sprintf('%.2f of untracked, %.2f of the floor; %s', $r->{tps_tracked}{ms} / $plain,
+                $r->{tps_tracked}{ms} / $floor, target($r->{tps_tracked}{ms} >= $floor, '>= floor')));
+    row('tracked, live evaluation off (metrics only)', commas($r->{tps_metrics}{ms}) . ' tps', '',
+        sprintf('%.2f of untracked; %s', $r->{tps_metrics}{ms} / $plain,
+                target($r->{tps_metrics}{ms} >= 0.8 * $plain, '>= 0.8 of untracked')));
     row('tracked, notifications off (segmentation.notify)', commas($r->{tps_quiet}{ms}) . ' tps', '',
         sprintf('%.2f of untracked', $r->{tps_quiet}{ms} / $plain));
     row('baseline: PL/pgSQL row trigger calling assign()', commas($r->{tps_baseline}{ms}) . ' tps', '',
@@ -637,6 +755,17 @@ sub report_size {
                 sprintf('%s orders / 1 order: %s', commas($h), fmt_x($long, $short)));
         }
     }
+    out('segment edits while one writer inserts orders (worst insert latency overlapping the edit)');
+    for ([plain_create => 'create_segment()'], [plain_update => 'UPDATE segments SET criteria'],
+         [plain_delete => 'DELETE FROM segments'], [online_create => 'CALL create_segment_concurrently()'],
+         [online_update => 'CALL update_segment_concurrently()'], [online_delete => 'CALL delete_segment_concurrently()']) {
+        my $e = $r->{"edit_$_->[0]"} or next;
+        row($_->[1], fmt_ms($e->{ms}), '',
+            sprintf('stall %s (before: %s), %d inserts meanwhile, %d notifications; %s', fmt_ms($e->{stall}),
+                    fmt_ms($e->{before}), $e->{inserts}, $e->{notifications},
+                    target($e->{stall} <= 100, 'stall <= 100 ms')));
+    }
+    row('segmentation.verify() after the edits', fmt_ms($ms->('verify_edits')), '', $r->{verify_edits}{info});
     out('refresh, nothing to change');
     row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
     for my $suffix (0, 1) {
@@ -815,6 +944,7 @@ for my $size (@SIZES) {
             $dbh->disconnect;
             measure_inserts($size, $key);
             measure_history($size, $key);
+            measure_edits($size, $key);
             measure_memory($size, $key);
         });
         attempt("dropping $db", sub { drop_db($db) }) unless $opt{keep};

@@ -205,3 +205,19 @@ TEST(SegmentSet, EvaluatesAllSegmentsOnce) {
     EXPECT_EQ(matched, (std::vector<std::int64_t>{1, 3}));
     EXPECT_EQ(next, kNow + 20 * kDay + 1);
 }
+
+TEST(SegmentSet, RemembersFrozenSegmentsWhateverTheOrderTheyCome) {
+    SegmentSet set;
+    set.add(1, Matcher(parse_criteria(R"({"minOrders": 1})")));
+    set.freeze(9);
+    set.freeze(4);
+    set.freeze(7);
+    EXPECT_TRUE(set.frozen(4));
+    EXPECT_TRUE(set.frozen(7));
+    EXPECT_TRUE(set.frozen(9));
+    EXPECT_FALSE(set.frozen(1));
+    EXPECT_FALSE(set.frozen(8));
+    std::vector<std::int64_t> matched;
+    set.evaluate(customer(10, 2, kNow - 10 * kDay, kNow - 20 * kDay), kNow, matched);
+    EXPECT_EQ(matched, (std::vector<std::int64_t>{1}));  // a frozen segment is never evaluated
+}

@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(310);
+SELECT plan(450);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -173,8 +173,32 @@ INSERT INTO api (fn, level, call) VALUES
     ('member_counts(bigint,timestamp with time zone,timestamp with time zone,interval)', 'viewer',
      $$SELECT * FROM segmentation.member_counts(1, now() - interval '1 hour', now(), interval '1 hour')$$),
     ('verify(timestamp with time zone)', 'viewer', $$SELECT * FROM segmentation.verify()$$),
+    ('segment_sizes(bigint[])', 'viewer', $$SELECT * FROM segmentation.segment_sizes()$$),
+    ('segment_members(bigint,text,integer)', 'viewer', $$SELECT * FROM segmentation.segment_members(1, '42'::text)$$),
+    ('segment_members(bigint,bigint,integer)', 'viewer', $$SELECT * FROM segmentation.segment_members(1, 42::bigint)$$),
+    ('segment_members(bigint,uuid,integer)', 'viewer',
+     $$SELECT * FROM segmentation.segment_members(1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
+    ('preview(jsonb,timestamp with time zone,integer)', 'viewer', $$SELECT * FROM segmentation.preview('{"minOrders": 1}')$$),
+    ('preview_change(bigint,jsonb,timestamp with time zone,integer)', 'viewer',
+     $$SELECT * FROM segmentation.preview_change(1, '{"minOrders": 1}')$$),
+    ('explain_match(text,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('42'::text, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(bigint,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match(42::bigint, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(uuid,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{"minOrders": 1}'::jsonb)$$),
+    ('explain_match(text,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('42'::text, 1::bigint)$$),
+    ('explain_match(bigint,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match(42::bigint, 1::bigint)$$),
+    ('explain_match(uuid,bigint,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.explain_match('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 1::bigint)$$),
     ('create_segment(text,jsonb,boolean,text)', 'editor',
      $$SELECT segmentation.create_segment('No orders yet', '{"maxOrders": 0}', true, 'made by an editor')$$),
+    ('update_segment(bigint,text,jsonb,text)', 'editor',
+     $$SELECT segmentation.update_segment(3, description => 'edited by ' || current_user)$$),
+    ('delete_segment(bigint)', 'editor', $$SELECT segmentation.delete_segment(
+         segmentation.create_segment('Doomed of ' || current_user, '{}', false))$$),
     ('assign_automatic_segments(text)', 'editor', $$SELECT * FROM segmentation.assign_automatic_segments('42'::text)$$),
     ('assign_automatic_segments(bigint)', 'editor', $$SELECT * FROM segmentation.assign_automatic_segments(42::bigint)$$),
     ('assign_automatic_segments(uuid)', 'editor',
@@ -189,10 +213,38 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT segmentation.remove_manual_segment(42::bigint, 2, 'matrix')$$),
     ('remove_manual_segment(uuid,bigint,text)', 'editor',
      $$SELECT segmentation.remove_manual_segment('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    -- Overrides: called on the manual segment VIP, which they refuse past the
+    -- privilege check (allowed_outcome), so the matrix changes nothing.
+    ('include_customer(text,bigint,text)', 'editor', $$SELECT segmentation.include_customer('42'::text, 2, 'matrix')$$),
+    ('include_customer(bigint,bigint,text)', 'editor', $$SELECT segmentation.include_customer(42::bigint, 2, 'matrix')$$),
+    ('include_customer(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.include_customer('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    ('exclude_customer(text,bigint,text)', 'editor', $$SELECT segmentation.exclude_customer('42'::text, 2, 'matrix')$$),
+    ('exclude_customer(bigint,bigint,text)', 'editor', $$SELECT segmentation.exclude_customer(42::bigint, 2, 'matrix')$$),
+    ('exclude_customer(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.exclude_customer('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
+    ('remove_override(text,bigint,text)', 'editor', $$SELECT segmentation.remove_override('42'::text, 2, 'matrix')$$),
+    ('remove_override(bigint,bigint,text)', 'editor', $$SELECT segmentation.remove_override(42::bigint, 2, 'matrix')$$),
+    ('remove_override(uuid,bigint,text)', 'editor',
+     $$SELECT segmentation.remove_override('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 2, 'matrix')$$),
     ('refresh_all()', 'editor', $$SELECT * FROM segmentation.refresh_all()$$),
     ('refresh_due(timestamp with time zone)', 'editor', $$SELECT * FROM segmentation.refresh_due()$$),
     ('schedule_refresh(text)', 'editor', $$SELECT segmentation.schedule_refresh('*/10 * * * *')$$),
     ('unschedule_refresh()', 'editor', $$SELECT segmentation.unschedule_refresh()$$),
+    -- Online changes: called for a segment that does not exist, so an allowed
+    -- call gets past the privilege check and stops at once (the procedures
+    -- cannot commit inside the matrix's exception block; create_segment_concurrently
+    -- gets that far, and its insert is rolled back).
+    ('segment_change_step(bigint,text)', 'editor', $$SELECT segmentation.segment_change_step(999999, NULL)$$),
+    ('start_segment_change(text,bigint,text,jsonb,text)', 'editor',
+     $$SELECT segmentation.start_segment_change('redefining', 999999, NULL, '{}', NULL)$$),
+    ('complete_segment_change(bigint)', 'editor', $$SELECT segmentation.complete_segment_change(999999)$$),
+    ('finish_segment_change(bigint)', 'editor', $$CALL segmentation.finish_segment_change(999999)$$),
+    ('create_segment_concurrently(text,jsonb,text,bigint)', 'editor',
+     $$CALL segmentation.create_segment_concurrently('Online', '{"minOrders": 1}')$$),
+    ('update_segment_concurrently(bigint,jsonb)', 'editor',
+     $$CALL segmentation.update_segment_concurrently(999999, '{"minOrders": 1}')$$),
+    ('delete_segment_concurrently(bigint)', 'editor', $$CALL segmentation.delete_segment_concurrently(999999)$$),
     -- Tables are named by OID: the roles need no rights on schema shop to be refused.
     ('track_customers(regclass,name,name,name)', 'owner',
      format($$SELECT segmentation.track_customers(%s::oid::regclass, 'id', 'created_at', 'loyalty_level')$$,
@@ -211,6 +263,20 @@ CREATE FUNCTION pg_temp.allowed_outcome(fn text) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN fn = 'schedule_refresh(text)' AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')
                 THEN '55000: segmentation.schedule_refresh() needs the pg_cron extension, which is not installed in this database'
+                WHEN fn = 'create_segment_concurrently(text,jsonb,text,bigint)'
+                THEN '2D000: invalid transaction termination'
+                WHEN fn IN ('segment_change_step(bigint,text)', 'start_segment_change(text,bigint,text,jsonb,text)',
+                            'complete_segment_change(bigint)', 'finish_segment_change(bigint)',
+                            'update_segment_concurrently(bigint,jsonb)', 'delete_segment_concurrently(bigint)')
+                THEN '42704: segment 999999 does not exist'
+                WHEN fn ~ '^(include_customer|exclude_customer|remove_override)\('
+                THEN format('55000: %s customer "%s"%s: segment 2 ("VIP") is manual',
+                            CASE split_part(fn, '(', 1) WHEN 'include_customer' THEN 'cannot include'
+                                 WHEN 'exclude_customer' THEN 'cannot exclude'
+                                 ELSE 'cannot remove the override of segment 2 for' END,
+                            CASE WHEN fn LIKE '%(uuid%' THEN 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' ELSE '42' END,
+                            CASE split_part(fn, '(', 1) WHEN 'include_customer' THEN ' in segment 2'
+                                 WHEN 'exclude_customer' THEN ' from segment 2' ELSE '' END)
                 ELSE 'ok' END
 $$;
 
@@ -246,7 +312,13 @@ INSERT INTO table_access (tbl, operation, statement) VALUES
                                    VALUES ('customers', 'pg_catalog.pg_class'::regclass, 'oid', 'oid')$$),
     ('tracked_tables', 'UPDATE', 'UPDATE segmentation.tracked_tables SET live = false'),
     ('tracked_tables', 'DELETE', 'DELETE FROM segmentation.tracked_tables'),
-    ('tracked_tables', 'TRUNCATE', 'TRUNCATE segmentation.tracked_tables');
+    ('tracked_tables', 'TRUNCATE', 'TRUNCATE segmentation.tracked_tables'),
+    ('overrides', 'SELECT', 'SELECT count(*) FROM segmentation.overrides'),
+    ('overrides', 'INSERT', $$INSERT INTO segmentation.overrides (customer_id, segment_id, included)
+                              VALUES ('user1', 1, true)$$),
+    ('overrides', 'UPDATE', 'UPDATE segmentation.overrides SET included = false'),
+    ('overrides', 'DELETE', 'DELETE FROM segmentation.overrides'),
+    ('overrides', 'TRUNCATE', 'TRUNCATE segmentation.overrides');
 
 CREATE TEMPORARY TABLE roles (ord int, who name, label text, rank int);
 INSERT INTO roles VALUES
@@ -277,7 +349,8 @@ BEGIN
             expected := CASE
                 WHEN r.who = 'segmentation_trust_nobody' THEN '42501: permission denied for schema segmentation'
                 WHEN r.rank >= needed THEN pg_temp.allowed_outcome(a.fn)
-                ELSE '42501: permission denied for function ' || split_part(a.fn, '(', 1) END;
+                ELSE '42501: permission denied for ' || CASE WHEN a.call LIKE 'CALL %' THEN 'procedure ' ELSE 'function ' END
+                     || split_part(a.fn, '(', 1) END;
             RETURN NEXT is(pg_temp.try_as(r.who, a.call), expected,
                            format('%s: %s %s', r.label, a.fn,
                                   CASE WHEN expected LIKE '42501%' THEN 'is refused' ELSE 'is allowed' END));

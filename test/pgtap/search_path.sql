@@ -18,7 +18,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(39);
+SELECT plan(41);
 
 ------------------------------------------------------------------------------
 -- The catalog: pinned search paths, nothing for PUBLIC
@@ -33,11 +33,22 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT ok((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'segmentation'::regnamespace AND p.prosecdef) >= 30,
           'and there are SECURITY DEFINER functions to check');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
-                WHERE p.pronamespace = 'segmentation'::regnamespace AND l.lanname <> 'c'
+                WHERE p.pronamespace = 'segmentation'::regnamespace AND l.lanname <> 'c' AND p.prokind <> 'p'
                   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
                 ORDER BY 1),
           '{}'::text[],
           'every function written in SQL or PL/pgSQL pins its search_path, SECURITY DEFINER or not');
+-- Procedures that commit (the online changes) cannot have a SET clause nor be
+-- SECURITY DEFINER (PostgreSQL forbids transaction control in either): they
+-- run with the caller's rights and search_path, name everything with its
+-- schema, and do their work through SECURITY DEFINER functions, checked above.
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                WHERE p.pronamespace = 'segmentation'::regnamespace AND p.prokind = 'p' AND (p.prosecdef OR p.proconfig IS NOT NULL)
+                ORDER BY 1),
+          '{}'::text[],
+          'the procedures run with the caller''s rights');
+SELECT ok((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'segmentation'::regnamespace AND p.prokind = 'p') >= 4,
+          'and there are procedures to check');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'segmentation'::regnamespace
                   AND has_function_privilege('public', p.oid, 'EXECUTE')

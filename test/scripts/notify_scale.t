@@ -2,7 +2,8 @@
 # NOTIFY segmentation_changed for big transactions, seen by a real LISTEN
 # client: up to segmentation.notify_customer_limit changed customers, one
 # notification per customer as always; above it, one summary per changed
-# segment with exact counts, savepoint rollbacks and two-phase commit included.
+# segment with exact counts, savepoint rollbacks and two-phase commit included;
+# online segment changes send summaries only.
 use strict;
 use warnings;
 use DBI;
@@ -132,6 +133,20 @@ SKIP: {
     $writer->do(q{COMMIT PREPARED 'scale'});
     is_deeply(received(3), [summary($big, 0, 30)], 'COMMIT PREPARED sends the summary');
 }
+
+# ---- online segment changes -----------------------------------------------------
+
+# Each step of an online change (README "Changing segments online") sends one
+# summary per segment it moved anyone in, however few: a million customers
+# make a hundred steps, never a million notifications.
+my ($buyers) = $writer->selectrow_array("SELECT count(*) FROM segmentation.assignments WHERE segment_id = $buyer");
+ok($buyers > 0, "$buyers buyers");
+$writer->do(qq{CALL segmentation.update_segment_concurrently($buyer, '{"minOrders": 1000}')});
+is_deeply(received(3), [summary($buyer, 0, $buyers)], 'an online redefinition sends a summary, not one per customer');
+my ($everyone) = $writer->selectrow_array(q{CALL segmentation.create_segment_concurrently('Everyone', '{}')});
+is_deeply(received(3), [summary($everyone, 60, 0)], 'an online creation too');
+$writer->do(qq{CALL segmentation.delete_segment_concurrently($everyone)});
+is_deeply(received(3), [summary($everyone, 0, 60)], 'and an online deletion');
 
 is(drift(), 0, 'no drift');
 

@@ -47,10 +47,12 @@ $db->do($_) for (
 );
 is($db->selectrow_array(q{SELECT extversion FROM pg_extension WHERE extname = 'segmentation'}), '1.0', 'installed at 1.0');
 
-# Everything the extension stores, as one digest.
+# Everything the extension stores, as one digest (the columns of 1.0: newer
+# versions may add some).
 my $rows_sql = q{
     SELECT md5(string_agg(t, E'\n' ORDER BY t)) FROM (
-        SELECT 'segment ' || s::text FROM segmentation.segments s
+        SELECT 'segment ' || row(s.id, s.name, s.description, s.criteria, s.is_automatic, s.created_at,
+                                 s.updated_at)::text FROM segmentation.segments s
         UNION ALL SELECT 'assignment ' || a::text FROM segmentation.assignments a
         UNION ALL SELECT 'log ' || l::text FROM segmentation.assignment_log l
         UNION ALL SELECT 'metrics ' || row(m.customer_id, m.lifetime_value, m.order_count, m.first_order_at,

@@ -67,10 +67,13 @@ const Catalog& base_catalog() {
     get_atttypetypmodcoll(c.customer_metrics, key_column, &c.key_type, &c.key_typmod, &c.key_collation);
     c.key_array_type = get_array_type(c.key_type);
     get_typlenbyval(c.key_type, &c.key_length, &c.key_by_value);
+    c.online_changes = get_attnum(c.segments, "pending_change") != InvalidAttrNumber;
     cached = c;
     cached_valid = true;
     return cached;
 }
+
+Oid overrides_relation() { return get_relname_relid("overrides", catalog().schema); }
 
 bool restoring_from_dump() {
     return !check_function_bodies && compat::pg_class_ownercheck(catalog().segments, GetOuterUserId());

@@ -23,6 +23,9 @@ struct Catalog {
     Oid key_array_type;
     int16 key_length;
     bool key_by_value;
+    // segments has the columns of online changes (pending_change): false in
+    // a database still at 1.0, which runs this library until it is updated.
+    bool online_changes;
 };
 
 // The current catalog, looked up once and again after any change to the
@@ -31,6 +34,11 @@ struct Catalog {
 // shards of that scope; base_catalog() is the catalog without it.
 SEGMENTATION_PG_CONTEXT const Catalog& catalog();
 SEGMENTATION_PG_CONTEXT const Catalog& base_catalog();
+
+// segmentation.overrides (1.1), or InvalidOid in a database still at 1.0
+// (it runs this library until ALTER EXTENSION UPDATE). Looked up each time:
+// a syscache lookup.
+SEGMENTATION_PG_CONTEXT Oid overrides_relation();
 
 // The OID of segmentation.tracked_tables, or InvalidOid when the extension
 // is not installed (for invalidation callbacks, which must not fail).

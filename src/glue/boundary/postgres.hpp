@@ -7,9 +7,11 @@
 #include "core/criteria.hpp"
 #include "core/customer.hpp"
 #include "core/exact.hpp"
+#include "core/explain.hpp"
 #include "core/json.hpp"
 #include "core/matcher.hpp"
 #include "core/membership.hpp"
+#include "core/references.hpp"
 
 extern "C" {
 #include "postgres.h"

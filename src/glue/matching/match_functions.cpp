@@ -8,10 +8,26 @@
 #include "glue/matching/match_cache.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/evaluation.hpp"
 #include "glue/membership/segment_cache.hpp"
+
+#include <algorithm>
 
 using namespace segmentation;
 using namespace segmentation::glue;
+
+namespace {
+
+// inSegment / notInSegment need the customer's memberships, which a metrics
+// row does not carry.
+void refuse_membership_on_rows(const Matcher& matcher) {
+    if (matcher.uses_membership())
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "inSegment and notInSegment cannot be matched against a customer_metrics row", "",
+                    "Use segmentation.segment_match(customer id, criteria), which reads the customer's segments.");
+}
+
+}  // namespace
 
 // segmentation.check_criteria(jsonb): true, or the error naming the problem.
 SEGMENTATION_FUNCTION(segmentation_check_criteria) {
@@ -24,6 +40,7 @@ SEGMENTATION_FUNCTION(segmentation_check_criteria) {
 SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
     require_argument(fcinfo, 0, "customer");
     const Matcher& matcher = criteria_argument(fcinfo, 1);
+    refuse_membership_on_rows(matcher);
     TimestampTz as_of = as_of_argument(fcinfo, 2);
     Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
     PG_RETURN_BOOL(matcher.matches(customer, as_of));
@@ -35,6 +52,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
 // spares the executor a copy of the whole row per call.
 SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
     const Matcher& matcher = criteria_argument(fcinfo, 5);
+    refuse_membership_on_rows(matcher);
     TimestampTz as_of = as_of_argument(fcinfo, 6);
     PG_RETURN_BOOL(matcher.matches(match_cache(fcinfo).customer(fcinfo, 0, as_of)));
 }
@@ -52,10 +70,15 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
     require_argument(fcinfo, 7, "criteria");
     TimestampTz as_of = as_of_argument(fcinfo, 10);
     MatchCache& cache = match_cache(fcinfo);
-    if (!planner_made_call(fcinfo)) PG_RETURN_BOOL(cache.criteria(fcinfo, 7).matches(cache.customer(fcinfo, 2, as_of)));
+    if (!planner_made_call(fcinfo)) {
+        const Matcher& matcher = cache.criteria(fcinfo, 7);
+        refuse_membership_on_rows(matcher);
+        PG_RETURN_BOOL(matcher.matches(cache.customer(fcinfo, 2, as_of)));
+    }
     const Matcher& matcher = cache.criteria_of_row(
         fcinfo, 7,
         RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
+    refuse_membership_on_rows(matcher);
     const detail::Facts& customer = cache.customer_of_row(
         fcinfo, 2,
         RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))),
@@ -83,7 +106,25 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
     spi::connect();
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
-    bool result = matcher.matches(customer, as_of);
+    bool result;
+    if (matcher.uses_membership()) {
+        // The customer's segments at as_of: automatic ones evaluated (in the
+        // order of their references, with overrides), manual ones as assigned.
+        std::shared_ptr<const SegmentSet> segments = automatic_segments();
+        MembershipContext context = read_membership_context(key, segments->has_overrides());
+        for (int64 referenced : matcher.references())
+            if (!segments->contains(referenced) && !segment_exists(referenced))
+                throw Error(ERRCODE_UNDEFINED_OBJECT, "cannot match customer \"" + key_text(key) +
+                                                          "\": criteria refer to segment " +
+                                                          std::to_string(referenced) + ", which does not exist");
+        std::vector<int64> members;
+        segments->evaluate(customer, as_of, members, context);
+        members.insert(members.end(), context.manual.begin(), context.manual.end());
+        std::sort(members.begin(), members.end());
+        result = matcher.matches(customer, as_of, MemberList(std::move(members)));
+    } else {
+        result = matcher.matches(customer, as_of);
+    }
     spi::finish();
     PG_RETURN_BOOL(result);
 }

@@ -402,6 +402,8 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         } catch (const CriteriaError&) {
             PG_RETURN_POINTER(nullptr);  // left alone: the call reports the error when it runs
         }
+        // inSegment / notInSegment: not over a row; the call reports it when it runs.
+        if (!referenced_segments(parsed).empty()) PG_RETURN_POINTER(nullptr);
         if (condition_count(parsed) <= kMaxInlinedConditions) {
             Expr* inlined = pg::call([&] { return builder.level(parsed); });
             if (builder.representable) return PointerGetDatum(inlined);

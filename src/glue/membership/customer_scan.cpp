@@ -2,6 +2,7 @@
 
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/spi.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -64,22 +65,38 @@ SEGMENTATION_PG_CONTEXT bool read_assignment(Handles& h) {
     return false;
 }
 
-// PG-style, in the scan's context: the automatic segments of `key`, skipping assignments of keys
-// before it (orphans, which verify() reports).
-SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<int64>& segments) {
+// PG-style, in the scan's context: the automatic and the manual segments of `key`, skipping
+// assignments of keys before it (orphans, which verify() reports).
+SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<int64>& segments,
+                                           std::vector<int64>& manual) {
     for (;;) {
         if (!h.pending && !read_assignment(h)) return;
         int order = DatumGetInt32(FunctionCall2Coll(h.compare, h.collation, h.pending_key, key));
         if (order > 0) return;  // belongs to a later customer
-        if (order == 0 && h.pending_automatic) segments.push_back(h.pending_segment);
+        if (order == 0) (h.pending_automatic ? segments : manual).push_back(h.pending_segment);
         h.pending = false;
     }
 }
 
+// PG-style: restarts `scan` of `index` at the first key after `after`, or at
+// the start.
+SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after) {
+    if (from_start) {
+        index_rescan(scan, nullptr, 0, nullptr, 0);
+        return;
+    }
+    ScanKeyData key;
+    Oid type = index->rd_opcintype[0];
+    Oid greater = get_opfamily_member(index->rd_opfamily[0], type, type, BTGreaterStrategyNumber);
+    ScanKeyInit(&key, 1, BTGreaterStrategyNumber, get_opcode(greater), after);
+    key.sk_collation = index->rd_indcollation[0];
+    index_rescan(scan, &key, 1, nullptr, 0);
+}
+
 }  // namespace
 
-void CustomerScan::open() {
-    handles_ = pg::call([] {
+void CustomerScan::open_at(bool from_start, Datum after) {
+    handles_ = pg::call([&] {
         const Catalog& c = catalog();
         MemoryContext context =
             AllocSetContextCreate(CurrentMemoryContext, "segmentation customer scan", ALLOCSET_DEFAULT_SIZES);
@@ -93,11 +110,12 @@ void CustomerScan::open() {
         h->assignments_key = index_open(compat::RelationGetPrimaryKeyIndex(h->assignments), AccessShareLock);
         if (IndexRelationGetNumberOfAttributes(h->assignments_key) != 3)
             elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
-        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, 0, 0);
-        index_rescan(h->metrics_scan, nullptr, 0, nullptr, 0);
-        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, 0, 0);
+        int keys = from_start ? 0 : 1;
+        h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, keys, 0);
+        start_scan(h->metrics_scan, h->metrics_key, from_start, after);
+        h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, keys, 0);
         h->assignments_scan->xs_want_itup = true;
-        index_rescan(h->assignments_scan, nullptr, 0, nullptr, 0);
+        start_scan(h->assignments_scan, h->assignments_key, from_start, after);
         h->metrics_slot = table_slot_create(h->metrics, nullptr);
         h->heap_slot = table_slot_create(h->assignments, nullptr);
         h->visibility = InvalidBuffer;
@@ -136,8 +154,9 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);
             state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
             state.current.clear();
+            state.context = MembershipContext{};  // overrides: see CustomerScan's comment
             MemoryContextSwitchTo(h.context);
-            read_segments(h, state.key, state.current);
+            read_segments(h, state.key, state.current, state.context.manual);
             ++n;
         }
         MemoryContextSwitchTo(batch_context);
@@ -164,6 +183,37 @@ void CustomerScan::close() {
         UnregisterSnapshot(h->snapshot);
         MemoryContextDelete(h->context);  // h included
     });
+}
+
+namespace {
+
+// PG-style: the bytes that identify a key (keys of every storage type compare by their bytes).
+SEGMENTATION_PG_CONTEXT std::pair<const char*, std::size_t> key_span(Datum key) {
+    const Catalog& c = catalog();
+    if (c.key_by_value) return {reinterpret_cast<const char*>(&key), sizeof(Datum)};
+    if (c.key_length > 0)
+        return {static_cast<const char*>(DatumGetPointer(key)), static_cast<std::size_t>(c.key_length)};
+    auto* text = reinterpret_cast<struct varlena*>(DatumGetPointer(key));
+    if (VARATT_IS_EXTENDED(text)) text = pg_detoast_datum_packed(text);
+    return {VARDATA_ANY(text), VARSIZE_ANY_EXHDR(text)};
+}
+
+}  // namespace
+
+void OverriddenCustomers::load(bool any) {
+    keys_.clear();
+    if (!any) return;
+    uint64 rows = spi::run_once("SELECT DISTINCT customer_id FROM segmentation.overrides", true);
+    for (uint64 row = 0; row < rows; ++row) {
+        auto span = pg::call([&] { return key_span(spi::column(row, 1)); });
+        keys_.emplace(span.first, span.second);
+    }
+}
+
+bool OverriddenCustomers::contains(Datum key) const {
+    if (keys_.empty()) return false;
+    auto span = pg::call([&] { return key_span(key); });
+    return keys_.count(std::string(span.first, span.second)) > 0;
 }
 
 }  // namespace segmentation::glue

@@ -5,17 +5,24 @@
 // is held beyond a batch; writers lock and re-read the customers they change.
 #pragma once
 
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "glue/membership/evaluation.hpp"
 
 namespace segmentation::glue {
 
+// A state's context has the customer's manual segments, not its overrides:
+// callers re-read customers that have some (OverriddenCustomers).
 class CustomerScan {
 public:
-    // Opens both scans with a snapshot taken now. PostgreSQL resources are
-    // released by close(), or by the transaction's abort after an error.
-    void open();
+    // Opens both scans with a snapshot taken now, at the first customer
+    // (open) or at the first after `key` (open_after; a key of the storage
+    // type). PostgreSQL resources are released by close(), or by the
+    // transaction's abort after an error.
+    void open() { open_at(true, (Datum)0); }
+    void open_after(Datum key) { open_at(false, key); }
     // Appends up to `limit` customers to `batch`; keys and loyalty levels are
     // copied into the current memory context. Returns how many it appended
     // (zero at the end).
@@ -25,7 +32,20 @@ public:
     struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
 
 private:
+    void open_at(bool from_start, Datum after);
     Handles* handles_ = nullptr;  // palloc'd
+};
+
+// The customers that have an override (segmentation.overrides), read once
+// for a bulk pass; few, as overrides are made by hand.
+class OverriddenCustomers {
+public:
+    // Reads them when `any` (SegmentSet::has_overrides()). Needs SPI.
+    void load(bool any);
+    bool contains(Datum key) const;
+
+private:
+    std::unordered_set<std::string> keys_;  // key bytes
 };
 
 }  // namespace segmentation::glue

@@ -13,8 +13,16 @@
 namespace segmentation::glue {
 
 // Why membership changed, as recorded in assignment_log.cause.
-enum class Cause { Order, Customer, Definition, Time, Refresh, Manual };
+enum class Cause { Order, Customer, Definition, Time, Refresh, Manual, Override };
 const char* cause_name(Cause cause);
+
+// Who made a change by hand, for the log rows of the automatic changes it
+// causes (a manual assignment cascading through inSegment, an override).
+struct Attribution {
+    Datum actor;   // text
+    Datum reason;  // text, unless reason_null
+    bool reason_null;
+};
 
 struct Change {
     Datum customer;  // a key of the key type
@@ -30,24 +38,44 @@ struct Scope {
     bool covers(int64 segment) const;
 };
 
-// A customer as stored: metrics, automatic segments, due time.
+// A customer as stored: metrics, automatic segments, due time, and what
+// else decides its membership (manual segments, overrides).
 struct CustomerState {
     Datum key;
     Customer customer;
     std::optional<TimestampTz> reevaluate_at;
     std::vector<int64> current;  // automatic segments it is in, ascending
+    MembershipContext context;   // manual segments and overrides
 };
 
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
-#define SEGMENTATION_STATE_COLUMNS                               \
-    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                \
-    ", m.reevaluate_at, "                                        \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a " \
-    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id)"
+#define SEGMENTATION_STATE_COLUMNS                                                          \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                                           \
+    ", m.reevaluate_at, "                                                                   \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
+    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id), " \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
+    "      WHERE a.customer_id = m.customer_id AND NOT a.is_automatic ORDER BY a.segment_id)"
 
-// Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS).
-void read_customer_state(uint64 row, CustomerState& state);
+// The same followed by the customer's overrides (included, then excluded),
+// for when some customer has one (SegmentSet::has_overrides(); the table is
+// new in 1.1).
+#define SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES                                       \
+    SEGMENTATION_STATE_COLUMNS                                                          \
+    ", "                                                                                \
+    "ARRAY(SELECT o.segment_id FROM segmentation.overrides o "                          \
+    "      WHERE o.customer_id = m.customer_id AND o.included ORDER BY o.segment_id), " \
+    "ARRAY(SELECT o.segment_id FROM segmentation.overrides o "                          \
+    "      WHERE o.customer_id = m.customer_id AND NOT o.included ORDER BY o.segment_id)"
+
+// Decodes row `row` of SPI_tuptable (selected with SEGMENTATION_STATE_COLUMNS,
+// or with SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES when `with_overrides`).
+void read_customer_state(uint64 row, CustomerState& state, bool with_overrides = false);
+
+// A customer's manual segments and overrides (when `with_overrides`), read
+// now. Needs SPI.
+MembershipContext read_membership_context(Datum key, bool with_overrides);
 
 struct Evaluation {
     bool membership_changed = false;
@@ -61,7 +89,8 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
 
 // Writes automatic changes: assignments, log rows and notifications. Returns
 // the changes that took effect (a concurrent writer may have made some).
-std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause);
+std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause,
+                                            const Attribution* by = nullptr);
 
 // Locks customers' metrics rows in key order, for changing their metrics
 // (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
@@ -74,6 +103,6 @@ void lock_customers(const std::vector<Datum>& keys, bool for_removal = false);
 // order) so concurrent evaluations of one customer serialize; unknown keys
 // are skipped. Returns the changes that took effect. Needs SPI.
 std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
-                                       const Scope& scope = {});
+                                       const Scope& scope = {}, const Attribution* by = nullptr);
 
 }  // namespace segmentation::glue

@@ -432,6 +432,10 @@ void remember_change(Datum customer_key, int64 segment, bool added) {
     if (changed_customers.size() > limit || events.size() > limit * kEventsPerCustomerLimit) switch_to_summary();
 }
 
+void summarize_changes() {
+    if (!summary_mode) switch_to_summary();
+}
+
 void register_notify_callbacks() {
     RegisterXactCallback(at_transaction_event, nullptr);
     previous_utility_hook = ProcessUtility_hook;

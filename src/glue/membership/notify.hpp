@@ -15,6 +15,11 @@ constexpr const char* kNotifyChannel = "segmentation_changed";
 // Records one membership change of the current (sub)transaction.
 void remember_change(Datum customer_key, int64 segment, bool added);
 
+// Switches the current transaction to summaries now, whatever the number of
+// customers: each step of an online segment change sends one summary per
+// segment it moved anyone in, never per-customer events.
+void summarize_changes();
+
 SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 
 // The segmentation.notify setting: off skips notifications (bulk loads).

@@ -18,6 +18,8 @@ constexpr std::size_t kBatchSize = 10000;
 RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     RefreshTotals totals;
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
     CustomerScan scan;
     scan.open();
     std::vector<CustomerState> batch;
@@ -36,7 +38,9 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
             if (i % 256 == 0) poll_interrupts();
             unused.clear();
             Evaluation e = evaluate_state(batch[i], *segments, as_of, scope, unused);
-            if (e.membership_changed || e.due_changed) stale.push_back(batch[i].key);
+            // The scan does not read overrides: customers with some are read again, with them.
+            if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key))
+                stale.push_back(batch[i].key);
         }
         totals.customers += static_cast<int64>(batch.size());
         // Only customers that need a write are locked, read again and written.

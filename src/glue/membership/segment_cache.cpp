@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
 namespace {
@@ -58,11 +59,19 @@ void lock_definitions(LOCKMODE mode) {
 struct StoredSegment {
     int64 id;
     std::string name;
-    std::string criteria;  // jsonb's text
+    std::string criteria;  // jsonb's text: the criteria in force
+    bool automatic;
+    bool frozen;  // being deleted online
 };
 
-// The automatic segments' row versions (ids ascending), and with `rows` their
-// contents, as the latest snapshot sees them.
+// PG-style: a jsonb datum's text.
+SEGMENTATION_PG_CONTEXT char* jsonb_text(Datum value) {
+    return JsonbToCString(nullptr, &DatumGetJsonbP(value)->root, VARSIZE_ANY(DatumGetPointer(value)));
+}
+
+// The segments' row versions (ids ascending), and with `rows` their
+// contents, as the latest snapshot sees them. Manual segments count too:
+// criteria may refer to them.
 std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
     std::vector<std::pair<int64, RowVersion>> versions;
     pg::call([&] {
@@ -73,22 +82,32 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
         AttrNumber name_column = get_attnum(c.segments, "name");
         AttrNumber criteria_column = get_attnum(c.segments, "criteria");
         AttrNumber automatic_column = get_attnum(c.segments, "is_automatic");
+        AttrNumber change_column = get_attnum(c.segments, "pending_change");
+        AttrNumber pending_criteria_column = get_attnum(c.segments, "pending_criteria");
         Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
         TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
         HeapTuple tuple;
         while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
             bool null;
-            Datum automatic = heap_getattr(tuple, automatic_column, desc, &null);
-            if (null || !DatumGetBool(automatic)) continue;
+            Datum automatic_datum = heap_getattr(tuple, automatic_column, desc, &null);
+            bool automatic = !null && DatumGetBool(automatic_datum);
             int64 id = DatumGetInt64(heap_getattr(tuple, id_column, desc, &null));
             versions.emplace_back(id, RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
             if (rows == nullptr) continue;
             char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
-            Datum criteria = heap_getattr(tuple, criteria_column, desc, &null);
-            char* text =
-                null ? pstrdup("{}")
-                     : JsonbToCString(nullptr, &DatumGetJsonbP(criteria)->root, VARSIZE_ANY(DatumGetPointer(criteria)));
-            rows->push_back(StoredSegment{id, name, text});
+            // An online change in progress (segmentation.update_segment_concurrently
+            // and friends) puts its new criteria in force, or freezes a
+            // segment being deleted. A library newer than the installed SQL
+            // may find no such columns.
+            bool change_null = true;
+            Datum change =
+                change_column == InvalidAttrNumber ? (Datum)0 : heap_getattr(tuple, change_column, desc, &change_null);
+            const char* pending = change_null ? "" : TextDatumGetCString(change);
+            Datum criteria = strcmp(pending, "redefining") == 0
+                                 ? heap_getattr(tuple, pending_criteria_column, desc, &null)
+                                 : heap_getattr(tuple, criteria_column, desc, &null);
+            char* text = null ? pstrdup("{}") : jsonb_text(criteria);
+            rows->push_back(StoredSegment{id, name, text, automatic, strcmp(pending, "deleting") == 0});
         }
         table_endscan(scan);
         UnregisterSnapshot(snapshot);
@@ -120,7 +139,93 @@ bool still_current() {
     return true;
 }
 
+std::string segment_label(const StoredSegment& segment) {
+    return std::to_string(segment.id) + " (\"" + segment.name + "\")";
+}
+
+const StoredSegment* find_stored(const std::vector<StoredSegment>& rows, int64 id) {
+    auto it = std::lower_bound(rows.begin(), rows.end(), id, [](const StoredSegment& s, int64 v) { return s.id < v; });
+    return it != rows.end() && it->id == id ? &*it : nullptr;
+}
+
+Criteria stored_criteria(const StoredSegment& segment) {
+    try {
+        return parse_criteria(segment.criteria);
+    } catch (const CriteriaError& e) {
+        // Only possible if the table was changed around its CHECK constraint.
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "segment " + segment_label(segment) + " has invalid criteria: " + e.what(), "",
+                    "Correct or delete the segment; until then no automatic segment can be evaluated.");
+    }
+}
+
+// ---- references between segments (inSegment, notInSegment) -------------------
+
+// 42704 when an automatic segment refers to a segment that does not exist.
+void check_references_exist(const StoredSegment& segment, const Criteria& criteria,
+                            const std::vector<StoredSegment>& rows) {
+    for (int64 referenced : referenced_segments(criteria))
+        if (find_stored(rows, referenced) == nullptr)
+            throw Error(ERRCODE_UNDEFINED_OBJECT,
+                        "segment " + segment_label(segment) + ": " + reference_path(criteria, referenced) +
+                            " refers to segment " + std::to_string(referenced) + ", which does not exist",
+                        "", "inSegment and notInSegment name existing segments by id.");
+}
+
+// 22023 naming the cycle: segment 3 ("A") -> 5 ("B") -> 3 ("A").
+[[noreturn]] void refuse_cycle(const ReferenceCycle& cycle, const std::vector<StoredSegment>& rows) {
+    std::string path;
+    for (int64 id : cycle.cycle()) {
+        if (!path.empty()) path += " -> ";
+        const StoredSegment* segment = find_stored(rows, id);
+        path += segment != nullptr ? segment_label(*segment) : std::to_string(id);
+    }
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "segment criteria refer to each other in a cycle: " + path,
+                "Each segment is evaluated after the segments its inSegment and notInSegment name.",
+                "Remove one of these references.");
+}
+
+// Whether segmentation.overrides has any row (the latest snapshot).
+bool any_override() {
+    return pg::call([] {
+        Oid overrides = overrides_relation();
+        if (!OidIsValid(overrides)) return false;
+        Relation relation = table_open(overrides, AccessShareLock);
+        Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+        TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
+        bool found = heap_getnext(scan, ForwardScanDirection) != nullptr;
+        table_endscan(scan);
+        UnregisterSnapshot(snapshot);
+        table_close(relation, AccessShareLock);
+        return found;
+    });
+}
+
 }  // namespace
+
+bool segment_exists(int64 id) {
+    static const spi::Statement kSegmentExists = {"SELECT 1 FROM segmentation.segments WHERE id = $1", 1, {INT8OID}};
+    return spi::run(kSegmentExists, {Int64GetDatum(id)}, nullptr, true) > 0;
+}
+
+std::vector<std::string> segments_referring_to(const std::vector<int64>& segments, int64& referenced) {
+    std::vector<StoredSegment> rows;
+    scan_segments(&rows);
+    std::vector<std::string> found;
+    for (int64 target : segments) {
+        for (const StoredSegment& segment : rows) {
+            if (!segment.automatic) continue;
+            std::vector<int64> references = referenced_segments(stored_criteria(segment));
+            if (std::binary_search(references.begin(), references.end(), target))
+                found.push_back(segment_label(segment));
+        }
+        if (!found.empty()) {
+            referenced = target;
+            return found;
+        }
+    }
+    return found;
+}
 
 std::shared_ptr<const SegmentSet> automatic_segments() {
     lock_definitions(AccessShareLock);
@@ -130,16 +235,21 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
     std::vector<RowVersion> versions = scan_segments(&rows);
     auto set = std::make_shared<SegmentSet>();
     for (const StoredSegment& segment : rows) {
-        try {
-            set->add(segment.id, Matcher(parse_criteria(segment.criteria)));
-        } catch (const CriteriaError& e) {
-            // Only possible if the table was changed around its CHECK constraint.
-            throw Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                        "segment " + std::to_string(segment.id) + " (\"" + segment.name +
-                            "\") has invalid criteria: " + e.what(),
-                        "", "Correct or delete the segment; until then no automatic segment can be evaluated.");
+        if (!segment.automatic) continue;
+        if (segment.frozen) {
+            set->freeze(segment.id);
+            continue;
         }
+        Criteria criteria = stored_criteria(segment);
+        check_references_exist(segment, criteria, rows);
+        set->add(segment.id, Matcher(criteria));
     }
+    try {
+        set->order_by_references();
+    } catch (const ReferenceCycle& cycle) {
+        refuse_cycle(cycle, rows);
+    }
+    set->set_has_overrides(any_override());
     compiled_from = std::move(versions);
     checked_in = current_statement();
     compiled = std::move(set);

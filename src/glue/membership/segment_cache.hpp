@@ -10,17 +10,29 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/matcher.hpp"
 #include "glue/boundary/guard.hpp"
 
 namespace segmentation::glue {
 
-// The compiled automatic segments, ids ascending. Takes the definitions lock
+// The compiled automatic segments, in the order of their references
+// (inSegment, notInSegment). Building them refuses references to segments
+// that do not exist (42704) and cycles (22023). Takes the definitions lock
 // in share mode first (held to the end of the transaction). Callers keep the
 // pointer for as long as they use the set: an invalidation may replace the
 // cached one at any statement boundary.
 std::shared_ptr<const SegmentSet> automatic_segments();
+
+// The automatic segments (as "3 (\"Name\")") whose criteria refer to one
+// of `segments`, as the latest snapshot sees them: those referring to the
+// first of `segments` that has any, which is stored in `referenced`.
+std::vector<std::string> segments_referring_to(const std::vector<int64>& segments, int64& referenced);
+
+// Whether segment `id` exists (manual or automatic). Needs SPI.
+bool segment_exists(int64 id);
 
 // Takes the definitions lock in share mode (evaluators; automatic_segments()
 // does it too) or in exclusive mode (editors of segments). Every path that

@@ -18,14 +18,13 @@
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/segments/actor.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/configuration.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
 using spi::kKeyType;
-
-char* segmentation_actor_setting = nullptr;  // the segmentation.actor GUC
 
 namespace {
 
@@ -38,6 +37,10 @@ const spi::Statement kReadCustomer = {"SELECT " SEGMENTATION_STATE_COLUMNS
                                       " FROM segmentation.customer_metrics m WHERE m.customer_id = $1",
                                       1,
                                       {kKeyType}};
+const spi::Statement kReadCustomerWithOverrides = {"SELECT " SEGMENTATION_STATE_COLUMNS_WITH_OVERRIDES
+                                                   " FROM segmentation.customer_metrics m WHERE m.customer_id = $1",
+                                                   1,
+                                                   {kKeyType}};
 
 const spi::Statement kLockSegment = {
     "SELECT name, is_automatic FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
@@ -67,16 +70,21 @@ const spi::Statement kCustomerSegments = {
     1,
     {kKeyType}};
 
-// Who is acting: the segmentation.actor setting when the application sets
-// it (SET LOCAL segmentation.actor = 'alice@example.com'), otherwise the
-// role the session acts as (outside any SECURITY DEFINER function).
-Datum actor() {
-    return pg::call([] {
-        if (segmentation_actor_setting != nullptr && segmentation_actor_setting[0] != '\0')
-            return CStringGetTextDatum(segmentation_actor_setting);
-        return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-    });
-}
+// 1.1: the override column; an excluded customer's segment is listed too,
+// with override 'excluded' and no assigned_at (it is not a membership).
+const spi::Statement kCustomerSegmentsWithOverrides = {
+    "SELECT a.segment_id, s.name, s.criteria, a.is_automatic, a.assigned_at, a.assigned_by, "
+    "       CASE WHEN o.included THEN 'included' END "
+    "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
+    "LEFT JOIN segmentation.overrides o ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id "
+    "WHERE a.customer_id = $1 "
+    "UNION ALL "
+    "SELECT o.segment_id, s.name, s.criteria, true, NULL, NULL, 'excluded' "
+    "FROM segmentation.overrides o JOIN segmentation.segments s ON s.id = o.segment_id "
+    "WHERE o.customer_id = $1 AND NOT o.included "
+    "ORDER BY 2, 1",
+    1,
+    {kKeyType}};
 
 // Locks the customer's metrics row against deletion. Under READ COMMITTED the
 // lookup may have waited for a transaction that deleted the customer and
@@ -104,6 +112,117 @@ void require_manual_segment(int64 segment, const std::string& doing) {
                     "Only manual segments can be assigned or removed by hand.");
 }
 
+// After a manual change of `segment` for the customer, in the same
+// statement: the automatic segments whose criteria refer to it (inSegment,
+// notInSegment), directly or through others, are evaluated again.
+void cascade_manual_change(const SegmentSet& segments, Datum key, int64 segment, const Attribution& by) {
+    Scope scope;
+    scope.segments = segments.dependents({segment});
+    if (scope.segments.empty()) return;
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    evaluate_customers({key}, now, Cause::Manual, scope, &by);
+}
+
+// ---- overrides of automatic segments -----------------------------------------
+
+enum class OverrideChange { Include, Exclude, Remove };
+
+const spi::Statement kLockCustomerForOverride = {
+    "SELECT 1 FROM segmentation.customer_metrics WHERE customer_id = $1 FOR NO KEY UPDATE", 1, {kKeyType}};
+
+// Makes or changes the override (true when it did) and logs it.
+const spi::Statement kSetOverride = {
+    "WITH made AS ("
+    "  INSERT INTO segmentation.overrides AS o (customer_id, segment_id, included, actor, reason, created_at) "
+    "  VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (customer_id, segment_id) DO UPDATE "
+    "  SET included = excluded.included, actor = excluded.actor, reason = excluded.reason, "
+    "      created_at = excluded.created_at "
+    "  WHERE o.included <> excluded.included RETURNING 1) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
+    "SELECT $1, $2, CASE WHEN $3 THEN 'included' ELSE 'excluded' END, true, 'override', $4, $5 FROM made "
+    "RETURNING 1",
+    5,
+    {kKeyType, INT8OID, BOOLOID, TEXTOID, TEXTOID}};
+
+const spi::Statement kRemoveOverride = {
+    "WITH gone AS (DELETE FROM segmentation.overrides WHERE customer_id = $1 AND segment_id = $2 RETURNING 1) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
+    "SELECT $1, $2, 'override_removed', true, 'override', $3, $4 FROM gone RETURNING 1",
+    4,
+    {kKeyType, INT8OID, TEXTOID, TEXTOID}};
+
+std::string override_doing(OverrideChange change, int64 segment, Datum key) {
+    std::string customer = "customer \"" + key_text(key) + "\"";
+    std::string id = "segment " + std::to_string(segment);
+    switch (change) {
+        case OverrideChange::Include: return "cannot include " + customer + " in " + id;
+        case OverrideChange::Exclude: return "cannot exclude " + customer + " from " + id;
+        case OverrideChange::Remove: break;
+    }
+    return "cannot remove the override of " + id + " for " + customer;
+}
+
+// The automatic segment `segment`, locked against deletion.
+void require_automatic_segment(int64 segment, const std::string& doing) {
+    if (spi::run(kLockSegment, {Int64GetDatum(segment)}) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
+    bool automatic = false;
+    std::string name = pg::call([&] {
+        automatic = spi::bool_column(0, 2);
+        return spi::text_column(0, 1);
+    });
+    if (!automatic)
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is manual",
+                    "Overrides apply to automatic segments.",
+                    "Assign or remove manual segments with assign_manual_segment() and remove_manual_segment().");
+}
+
+// include_customer, exclude_customer, remove_override: one path.
+bool change_override(FunctionCallInfo fcinfo, OverrideChange change) {
+    Datum key = key_argument(fcinfo, 0);
+    require_argument(fcinfo, 1, "segment id");
+    int64 segment = PG_GETARG_INT64(1);
+    std::string doing = override_doing(change, segment, key);
+    spi::connect();
+    require_single_node(change == OverrideChange::Include   ? "include_customer"
+                        : change == OverrideChange::Exclude ? "exclude_customer"
+                                                            : "remove_override");
+    // Tables, definitions, customer: the one lock order. Overrides change
+    // what every evaluation reads (SegmentSet::has_overrides), so they are
+    // made like a definition change, with the definitions lock exclusive.
+    lock_tracked_tables(read_tracking());
+    lock_definitions_exclusively();
+    require_automatic_segment(segment, doing);
+    if (spi::run(kLockCustomerForOverride, {key}) == 0 && spi::run(kLockCustomerForOverride, {key}) == 0)
+        unknown_customer(key, doing);
+    Attribution by{actor(), PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), static_cast<bool>(PG_ARGISNULL(2))};
+    char nulls[5] = {' ', ' ', ' ', ' ', static_cast<char>(by.reason_null ? 'n' : ' ')};
+    bool changed = change == OverrideChange::Remove
+                       ? spi::run(kRemoveOverride, {key, Int64GetDatum(segment), by.actor, by.reason}, nulls + 1) > 0
+                       : spi::run(kSetOverride,
+                                  {key, Int64GetDatum(segment), BoolGetDatum(change == OverrideChange::Include),
+                                   by.actor, by.reason},
+                                  nulls) > 0;
+    if (changed) {
+        // Every backend compiles its segments again (this one at once), so
+        // that all evaluations read overrides from now on.
+        pg::call([] {
+            CacheInvalidateRelcacheByRelid(catalog().segments);
+            CommandCounterIncrement();
+        });
+        std::shared_ptr<const SegmentSet> segments = automatic_segments();
+        Scope scope;
+        scope.segments = segments->dependents({segment});
+        scope.segments.push_back(segment);
+        std::sort(scope.segments.begin(), scope.segments.end());
+        TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+        evaluate_customers({key}, now, Cause::Override, scope, &by);
+    }
+    spi::finish();
+    return changed;
+}
+
 }  // namespace
 
 // segmentation.calculate_automatic_segments(customer_id, timestamptz) -> bigint[]
@@ -113,8 +232,12 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
     spi::connect();
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot calculate segments");
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    MembershipContext context;
+    if (segments->refers_to_manual() || segments->has_overrides())
+        context = read_membership_context(key, segments->has_overrides());
     std::vector<int64> matched;
-    automatic_segments()->evaluate(customer, as_of, matched);
+    segments->evaluate(customer, as_of, matched, context);
     spi::finish();
     return int64_array(matched);
 }
@@ -125,13 +248,16 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     spi::connect();
     require_single_node("assign_automatic_segments");
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
-    if (spi::run(kReadCustomer, {key}) == 0) unknown_customer(key, "cannot assign automatic segments");
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    bool with_overrides = segments->has_overrides();
+    if (spi::run(with_overrides ? kReadCustomerWithOverrides : kReadCustomer, {key}) == 0)
+        unknown_customer(key, "cannot assign automatic segments");
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     // The usual answer is "nothing to change": then no lock and no write.
     CustomerState state;
-    read_customer_state(0, state);
+    read_customer_state(0, state, with_overrides);
     std::vector<Change> unused;
-    Evaluation e = evaluate_state(state, *automatic_segments(), now, Scope{}, unused);
+    Evaluation e = evaluate_state(state, *segments, now, Scope{}, unused);
     std::vector<Change> changes;
     if (e.membership_changed || e.due_changed) changes = evaluate_customers({key}, now, Cause::Refresh);
     std::vector<int64> added, removed;
@@ -150,11 +276,14 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
     require_single_node("assign_manual_segment");
+    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();
     bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
     if (added) remember_change(key, segment, true);
+    if (added) cascade_manual_change(*segments, key, segment, Attribution{who, (Datum)0, true});
     spi::finish();
     PG_RETURN_BOOL(added);
 }
@@ -167,6 +296,8 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
     require_single_node("remove_manual_segment");
+    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);
     lock_customer(key, doing);
     Datum who = actor();
@@ -174,6 +305,7 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     char nulls[4] = {' ', ' ', ' ', static_cast<char>(PG_ARGISNULL(2) ? 'n' : ' ')};
     bool removed = spi::run(kRemoveManual, {key, Int64GetDatum(segment), who, reason}, nulls) > 0;
     if (removed) remember_change(key, segment, false);
+    if (removed) cascade_manual_change(*segments, key, segment, Attribution{who, reason, PG_ARGISNULL(2)});
     spi::finish();
     PG_RETURN_BOOL(removed);
 }
@@ -185,9 +317,23 @@ SEGMENTATION_FUNCTION(segmentation_customer_segments) {
     spi::connect();
     Customer unused;
     if (!load_customer(key, unused)) unknown_customer(key, "cannot list segments");
-    uint64 rows = spi::run(kCustomerSegments, {key}, nullptr, true);
+    bool with_overrides = pg::call([] { return OidIsValid(overrides_relation()); });
+    uint64 rows = spi::run(with_overrides ? kCustomerSegmentsWithOverrides : kCustomerSegments, {key}, nullptr, true);
     start_set_result(fcinfo);
     add_spi_rows_to_set_result(fcinfo, rows);
     spi::finish();
     return (Datum)0;
 }
+
+// segmentation.include_customer(customer_id, segment_id, reason) -> boolean
+SEGMENTATION_FUNCTION(segmentation_include_customer) {
+    PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Include));
+}
+
+// segmentation.exclude_customer(customer_id, segment_id, reason) -> boolean
+SEGMENTATION_FUNCTION(segmentation_exclude_customer) {
+    PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Exclude));
+}
+
+// segmentation.remove_override(customer_id, segment_id, reason) -> boolean
+SEGMENTATION_FUNCTION(segmentation_remove_override) { PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Remove)); }

@@ -1,8 +1,11 @@
 // Triggers on segmentation.segments: a new automatic segment is populated,
-// an edited one re-evaluated (its own membership only), a deleted one takes
-// its assignments with it; all in the editing transaction. Manual
-// assignments are never touched by criteria, only by deletion of their
-// segment.
+// an edited one re-evaluated (its own membership and that of the segments
+// whose criteria refer to it, inSegment / notInSegment), a deleted one takes
+// its assignments and overrides with it; all in the editing transaction.
+// Manual assignments are never touched by criteria, only by deletion of
+// their segment. References are checked here, for every way of writing the
+// table: they must name existing segments and make no cycle, and a segment
+// others refer to cannot be deleted.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "glue/membership/notify.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/segments/actor.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/configuration.hpp"
 
@@ -22,19 +26,34 @@ using namespace segmentation::glue;
 namespace {
 
 // Automatic segments whose criteria are new or changed in this statement.
+// An online change (pending_change) populates its segment in steps of its
+// own, and its completion, which stores the criteria already applied,
+// re-evaluates nothing. (A database still at 1.0 has no online changes.)
 const char* const kRedefinedInserted = "SELECT id FROM segmentation_new WHERE is_automatic ORDER BY id";
+const char* const kRedefinedInsertedNow =
+    "SELECT id FROM segmentation_new WHERE is_automatic AND pending_change IS NULL ORDER BY id";
 const char* const kRedefinedUpdated =
     "SELECT n.id FROM segmentation_new n JOIN segmentation_old o ON o.id = n.id "
     "WHERE n.is_automatic AND n.criteria IS DISTINCT FROM o.criteria ORDER BY n.id";
+const char* const kRedefinedUpdatedNow =
+    "SELECT n.id FROM segmentation_new n JOIN segmentation_old o ON o.id = n.id "
+    "WHERE n.is_automatic AND n.criteria IS DISTINCT FROM o.criteria "
+    "  AND NOT (o.pending_change IS NOT DISTINCT FROM 'redefining' AND n.pending_change IS NULL "
+    "           AND n.criteria = o.pending_criteria) "
+    "ORDER BY n.id";
+
+const char* const kDeletionsStarting =
+    "SELECT n.id FROM segmentation_new n JOIN segmentation_old o ON o.id = n.id "
+    "WHERE n.pending_change = 'deleting' AND o.pending_change IS DISTINCT FROM 'deleting' ORDER BY n.id";
 
 const spi::Statement kForgetSegments = {
     "WITH dropped AS (DELETE FROM segmentation.assignments WHERE segment_id = ANY($1) "
     "                 RETURNING customer_id, segment_id, is_automatic) "
-    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause) "
-    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition' FROM dropped "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
+    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition', $2 FROM dropped "
     "RETURNING customer_id, segment_id",
-    1,
-    {INT8ARRAYOID}};
+    2,
+    {INT8ARRAYOID, TEXTOID}};
 
 std::vector<int64> ids_from_results(uint64 rows) {
     std::vector<int64> ids(rows);
@@ -44,9 +63,32 @@ std::vector<int64> ids_from_results(uint64 rows) {
     return ids;
 }
 
+// 2BP01 when segments that remain refer to deleted ones.
+void refuse_deleting_referenced(const std::vector<int64>& deleted) {
+    if (deleted.empty()) return;
+    int64 referenced = 0;
+    std::vector<std::string> referrers = segments_referring_to(deleted, referenced);
+    if (referrers.empty()) return;
+    std::string names;
+    for (std::size_t i = 0; i < referrers.size(); ++i) names += (i == 0 ? "" : ", ") + referrers[i];
+    // The deleted segment's name, from the statement's transition table (an integer in the text: no quoting).
+    std::string name;
+    if (spi::run_once("SELECT name FROM segmentation_old WHERE id = " + std::to_string(referenced), true) > 0)
+        name = pg::call([] { return spi::text_column(0, 1); });
+    throw Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                "cannot delete segment " + std::to_string(referenced) + " (\"" + name + "\"): the criteria of segment" +
+                    (referrers.size() > 1 ? "s " : " ") + names + " refer to it",
+                "", "Remove the inSegment/notInSegment references first, or delete those segments too.");
+}
+
+const spi::Statement kForgetOverrides = {
+    "DELETE FROM segmentation.overrides WHERE segment_id = ANY($1)", 1, {INT8ARRAYOID}};
+
 void forget_segments(const std::vector<int64>& segments) {
     if (segments.empty()) return;
-    uint64 rows = spi::run(kForgetSegments, {int64_array(segments)});
+    if (pg::call([] { return OidIsValid(overrides_relation()); })) spi::run(kForgetOverrides, {int64_array(segments)});
+    // Whoever deletes a segment removes its members: the log names them.
+    uint64 rows = spi::run(kForgetSegments, {int64_array(segments), actor()});
     std::vector<Datum> customers(rows);
     std::vector<int64> ids(rows);
     pg::call([&] {
@@ -56,6 +98,67 @@ void forget_segments(const std::vector<int64>& segments) {
         }
     });
     for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], ids[row], false);
+}
+
+// PG-style: a column of the old and the new row.
+struct ColumnPair {
+    Datum before, after;
+    bool before_null, after_null;
+};
+
+SEGMENTATION_PG_CONTEXT ColumnPair column_pair(TriggerData* trigger, TupleDesc desc, const char* name) {
+    int column = SPI_fnumber(desc, name);
+    ColumnPair p;
+    p.before = SPI_getbinval(trigger->tg_trigtuple, desc, column, &p.before_null);
+    p.after = SPI_getbinval(trigger->tg_newtuple, desc, column, &p.after_null);
+    return p;
+}
+
+SEGMENTATION_PG_CONTEXT bool same_jsonb(Datum a, bool a_null, Datum b, bool b_null) {
+    if (a_null || b_null) return a_null == b_null;
+    return DatumGetBool(DirectFunctionCall2(jsonb_eq, a, b));
+}
+
+SEGMENTATION_PG_CONTEXT const char* text_or_empty(Datum value, bool null) {
+    return null ? "" : TextDatumGetCString(value);
+}
+
+// PG-style: an online change in progress is driven by its procedure alone
+// (README "Changing segments online"). Allowed: editing the name or
+// description meanwhile; starting a change ('redefining' with its criteria,
+// or 'deleting') without touching the criteria; completing one (creating:
+// the criteria kept; redefining: the pending criteria stored as the
+// criteria). Anything else is refused, so no edit is lost half-applied.
+SEGMENTATION_PG_CONTEXT void check_pending_change(TriggerData* trigger, TupleDesc desc, int64 id) {
+    ColumnPair change = column_pair(trigger, desc, "pending_change");
+    ColumnPair criteria = column_pair(trigger, desc, "criteria");
+    ColumnPair pending = column_pair(trigger, desc, "pending_criteria");
+    // C strings: this frame may end in ereport, which skips destructors.
+    const char* before = text_or_empty(change.before, change.before_null);
+    const char* after = text_or_empty(change.after, change.after_null);
+    bool criteria_kept = same_jsonb(criteria.before, criteria.before_null, criteria.after, criteria.after_null);
+    bool pending_kept = same_jsonb(pending.before, pending.before_null, pending.after, pending.after_null);
+    bool allowed;
+    if (before[0] == '\0')
+        allowed = after[0] == '\0' || (strcmp(after, "creating") != 0 && criteria_kept);
+    else if (strcmp(after, before) == 0)
+        allowed = criteria_kept && pending_kept;
+    else if (after[0] == '\0')
+        allowed = (strcmp(before, "creating") == 0 && criteria_kept) ||
+                  (strcmp(before, "redefining") == 0 &&
+                   same_jsonb(pending.before, pending.before_null, criteria.after, criteria.after_null));
+    else
+        allowed = false;
+    if (allowed) return;
+    if (before[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("segment %lld cannot start an online change this way", static_cast<long long>(id)),
+                        errhint("Use segmentation.update_segment_concurrently or "
+                                "segmentation.delete_segment_concurrently.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("segment %lld has an online change in progress (%s)", static_cast<long long>(id), before),
+             errhint("CALL segmentation.finish_segment_change(%lld) completes it.", static_cast<long long>(id))));
 }
 
 }  // namespace
@@ -88,6 +191,7 @@ SEGMENTATION_FUNCTION(segmentation_segments_before_update) {
                         static_cast<long long>(DatumGetInt64(SPI_getbinval(trigger->tg_trigtuple, desc, id, &null))),
                         was ? "automatic" : "manual", is ? "automatic" : "manual"),
                  errhint("Create a new segment instead.")));
+        if (catalog().online_changes) check_pending_change(trigger, desc, old_id);
         int columns[1] = {updated_at};
         Datum values[1] = {TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
         bool nulls[1] = {false};
@@ -120,19 +224,46 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     lock_definitions_exclusively();
     std::vector<int64> redefined, deleted;
+    bool online = pg::call([] { return catalog().online_changes; });
     if (TRIGGER_FIRED_BY_INSERT(event))
-        redefined = ids_from_results(spi::run_once(kRedefinedInserted, true));
-    else if (TRIGGER_FIRED_BY_UPDATE(event))
-        redefined = ids_from_results(spi::run_once(kRedefinedUpdated, true));
-    else if (TRIGGER_FIRED_BY_DELETE(event))
+        redefined = ids_from_results(spi::run_once(online ? kRedefinedInsertedNow : kRedefinedInserted, true));
+    else if (TRIGGER_FIRED_BY_UPDATE(event)) {
+        redefined = ids_from_results(spi::run_once(online ? kRedefinedUpdatedNow : kRedefinedUpdated, true));
+        // An online deletion starting is refused as the DELETE it ends with would be.
+        if (online) refuse_deleting_referenced(ids_from_results(spi::run_once(kDeletionsStarting, true)));
+    } else if (TRIGGER_FIRED_BY_DELETE(event)) {
         deleted = ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
+        refuse_deleting_referenced(deleted);
+    } else if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+        if (pg::call([] { return OidIsValid(overrides_relation()); }))
+            spi::run_once("DELETE FROM segmentation.overrides", false);
+    }
+    // Online changes work on one server only, for now: their steps scan the
+    // node's own tables.
+    if (online && (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event)) &&
+        extension_tables_distributed() &&
+        spi::run_once("SELECT 1 FROM segmentation_new WHERE pending_change IS NOT NULL", true) > 0)
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "online segment changes do not work on a Citus cluster yet", "",
+                    "Change the segment with a plain UPDATE or DELETE of segmentation.segments.");
+    // Compiling the segments checks every reference (42704, and 22023 for a cycle).
+    std::shared_ptr<const SegmentSet> segments =
+        TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event) ? automatic_segments() : nullptr;
+    Scope scope;
+    if (!redefined.empty()) {
+        // The segments whose criteria refer to a redefined one change with it.
+        std::vector<int64> dependents = segments->dependents(redefined);
+        scope.segments = redefined;
+        scope.segments.insert(scope.segments.end(), dependents.begin(), dependents.end());
+        std::sort(scope.segments.begin(), scope.segments.end());
+        scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
+    }
+    // The assignments to forget and the customers to evaluate, on one
+    // server, or on each of this node's shard groups on Citus.
     auto work = [&] {
         if (TRIGGER_FIRED_BY_TRUNCATE(event))
             deleted = ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true));
         forget_segments(deleted);
         if (!redefined.empty()) {
-            Scope scope;
-            scope.segments = redefined;
             TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
             refresh_customers(now, Cause::Definition, scope);
         }

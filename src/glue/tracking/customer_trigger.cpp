@@ -41,6 +41,7 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
                 std::vector<Datum> changed =
                     keys_from_results(spi::run_text(customers_upsert_sql(t, "segmentation_new"), 0, nullptr, nullptr));
                 note_backfilled_customers(changed);
+                // Before the evaluation: criteria may refer to manual segments (inSegment).
                 if (TRIGGER_FIRED_BY_UPDATE(event)) carry_manual_assignments(*t.customers);
                 if (t.customers->live && !changed.empty())
                     evaluate_customers(changed, transaction_start(), Cause::Customer);

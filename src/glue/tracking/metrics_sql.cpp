@@ -28,6 +28,9 @@ const spi::Statement kForgetCustomers = {
     2,
     {spi::kKeyArrayType, TEXTOID}};
 
+const spi::Statement kForgetOverridesOf = {
+    "DELETE FROM segmentation.overrides WHERE customer_id = ANY($1)", 1, {spi::kKeyArrayType}};
+
 const spi::Statement kAllCustomerKeys = {"SELECT customer_id FROM segmentation.customer_metrics", 0, {}};
 
 std::string q(const std::string& identifier) {
@@ -246,6 +249,8 @@ void forget_customers(const std::vector<Datum>& keys, Cause cause) {
     lock_customers(keys, true);
     Datum key_list = pg::call([&] { return key_array(keys.data(), static_cast<int>(keys.size())); });
     Datum cause_text = pg::call([cause] { return CStringGetTextDatum(cause_name(cause)); });
+    // Their overrides go with them (1.1: the table may not exist yet).
+    if (pg::call([] { return OidIsValid(overrides_relation()); })) spi::run(kForgetOverridesOf, {key_list});
     uint64 rows = spi::run(kForgetCustomers, {key_list, cause_text});
     std::vector<Datum> customers = keys_from_results(rows);
     std::vector<int64> segments(rows);

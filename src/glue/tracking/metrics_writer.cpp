@@ -123,7 +123,8 @@ SEGMENTATION_PG_CONTEXT void close_writer(Writer& w) {
 // PG-style: the customer's automatic segments, ascending (index order),
 // read with a snapshot taken now, after the customer was locked: every
 // committed change to them is visible, and no other can be under way.
-SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments) {
+SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments,
+                                                     std::vector<int64>* manual) {
     need_assignments(w);
     Relation assignments = w.assignments->ri_RelationDesc;
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -136,6 +137,8 @@ SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::
         bool null;
         if (DatumGetBool(slot_getattr(slot, w.assignment_columns.automatic, &null)))
             segments.push_back(DatumGetInt64(slot_getattr(slot, w.assignment_columns.segment, &null)));
+        else if (manual != nullptr)  // inSegment of a manual segment
+            manual->push_back(DatumGetInt64(slot_getattr(slot, w.assignment_columns.segment, &null)));
     }
     ExecClearTuple(slot);
     index_endscan(scan);

@@ -74,8 +74,10 @@ SEGMENTATION_PG_CONTEXT MetricValues metric_values_of(Writer& w);
 // Writes the new version of the row in w.current.
 SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orders_only);
 
-// The customer's automatic segments, ascending, read after it was locked.
-SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments);
+// The customer's automatic segments, ascending, read after it was locked;
+// its manual segments too, into `manual`, when given.
+SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments,
+                                                     std::vector<int64>* manual = nullptr);
 
 // Adds or removes one automatic assignment, with its log row; says whether it did.
 SEGMENTATION_PG_CONTEXT bool write_change(Writer& w, const Change& change);

@@ -360,6 +360,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::vector<Delta> fresh, unknown;
     std::vector<Change> changes;
     std::vector<int64> current, matched;
+    MembershipContext context;
     // New totals from the delta; first and last move with least/greatest
     // unless the order holding them left, and then only this customer is
     // read again.
@@ -416,12 +417,17 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 v.customer_since_null = !m.since;
                 after = customer_from_values(v, d.key);
             });
-            matched.clear();
-            m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched)), now, true);
+            // Segment membership (inSegment, overrides): the customer's manual
+            // segments, and its overrides when some customer has any.
             current.clear();
-            pg::call([&] { read_automatic_segments(writer, d.key, current); });
+            context.manual.clear();
+            pg::call([&] { read_automatic_segments(writer, d.key, current, &context.manual); });
+            if (segments->has_overrides()) context = read_membership_context(d.key, true);
+            matched.clear();
+            m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched, context)),
+                                      now, true);
             for_each_membership_change(matched, current, [&](int64 segment, bool added) {
-                changes.push_back(Change{d.key, segment, added});
+                if (!segments->frozen(segment)) changes.push_back(Change{d.key, segment, added});
             });
         }
         pg::call([&] { write_row(writer, m, orders_only); });

@@ -1,10 +1,16 @@
 // segmentation.verify(): recomputes everything from the tracked tables and
 // reports every difference from what is stored. It reports; it never fixes
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
+#include "glue/boundary/catalog.hpp"
+#include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/customer_scan.hpp"
+#include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -35,22 +41,104 @@ std::string metrics_drift(const Tracking& t) {
            "a.customer_since, a.loyalty_level)";
 }
 
-// Automatic membership at $1, for customers not waiting for refresh_due().
+// Automatic membership at $1, for customers not waiting for refresh_due(),
+// leaving out segments with an online change in progress: their membership
+// is on its way from the old definition to the new.
 // Matching is one join of customers with segments (not a subquery per
 // customer), which the planner rewrites (match_planning.cpp): each criteria
 // is read and compiled once per verify, however large.
-const char* const kMembershipDrift =
-    "SELECT m.customer_id::text, 'membership', coalesce(e.segments, '{}')::text, coalesce(x.segments, '{}')::text "
-    "FROM segmentation.customer_metrics m "
-    "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
-    "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
-    "             ON s.is_automatic AND segmentation.segment_match(c, s.criteria, $1) "
-    "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
-    "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
-    "           FROM segmentation.assignments a WHERE a.is_automatic GROUP BY a.customer_id) x "
-    "  ON x.customer_id = m.customer_id "
-    "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
-    "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
+std::string membership_drift(bool online_changes) {
+    std::string settled = online_changes ? " AND s.pending_change IS NULL" : "";
+    std::string not_changing = online_changes ? " AND a.segment_id NOT IN (SELECT p.id FROM segmentation.segments p "
+                                                "WHERE p.pending_change IS NOT NULL)"
+                                              : "";
+    return "SELECT m.customer_id::text, 'membership', coalesce(e.segments, '{}')::text, "
+           "coalesce(x.segments, '{}')::text "
+           "FROM segmentation.customer_metrics m "
+           "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
+           "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
+           "             ON s.is_automatic" +
+           settled +
+           " AND segmentation.segment_match(c, s.criteria, $1) "
+           "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
+           "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
+           "           FROM segmentation.assignments a WHERE a.is_automatic" +
+           not_changing +
+           "           GROUP BY a.customer_id) x "
+           "  ON x.customer_id = m.customer_id "
+           "WHERE (m.reevaluate_at IS NULL OR m.reevaluate_at > $1) "
+           "  AND coalesce(e.segments, '{}') <> coalesce(x.segments, '{}')";
+}
+
+// With segment membership in play (inSegment / notInSegment criteria, or
+// overrides), a segment's members depend on other segments' members: the
+// evaluator itself recomputes every customer's automatic segments at $1,
+// in the order of their references, and these rows report the differences
+// it found (customer, expected, actual), in the same shape.
+const char* const kEvaluatedMembershipDrift =
+    "SELECT u.c, 'membership', u.e, u.a FROM unnest($2::text[], $3::text[], $4::text[]) AS u(c, e, a) "
+    "WHERE $1 IS NOT NULL";
+
+std::string ids_text(const std::vector<int64>& ids) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) text += (i == 0 ? "" : ",") + std::to_string(ids[i]);
+    return text + "}";
+}
+
+Datum text_array(const std::vector<std::string>& values) {
+    return pg::call([&] {
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+        for (std::size_t i = 0; i < values.size(); ++i) items[i] = CStringGetTextDatum(values[i].c_str());
+        return PointerGetDatum(
+            construct_array(items, static_cast<int>(values.size()), TEXTOID, -1, false, TYPALIGN_INT));
+    });
+}
+
+struct MembershipDrift {
+    std::vector<std::string> customers, expected, actual;
+};
+
+// Every customer not waiting for refresh_due(), evaluated at as_of as the
+// triggers evaluate it (a batch of customers per SPI connection).
+MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<int64>& changing) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
+    MembershipDrift drift;
+    CustomerScan scan;
+    scan.open();
+    std::vector<CustomerState> batch;
+    std::vector<int64> matched;
+    for (;;) {
+        poll_interrupts();
+        spi::connect();
+        batch.clear();
+        if (scan.next(batch, 10000) == 0) {
+            spi::finish();
+            break;
+        }
+        for (CustomerState& state : batch) {
+            if (state.reevaluate_at && *state.reevaluate_at <= as_of) continue;  // waiting: not drift
+            if (overridden.contains(state.key)) state.context = read_membership_context(state.key, true);
+            matched.clear();
+            segments->evaluate(state.customer, as_of, matched, state.context);
+            // Segments with an online change in progress are on their way.
+            auto changing_segment = [&](int64 id) {
+                return std::find(changing.begin(), changing.end(), id) != changing.end();
+            };
+            matched.erase(std::remove_if(matched.begin(), matched.end(), changing_segment), matched.end());
+            state.current.erase(std::remove_if(state.current.begin(), state.current.end(), changing_segment),
+                                state.current.end());
+            if (matched == state.current) continue;
+            drift.customers.push_back(key_text(state.key));
+            drift.expected.push_back(ids_text(matched));
+            drift.actual.push_back(ids_text(state.current));
+        }
+        spi::finish();
+    }
+    scan.close();
+    return drift;
+}
 
 // A due time later than the next possible change would miss that change.
 const char* const kDueDrift =
@@ -70,6 +158,8 @@ const char* const kAssignmentDrift =
     "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
     "WHERE s.is_automatic <> a.is_automatic";
 
+const char* const kChangesInProgress = "SELECT id FROM segmentation.segments WHERE pending_change IS NOT NULL";
+
 }  // namespace
 
 // segmentation.verify(as_of timestamptz) -> setof (customer_id, problem, expected, actual)
@@ -82,10 +172,42 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     require_single_node("verify");
     Tracking t = read_tracking();
     require_sound_tracking(t);
-    std::string queries[] = {metrics_drift(t), kMembershipDrift, kDueDrift, kAssignmentDrift};
-    Oid types[1] = {TIMESTAMPTZOID};
+    // Due times are stored for the definitions in force, and an online change
+    // puts new ones in force before its steps reach every customer: while one
+    // is in progress, due times are not checked (the change's steps bring
+    // them forward as they go).
+    bool online_changes = pg::call([] { return catalog().online_changes; });
+    std::vector<int64> changing;
+    if (online_changes) {
+        uint64 rows = spi::run_text(kChangesInProgress, 0, nullptr, nullptr, nullptr, true);
+        pg::call([&] {
+            for (uint64 row = 0; row < rows; ++row) changing.push_back(spi::int64_column(row, 1));
+        });
+    }
+    if (!changing.empty())
+        pg::call([] {
+            ereport(NOTICE, (errmsg("an online segment change is in progress: due times and the membership of "
+                                    "the segments changing are not checked")));
+        });
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    bool evaluated = segments->uses_membership() || segments->has_overrides();
+    std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
+    changing.insert(changing.end(), moving.begin(), moving.end());
+    std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
+    std::string queries[] = {metrics_drift(t), membership, changing.empty() ? kDueDrift : "", kAssignmentDrift};
+    Datum values[4] = {as_of, 0, 0, 0};
+    Oid types[4] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     for (const std::string& sql : queries) {
-        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", 1, types, &as_of, nullptr, true);
+        if (sql.empty()) continue;
+        int nargs = 1;
+        if (evaluated && sql == membership) {
+            MembershipDrift drift = evaluated_membership_drift(DatumGetTimestampTz(as_of), changing);
+            values[1] = text_array(drift.customers);
+            values[2] = text_array(drift.expected);
+            values[3] = text_array(drift.actual);
+            nargs = 4;
+        }
+        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", nargs, types, values, nullptr, true);
         add_spi_rows_to_set_result(fcinfo, rows);
     }
     spi::finish();

@@ -9,8 +9,28 @@ CREATE TABLE segmentation.segments (
     criteria     jsonb NOT NULL DEFAULT '{}' CHECK (segmentation.check_criteria(criteria)),
     is_automatic boolean NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- An online change in progress (update_segment_concurrently and its
+    -- siblings, README "Changing segments online"): 'creating' (being
+    -- populated), 'redefining' (pending_criteria in force, being applied) or
+    -- 'deleting' (its assignments being removed); NULL when none.
+    pending_change   text CONSTRAINT segments_pending_change_check
+                     CHECK (pending_change IN ('creating', 'redefining', 'deleting')),
+    pending_criteria jsonb CONSTRAINT segments_pending_criteria_check
+                     CHECK (pending_criteria IS NULL OR segmentation.check_criteria(pending_criteria)),
+    CONSTRAINT segments_pending_criteria_when_redefining
+        CHECK ((pending_change IS NOT DISTINCT FROM 'redefining') = (pending_criteria IS NOT NULL)),
+    CONSTRAINT segments_pending_change_automatic CHECK (pending_change IS NULL OR is_automatic),
+    -- Names are trimmed (create_segment and update_segment trim them), at
+    -- most 200 characters, and unique regardless of case (the index below).
+    CONSTRAINT segments_name_trimmed CHECK (name OPERATOR(pg_catalog.!~) '^[ \t\n\r\f\v]|[ \t\n\r\f\v]$'),
+    CONSTRAINT segments_name_length CHECK (pg_catalog.char_length(name) OPERATOR(pg_catalog.<=) 200),
+    -- A manual segment's members are assigned by hand: it has no criteria.
+    CONSTRAINT segments_manual_without_criteria
+        CHECK (is_automatic OR criteria OPERATOR(pg_catalog.=) '{}'::jsonb)
 );
+
+CREATE UNIQUE INDEX segments_name_lower_idx ON segmentation.segments (pg_catalog.lower(name));
 
 -- Customer keys are text until a table is tracked; tracking retypes the
 -- customer_id columns to the key type (bigint, text or uuid).
@@ -43,15 +63,20 @@ CREATE TABLE segmentation.assignments (
     PRIMARY KEY (customer_id, segment_id) INCLUDE (is_automatic)
 );
 
-CREATE INDEX assignments_segment_id_idx ON segmentation.assignments (segment_id);
+-- A segment's members in key order: counts (index-only) and segment_members()
+-- pages (keyset) walk it.
+CREATE INDEX assignments_segment_id_idx ON segmentation.assignments (segment_id, customer_id);
 
 CREATE TABLE segmentation.assignment_log (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id  text NOT NULL,
     segment_id   bigint NOT NULL,
-    action       text NOT NULL CHECK (action IN ('added', 'removed')),
+    -- added/removed: membership; included/excluded/override_removed: an
+    -- override of an automatic segment made or removed (not membership).
+    action       text NOT NULL CHECK (action IN ('added', 'removed', 'included', 'excluded', 'override_removed')),
     is_automatic boolean NOT NULL,
-    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual')),
+    cause        text NOT NULL CHECK (cause IN ('order', 'customer', 'definition', 'time', 'refresh', 'manual',
+                                                'override')),
     actor        text,
     reason       text,
     logged_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -59,6 +84,21 @@ CREATE TABLE segmentation.assignment_log (
 
 CREATE INDEX assignment_log_segment_idx ON segmentation.assignment_log (segment_id, logged_at);
 CREATE INDEX assignment_log_customer_idx ON segmentation.assignment_log (customer_id, logged_at);
+
+-- Overrides of automatic segments (include_customer, exclude_customer): an
+-- included customer is a member whatever the criteria say, an excluded one
+-- never is. Written only through those functions and remove_override().
+CREATE TABLE segmentation.overrides (
+    customer_id text NOT NULL,
+    segment_id  bigint NOT NULL,
+    included    boolean NOT NULL,
+    actor       text,
+    reason      text,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (customer_id, segment_id) INCLUDE (included)
+);
+
+CREATE INDEX overrides_segment_id_idx ON segmentation.overrides (segment_id);
 
 CREATE TABLE segmentation.tracked_tables (
     kind            text PRIMARY KEY CHECK (kind IN ('customers', 'orders')),
@@ -86,3 +126,4 @@ SELECT pg_catalog.pg_extension_config_dump('segmentation.assignments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.assignment_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.tracked_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('segmentation.overrides', '');

@@ -45,3 +45,124 @@ CREATE FUNCTION segmentation.calculate_automatic_segments(customer_id uuid,
 RETURNS bigint[]
 AS 'MODULE_PATHNAME', 'segmentation_calculate_automatic_segments'
 LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- What criteria would do, without writing anything: how many customers
+-- match (out of how many), and the first of them in key order.
+CREATE FUNCTION segmentation.preview(criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now(),
+                                     sample_size integer DEFAULT 10,
+                                     OUT matching bigint, OUT customers bigint, OUT sample text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF preview.criteria IS NULL OR preview.as_of IS NULL OR preview.sample_size IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'criteria, as_of and sample_size must not be NULL';
+    END IF;
+    IF preview.sample_size < 0 OR preview.sample_size > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = pg_catalog.format('preview takes a sample_size from 0 to 1000, not %s', preview.sample_size);
+    END IF;
+    PERFORM segmentation.check_criteria(preview.criteria);
+    SELECT pg_catalog.count(*) FILTER (WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)),
+           pg_catalog.count(*)
+      INTO matching, customers
+      FROM segmentation.customer_metrics m;
+    sample := ARRAY(SELECT m.customer_id::text FROM segmentation.customer_metrics m
+                    WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)
+                    ORDER BY m.customer_id LIMIT preview.sample_size);
+END
+$$;
+
+-- What new criteria would do to an automatic segment, without writing
+-- anything: the customers who would enter (match, not members now) and
+-- leave (members now, no match), counted, and the first of each in key order.
+CREATE FUNCTION segmentation.preview_change(segment_id bigint, criteria jsonb,
+                                            as_of timestamptz DEFAULT pg_catalog.now(),
+                                            sample_size integer DEFAULT 10,
+                                            OUT entering bigint, OUT leaving bigint,
+                                            OUT entering_sample text[], OUT leaving_sample text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    segment record;
+BEGIN
+    IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
+       OR preview_change.sample_size IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'segment_id, criteria, as_of and sample_size must not be NULL';
+    END IF;
+    IF preview_change.sample_size < 0 OR preview_change.sample_size > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = pg_catalog.format('preview_change takes a sample_size from 0 to 1000, not %s',
+                                        preview_change.sample_size);
+    END IF;
+    PERFORM segmentation.check_criteria(preview_change.criteria);
+    SELECT s.name, s.is_automatic INTO segment FROM segmentation.segments s WHERE s.id = preview_change.segment_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+            MESSAGE = pg_catalog.format('cannot preview a change of segment %s: segment %s does not exist',
+                                        preview_change.segment_id, preview_change.segment_id);
+    END IF;
+    IF NOT segment.is_automatic THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = pg_catalog.format('cannot preview a change of segment %s (%I): it is manual',
+                                        preview_change.segment_id, segment.name),
+            DETAIL = 'Members of manual segments do not follow criteria.';
+    END IF;
+    SELECT pg_catalog.count(*) INTO entering
+      FROM segmentation.customer_metrics m
+     WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+       AND NOT EXISTS (SELECT FROM segmentation.assignments a
+                       WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
+    entering_sample := ARRAY(
+        SELECT m.customer_id::text FROM segmentation.customer_metrics m
+         WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+           AND NOT EXISTS (SELECT FROM segmentation.assignments a
+                           WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
+         ORDER BY m.customer_id LIMIT preview_change.sample_size);
+    SELECT pg_catalog.count(*) INTO leaving
+      FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+     WHERE a.segment_id = preview_change.segment_id
+       AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of);
+    leaving_sample := ARRAY(
+        SELECT a.customer_id::text
+          FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+         WHERE a.segment_id = preview_change.segment_id
+           AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+         ORDER BY a.customer_id LIMIT preview_change.sample_size);
+END
+$$;
+
+-- Why a customer does or does not match: a JSON tree mirroring the criteria
+-- (README, "Explaining a match").
+CREATE FUNCTION segmentation.explain_match(customer_id text, criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_criteria'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.explain_match(customer_id bigint, criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_criteria'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.explain_match(customer_id uuid, criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_criteria'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.explain_match(customer_id text, segment_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_segment'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.explain_match(customer_id bigint, segment_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_segment'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.explain_match(customer_id uuid, segment_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'segmentation_explain_match_segment'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -14,7 +14,7 @@ COMMENT ON FUNCTION segmentation.next_change_at(segmentation.customer_metrics, t
 CREATE FUNCTION segmentation.verify(as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (customer_id text, problem text, expected text, actual text)
 AS 'MODULE_PATHNAME', 'segmentation_verify'
-LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE ROWS 10 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION segmentation.verify(timestamptz) IS
 'Recomputes metrics and membership from the tracked tables and lists every difference (no rows: no drift).';
@@ -24,7 +24,7 @@ COMMENT ON FUNCTION segmentation.verify(timestamptz) IS
 CREATE FUNCTION segmentation.member_counts(segment_id bigint, "from" timestamptz, "to" timestamptz,
                                            step interval)
 RETURNS TABLE (at timestamptz, members bigint)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE ROWS 100
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -47,7 +47,7 @@ BEGIN
     RETURN QUERY
     WITH changes AS MATERIALIZED (
         SELECT l.logged_at, l.id,
-               sum(CASE l.action WHEN 'added' THEN 1 ELSE -1 END) OVER (ORDER BY l.logged_at, l.id) AS members
+               sum(CASE l.action WHEN 'added' THEN 1 WHEN 'removed' THEN -1 ELSE 0 END) OVER (ORDER BY l.logged_at, l.id) AS members
         FROM segmentation.assignment_log l
         WHERE l.segment_id = member_counts.segment_id AND l.logged_at <= member_counts."to"
     )

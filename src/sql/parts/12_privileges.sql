@@ -23,11 +23,13 @@ END
 $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segmentation FROM PUBLIC;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA segmentation FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA segmentation FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA segmentation TO segmentation_viewer;
 GRANT SELECT ON segmentation.segments, segmentation.assignments, segmentation.assignment_log,
                 segmentation.customer_metrics, segmentation.tracked_tables TO segmentation_viewer;
+GRANT SELECT ON segmentation.overrides TO segmentation_viewer;
 GRANT EXECUTE ON FUNCTION
     segmentation.check_criteria(jsonb),
     segmentation.get_all_segments(),
@@ -55,12 +57,26 @@ GRANT EXECUTE ON FUNCTION
     segmentation.customer_segments(uuid),
     segmentation.next_change_at(segmentation.customer_metrics, timestamptz),
     segmentation.member_counts(bigint, timestamptz, timestamptz, interval),
-    segmentation.verify(timestamptz)
+    segmentation.verify(timestamptz),
+    segmentation.segment_sizes(bigint[]),
+    segmentation.segment_members(bigint, text, integer),
+    segmentation.segment_members(bigint, bigint, integer),
+    segmentation.segment_members(bigint, uuid, integer),
+    segmentation.preview(jsonb, timestamptz, integer),
+    segmentation.preview_change(bigint, jsonb, timestamptz, integer),
+    segmentation.explain_match(text, jsonb, timestamptz),
+    segmentation.explain_match(bigint, jsonb, timestamptz),
+    segmentation.explain_match(uuid, jsonb, timestamptz),
+    segmentation.explain_match(text, bigint, timestamptz),
+    segmentation.explain_match(bigint, bigint, timestamptz),
+    segmentation.explain_match(uuid, bigint, timestamptz)
 TO segmentation_viewer;
 
 GRANT INSERT, UPDATE, DELETE ON segmentation.segments TO segmentation_editor;
 GRANT EXECUTE ON FUNCTION
     segmentation.create_segment(text, jsonb, boolean, text),
+    segmentation.update_segment(bigint, text, jsonb, text),
+    segmentation.delete_segment(bigint),
     segmentation.assign_automatic_segments(text),
     segmentation.assign_automatic_segments(bigint),
     segmentation.assign_automatic_segments(uuid),
@@ -70,8 +86,26 @@ GRANT EXECUTE ON FUNCTION
     segmentation.remove_manual_segment(text, bigint, text),
     segmentation.remove_manual_segment(bigint, bigint, text),
     segmentation.remove_manual_segment(uuid, bigint, text),
+    segmentation.include_customer(text, bigint, text),
+    segmentation.include_customer(bigint, bigint, text),
+    segmentation.include_customer(uuid, bigint, text),
+    segmentation.exclude_customer(text, bigint, text),
+    segmentation.exclude_customer(bigint, bigint, text),
+    segmentation.exclude_customer(uuid, bigint, text),
+    segmentation.remove_override(text, bigint, text),
+    segmentation.remove_override(bigint, bigint, text),
+    segmentation.remove_override(uuid, bigint, text),
     segmentation.refresh_all(),
     segmentation.refresh_due(timestamptz),
     segmentation.schedule_refresh(text),
-    segmentation.unschedule_refresh()
+    segmentation.unschedule_refresh(),
+    segmentation.segment_change_step(bigint, text),
+    segmentation.start_segment_change(text, bigint, text, jsonb, text),
+    segmentation.complete_segment_change(bigint)
+TO segmentation_editor;
+GRANT EXECUTE ON PROCEDURE
+    segmentation.finish_segment_change(bigint),
+    segmentation.create_segment_concurrently(text, jsonb, text, bigint),
+    segmentation.update_segment_concurrently(bigint, jsonb),
+    segmentation.delete_segment_concurrently(bigint)
 TO segmentation_editor;

@@ -1,0 +1,149 @@
+// Online segment changes (README "Changing segments online"): the one step
+// that the procedures of src/sql/parts/05_segments.sql run again and again,
+// each time in a transaction of its own, so that order writes never wait
+// for more than one step's customers.
+//
+// While a change is pending, every evaluator already uses what it brings
+// (segment_cache.cpp: the pending criteria of a segment being created or
+// redefined; a segment being deleted is frozen). A step only brings the
+// customers that nobody has evaluated since up to date.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "glue/boundary/arguments.hpp"
+#include "glue/boundary/keys.hpp"
+#include "glue/boundary/results.hpp"
+#include "glue/boundary/placements.hpp"
+#include "glue/boundary/spi.hpp"
+#include "glue/membership/customer_scan.hpp"
+#include "glue/membership/evaluation.hpp"
+#include "glue/membership/notify.hpp"
+#include "glue/membership/segment_cache.hpp"
+#include "glue/segments/actor.hpp"
+#include "glue/tracking/configuration.hpp"
+
+using namespace segmentation;
+using namespace segmentation::glue;
+
+namespace {
+
+constexpr std::size_t kStepCustomers = 10000;  // customers one step evaluates at most
+// Customers one step moves at most: they stay locked until the step commits,
+// so this bounds how long an order of one of them can wait for a step.
+constexpr std::size_t kStepWrites = 1000;
+constexpr int64 kStepRemovals = 10000;  // assignments one deletion step removes
+
+// The key share lock keeps the segment from being deleted under the step.
+const spi::Statement kPendingChange = {
+    "SELECT pending_change FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
+
+const spi::Statement kRemoveSome = {
+    "WITH dropped AS ("
+    "  DELETE FROM segmentation.assignments AS a "
+    "  WHERE a.segment_id = $1 AND a.customer_id = ANY (ARRAY("
+    "    SELECT s.customer_id FROM segmentation.assignments s WHERE s.segment_id = $1 LIMIT $2)) "
+    "  RETURNING a.customer_id, a.segment_id, a.is_automatic) "
+    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
+    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition', $3 FROM dropped "
+    "RETURNING customer_id, segment_id",
+    3,
+    {INT8OID, INT8OID, TEXTOID}};
+
+// Removes up to kStepRemovals assignments of a segment being deleted; false
+// when none were left.
+bool remove_some(int64 segment) {
+    uint64 rows = spi::run(kRemoveSome, {Int64GetDatum(segment), Int64GetDatum(kStepRemovals), actor()});
+    std::vector<Datum> customers(rows);
+    pg::call([&] {
+        for (uint64 row = 0; row < rows; ++row) customers[row] = spi::column(row, 1);
+    });
+    for (Datum customer : customers) remember_change(customer, segment, false);
+    return rows > 0;
+}
+
+// Evaluates the segment for up to kStepCustomers customers after `after`
+// (from the first when `from_start`), writing what changed; the last
+// customer's key, or nothing at the end.
+std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    // The segment, and those whose criteria refer to it (they move with it).
+    Scope scope;
+    scope.segments = segments->dependents({segment});
+    scope.segments.push_back(segment);
+    std::sort(scope.segments.begin(), scope.segments.end());
+    scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
+    OverriddenCustomers overridden;
+    overridden.load(segments->has_overrides());
+    CustomerScan scan;
+    if (from_start)
+        scan.open();
+    else
+        scan.open_after(after);
+    std::vector<CustomerState> batch;
+    std::size_t count = scan.next(batch, kStepCustomers);
+    scan.close();
+    if (count == 0) return std::nullopt;
+    // Only customers whose membership or due time must change are locked,
+    // read again and written (their own writers may have evaluated them
+    // meanwhile). The due time only ever moves earlier here: the new criteria
+    // may change with the clock sooner than the old.
+    std::vector<Datum> stale;
+    std::vector<Change> unused;
+    std::size_t last = batch.size() - 1;  // the last customer this step covers
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i % 256 == 0) poll_interrupts();
+        unused.clear();
+        Evaluation e = evaluate_state(batch[i], *segments, now, scope, unused);
+        // The scan does not read overrides: customers with some are read again, with them.
+        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) {
+            stale.push_back(batch[i].key);
+            if (stale.size() == kStepWrites) {
+                last = i;
+                break;
+            }
+        }
+    }
+    evaluate_customers(stale, now, Cause::Definition, scope);
+    return batch[last].key;
+}
+
+}  // namespace
+
+// segmentation.segment_change_step(segment_id bigint, after text) -> text:
+// one step of the segment's pending change. Returns where the next step
+// starts (a customer key, as text), or NULL when the change has no work left
+// and can be completed.
+SEGMENTATION_FUNCTION(segmentation_segment_change_step) {
+    require_argument(fcinfo, 0, "segment id");
+    int64 segment = pg::call([&] { return PG_GETARG_INT64(0); });
+    bool from_start = pg::call([&] { return PG_ARGISNULL(1); });
+    spi::connect();
+    require_single_node("segment_change_step");
+    // The lock order: tracked tables, definitions, customers.
+    lock_tracked_tables(read_tracking());
+    lock_definitions_shared();
+    if (spi::run(kPendingChange, {Int64GetDatum(segment)}) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "segment " + std::to_string(segment) + " does not exist");
+    std::string change = pg::call([]() -> const char* {
+        bool null;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
+        return null ? "" : TextDatumGetCString(value);
+    });
+    if (change.empty())
+        throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "segment " + std::to_string(segment) + " has no online change in progress");
+    summarize_changes();
+    std::optional<std::string> next;  // where the next step starts
+    if (change == "deleting") {
+        if (remove_some(segment)) next = "more";
+    } else {
+        Datum after = from_start ? (Datum)0 : pg::call([&] { return customer_key_argument(fcinfo, 1); });
+        std::optional<Datum> last = evaluate_some(segment, from_start, after);
+        if (last) next = pg::call([&] { return key_to_text(*last); });
+    }
+    spi::finish();  // frees the step's memory: the result is made after it
+    if (!next) PG_RETURN_NULL();
+    return pg::call([&] { return CStringGetTextDatum(next->c_str()); });
+}
