@@ -129,6 +129,13 @@ SELECT segmentation.assign_manual_segment(1, :vip);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT segmentation.untrack_orders();
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT segmentation.include_customer(1, :big, 'test');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT * FROM segmentation.segment_members(:big);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+CALL segmentation.update_segment_concurrently(:big, '{"minLifetimeValue": 1}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT pending_change FROM segmentation.segments WHERE id = :big;
 
 \c citus_regression - 127.0.0.1 :coordinator
 SET client_min_messages = warning;
