@@ -16,6 +16,8 @@
 # postgres user. The servers started here are always stopped on exit.
 # CITUS_NODE_CONF, when set, is appended to each node's postgresql.conf
 # (e.g. Debian's extension_destdir, to test a build that is not installed).
+# CITUS_PORTS, when set, gives the three ports (coordinator, worker 1,
+# worker 2, separated by spaces) instead of three the kernel picks.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -134,7 +136,12 @@ trap stop_cluster EXIT
 trap 'exit 130' INT TERM
 chmod 755 "$cluster_dir"
 [ "$(id -u)" -eq 0 ] && chown postgres "$cluster_dir"
-ports=$(free_ports)
+if [ -n "${CITUS_PORTS:-}" ]; then
+    ports=$(echo "$CITUS_PORTS" | tr -s ' ' '\n')
+    [ "$(echo "$ports" | grep -c .)" -eq 3 ] || { echo "citus: CITUS_PORTS needs three ports" >&2; exit 2; }
+else
+    ports=$(free_ports)
+fi
 coordinator_port=$(echo "$ports" | sed -n 1p)
 worker1_port=$(echo "$ports" | sed -n 2p)
 worker2_port=$(echo "$ports" | sed -n 3p)

@@ -1,5 +1,6 @@
 // Loading the extension's library: settings and cache callbacks.
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/tracking/order_changes.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -27,6 +28,7 @@ void _PG_init(void) {
                             &notify_customer_limit, 1000, 1, 1000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("segmentation");
     register_catalog_callbacks();
+    register_placement_callbacks();
     register_segment_cache_callbacks();
     register_notify_callbacks();
     register_tracking_callbacks();

@@ -1,5 +1,7 @@
 #include "glue/boundary/catalog.hpp"
 
+#include "glue/boundary/placements.hpp"
+
 extern "C" {
 #include "catalog/dependency.h"
 }
@@ -23,6 +25,11 @@ SEGMENTATION_PG_CONTEXT Oid relation_in_schema(const char* name, Oid schema) {
 // Only the key type can change while the extension exists (ALTER TABLE of
 // customer_metrics); dropping the extension invalidates customer_metrics too.
 void forget(Datum, Oid relid) {
+    // Citus invalidates a table's relcache when it becomes a Citus table.
+    bool ours = cached_valid &&
+                (relid == cached.segments || relid == cached.tracked_tables || relid == cached.customer_metrics ||
+                 relid == cached.assignments || relid == cached.assignment_log);
+    forget_placements(ours ? InvalidOid : relid);
     if (!cached_valid) return;
     if (relid == InvalidOid || relid == cached.customer_metrics) {
         cached_valid = false;
@@ -33,6 +40,11 @@ void forget(Datum, Oid relid) {
 }  // namespace
 
 const Catalog& catalog() {
+    const RelationSet* local = active_relations();
+    return local != nullptr ? localized_catalog(*local) : base_catalog();
+}
+
+const Catalog& base_catalog() {
     if (cached_valid) return cached;
     Catalog c{};
     c.extension = get_extension_oid("segmentation", true);

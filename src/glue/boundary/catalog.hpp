@@ -32,8 +32,11 @@ struct Catalog {
 };
 
 // The current catalog, looked up once and again after any change to the
-// extension's relations (a relcache invalidation).
+// extension's relations (a relcache invalidation). On a Citus node, while a
+// RelationScope is active (placements.hpp), the relations are the local
+// shards of that scope; base_catalog() is the catalog without it.
 SEGMENTATION_PG_CONTEXT const Catalog& catalog();
+SEGMENTATION_PG_CONTEXT const Catalog& base_catalog();
 
 // segmentation.overrides (1.1), or InvalidOid in a database still at 1.0
 // (it runs this library until ALTER EXTENSION UPDATE). Looked up each time:

@@ -1,9 +1,11 @@
 #include "glue/boundary/spi.hpp"
 
+#include <map>
 #include <tuple>
 #include <unordered_map>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 
 namespace segmentation::glue::spi {
 namespace {
@@ -14,7 +16,9 @@ struct Prepared {
 };
 
 // Keyed by the statement's address (fixed statements) or its text (built ones).
-std::unordered_map<const Statement*, Prepared> fixed_plans;
+// Per active relation set (placements.hpp): the same statement on another
+// shard names other tables.
+std::map<std::pair<const Statement*, uint64>, Prepared> fixed_plans;
 std::unordered_map<std::string, Prepared> built_plans;
 
 std::string with_key_type(const char* sql) {
@@ -28,7 +32,7 @@ std::string with_key_type(const char* sql) {
           std::tuple{std::string("{attribute_columns}"), "attribute_columns", "NULL::pg_catalog.name[]"}})
         for (std::size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at))
             text.replace(at, placeholder.size(), v11 ? column : missing);
-    return text;
+    return localized_sql(text);
 }
 
 SPIPlanPtr prepare(const std::string& text, int nargs, const Oid* args) {
@@ -55,7 +59,7 @@ void release(Prepared& p) {
 
 // True when `p` must be prepared (again): first use, or the catalog changed.
 bool stale(const Prepared& p) {
-    pg::call([] { (void)catalog(); });  // notices a changed catalog (new generation)
+    pg::call([] { (void)base_catalog(); });  // notices a changed catalog (new generation)
     return p.plan == nullptr || p.generation != catalog_generation();
 }
 
@@ -86,21 +90,24 @@ void finish() {
 }
 
 uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls, bool read_only) {
-    Prepared& p = fixed_plans[&statement];
+    const RelationSet* local = active_relations();
+    Prepared& p = fixed_plans[{&statement, local != nullptr ? local->id : 0}];
     if (stale(p)) prepare_into(p, with_key_type(statement.sql), statement.nargs, statement.args.data());
     return execute(p.plan, values.begin(), nulls, read_only);
 }
 
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values, const char* nulls,
                 bool read_only) {
-    Prepared& p = built_plans[sql];
-    if (stale(p)) prepare_into(p, sql, nargs, argtypes);
+    std::string text = localized_sql(sql);
+    Prepared& p = built_plans[text];
+    if (stale(p)) prepare_into(p, text, nargs, argtypes);
     return execute(p.plan, values, nulls, read_only);
 }
 
 uint64 run_once(const std::string& sql, bool read_only) {
+    std::string text = localized_sql(sql);
     return pg::call([&]() -> uint64 {
-        int rc = SPI_execute(sql.c_str(), read_only, 0);
+        int rc = SPI_execute(text.c_str(), read_only, 0);
         if (rc < 0) elog(ERROR, "segmentation: SPI_execute failed: %s", SPI_result_code_string(rc));
         return SPI_processed;
     });

@@ -4,6 +4,7 @@
 
 #include "core/explain.hpp"
 #include "glue/boundary/arguments.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/customer_lookup.hpp"
 
@@ -34,6 +35,7 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_criteria) {
     std::string criteria = jsonb_text(fcinfo, 1);
     parse_criteria(criteria);  // the criteria's error before the customer's
     spi::connect();
+    require_single_node("explain_match");
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot explain a match");
     // The customer's loyalty level lives in SPI's memory: explain before finish().
@@ -52,6 +54,7 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_segment) {
     TimestampTz as_of = as_of_argument(fcinfo, 2);
     std::string doing = "cannot explain segment " + std::to_string(segment) + " for customer \"" + key_text(key) + "\"";
     spi::connect();
+    require_single_node("explain_match");
     if (spi::run(kSegment, {Int64GetDatum(segment)}, nullptr, true) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
     bool automatic = false;

@@ -1,5 +1,6 @@
 // segmentation.refresh_all() and refresh_due(): re-evaluating customers in
 // bulk, as SQL functions. Both take the one lock order: tracked tables first.
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/results.hpp"
@@ -44,6 +45,7 @@ Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
 // segmentation.refresh_all(OUT customers bigint, OUT added bigint, OUT removed bigint)
 SEGMENTATION_FUNCTION(segmentation_refresh_all) {
     spi::connect();
+    require_single_node("refresh_all");
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customers
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     RefreshTotals totals = refresh_customers(now, Cause::Refresh);
@@ -59,6 +61,7 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
                     "Membership evaluated at an infinite instant would never be due again.");
     RefreshTotals totals;
     spi::connect();
+    require_single_node("refresh_due");
     lock_tracked_tables(read_tracking());
     (void)automatic_segments();  // the definitions lock, before any customer lock
     bool first = true;

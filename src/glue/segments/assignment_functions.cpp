@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/matcher.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
@@ -184,6 +185,9 @@ bool change_override(FunctionCallInfo fcinfo, OverrideChange change) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = override_doing(change, segment, key);
     spi::connect();
+    require_single_node(change == OverrideChange::Include   ? "include_customer"
+                        : change == OverrideChange::Exclude ? "exclude_customer"
+                                                            : "remove_override");
     // Tables, definitions, customer: the one lock order. Overrides change
     // what every evaluation reads (SegmentSet::has_overrides), so they are
     // made like a definition change, with the definitions lock exclusive.
@@ -242,6 +246,7 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
 SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
+    require_single_node("assign_automatic_segments");
     lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     bool with_overrides = segments->has_overrides();
@@ -270,6 +275,7 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
+    require_single_node("assign_manual_segment");
     lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);
@@ -289,6 +295,7 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     int64 segment = PG_GETARG_INT64(1);
     std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
     spi::connect();
+    require_single_node("remove_manual_segment");
     lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     require_manual_segment(segment, doing);

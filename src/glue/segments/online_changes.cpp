@@ -14,6 +14,7 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/keys.hpp"
 #include "glue/boundary/results.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/customer_scan.hpp"
 #include "glue/membership/evaluation.hpp"
@@ -119,6 +120,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_change_step) {
     int64 segment = pg::call([&] { return PG_GETARG_INT64(0); });
     bool from_start = pg::call([&] { return PG_ARGISNULL(1); });
     spi::connect();
+    require_single_node("segment_change_step");
     // The lock order: tracked tables, definitions, customers.
     lock_tracked_tables(read_tracking());
     lock_definitions_shared();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/refresh.hpp"
@@ -217,9 +218,12 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
 
     spi::connect();
     pg::call([&] { SPI_register_trigger_data(trigger); });
+    // On Citus this runs on every node's placement of segments (a reference
+    // table): the node locks its definitions and works on its own shards.
+    RelationScope node(node_relations());
     lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
     lock_definitions_exclusively();
-    std::vector<int64> redefined;
+    std::vector<int64> redefined, deleted;
     bool online = pg::call([] { return catalog().online_changes; });
     if (TRIGGER_FIRED_BY_INSERT(event))
         redefined = ids_from_results(spi::run_once(online ? kRedefinedInsertedNow : kRedefinedInserted, true));
@@ -228,29 +232,49 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         // An online deletion starting is refused as the DELETE it ends with would be.
         if (online) refuse_deleting_referenced(ids_from_results(spi::run_once(kDeletionsStarting, true)));
     } else if (TRIGGER_FIRED_BY_DELETE(event)) {
-        std::vector<int64> deleted =
-            ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
+        deleted = ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
         refuse_deleting_referenced(deleted);
-        forget_segments(deleted);
     } else if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
         if (pg::call([] { return OidIsValid(overrides_relation()); }))
             spi::run_once("DELETE FROM segmentation.overrides", false);
-        forget_segments(
-            ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true)));
     }
+    // Online changes work on one server only, for now: their steps scan the
+    // node's own tables.
+    if (online && (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event)) &&
+        extension_tables_distributed() &&
+        spi::run_once("SELECT 1 FROM segmentation_new WHERE pending_change IS NOT NULL", true) > 0)
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "online segment changes do not work on a Citus cluster yet", "",
+                    "Change the segment with a plain UPDATE or DELETE of segmentation.segments.");
     // Compiling the segments checks every reference (42704, and 22023 for a cycle).
     std::shared_ptr<const SegmentSet> segments =
         TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event) ? automatic_segments() : nullptr;
+    Scope scope;
     if (!redefined.empty()) {
-        Scope scope;
         // The segments whose criteria refer to a redefined one change with it.
         std::vector<int64> dependents = segments->dependents(redefined);
         scope.segments = redefined;
         scope.segments.insert(scope.segments.end(), dependents.begin(), dependents.end());
         std::sort(scope.segments.begin(), scope.segments.end());
         scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
-        TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-        refresh_customers(now, Cause::Definition, scope);
+    }
+    // The assignments to forget and the customers to evaluate, on one
+    // server, or on each of this node's shard groups on Citus.
+    auto work = [&] {
+        if (TRIGGER_FIRED_BY_TRUNCATE(event))
+            deleted = ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true));
+        forget_segments(deleted);
+        if (!redefined.empty()) {
+            TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+            refresh_customers(now, Cause::Definition, scope);
+        }
+    };
+    if (active_relations() == nullptr) {
+        work();
+    } else {
+        for (const RelationSetPtr& group : local_shard_groups()) {
+            RelationScope shard(group);
+            work();
+        }
     }
     spi::finish();
     return PointerGetDatum(nullptr);

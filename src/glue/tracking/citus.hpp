@@ -1,23 +1,51 @@
-// Citus (distributed PostgreSQL) is not supported yet. Writes to a Citus
-// table go to its shards, where the tracking triggers do not keep metrics,
-// so tracking one would leave metrics and membership stale without an error.
-// Both ways there are refused with 0A000: tracking a Citus table, and making
-// a tracked table a Citus table. Citus is found through its catalog
-// (pg_catalog.pg_dist_partition), never linked.
+// Citus (distributed PostgreSQL): tracking a hash-distributed table
+// (docs/citus.md). The extension's own tables become Citus tables alongside
+// it: segments and tracked_tables reference tables, customer_metrics,
+// assignments and assignment_log distributed by customer and co-located
+// with the tracked table, and the tracking triggers on the table's shards
+// work on the co-located shards of the extension's tables (placements.hpp).
+// What cannot be exact yet is refused with 0A000: reference tables, local
+// tables added to Citus metadata, distributed tables not distributed by the
+// customer, and (for now) tracking both tables of a Citus cluster, and the
+// functions that are not shard-aware yet (require_single_node).
+// Citus is found through its catalog (pg_catalog.pg_dist_partition), never linked.
 #pragma once
 
 #include <string>
 
 #include "glue/boundary/guard.hpp"
+#include "glue/tracking/configuration.hpp"
 
 namespace segmentation::glue {
 
 // Whether the Citus extension is installed in this database. PG-style.
 SEGMENTATION_PG_CONTEXT bool citus_installed();
 
-// Throws 0A000 when `relation` is a Citus table (distributed, reference, or
-// a local table added to Citus metadata). Needs SPI.
-void require_not_distributed(Oid relation);
+// Whether `relation` is a Citus table; throws 0A000 for a Citus table that
+// cannot be tracked (see above), naming `key_column` as the customer
+// column it must be distributed by. Needs SPI.
+bool require_trackable_citus_table(Oid relation, const std::string& key_column, const Tracking& current);
+
+// Before the configuration row of a Citus table is recorded: makes
+// segments and tracked_tables reference tables (the row then reaches every
+// node, whose trigger retypes that node's keys), and makes the rest of the
+// transaction use one connection per node. Needs SPI.
+void prepare_distributed_tracking();
+
+// After the row is recorded: distributes customer_metrics, assignments and
+// assignment_log co-located with `relation`. Needs SPI.
+void distribute_extension_tables(Oid relation);
+
+// On every node, from the trigger of tracked_tables: the node's own copy of
+// the extension's tables in the cluster layout (assignment_log keyed by
+// (customer_id, id), its ids in this node's range). Needs SPI.
+void arrange_node_tables();
+
+// Asks every node to back-fill and evaluate the customers of its shards (a
+// write to the tracked_tables reference table, whose trigger does it per
+// shard: backfill_local_shards). Needs SPI.
+void backfill_on_every_node(const std::string& kind);
+void backfill_local_shards(const Tracking& t);
 
 // Throws 0A000 for a tracked table being made a Citus table: Citus is
 // creating a copy of the tracking trigger `trigger_function` on one of the

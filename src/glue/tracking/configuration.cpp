@@ -2,7 +2,10 @@
 // backend, and the first step of the lock order.
 #include "glue/tracking/configuration.hpp"
 
+#include <unordered_map>
+
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 
@@ -19,17 +22,41 @@ const spi::Statement kReadTracking = {
     {}};
 
 std::optional<Tracking> cached_configuration;
+// On a Citus node, the configuration with the tracked tables replaced by
+// their shards, per relation set (placements.hpp). Dropped with the above.
+std::unordered_map<uint64, Tracking> localized_configurations;
+
+void reset_cached_tracking() {
+    cached_configuration.reset();
+    localized_configurations.clear();
+}
+
+// The tracked tables of `t` as the active relation set holds them: their
+// local shards, by OID and by name.
+Tracking localized(const Tracking& t) {
+    Tracking local = t;
+    for (std::optional<TrackedTable>* table : {&local.customers, &local.orders}) {
+        if (!*table) continue;
+        Oid shard = local_relation((*table)->relation);
+        if (shard == (*table)->relation) continue;
+        (*table)->relation = shard;
+        (*table)->name = pg::call([&] {
+            return quote_qualified_identifier(get_namespace_name(get_rel_namespace(shard)), get_rel_name(shard));
+        });
+    }
+    return local;
+}
 
 void forget_cached_tracking(Datum, Oid relid) {
     if (!cached_configuration) return;
     const Tracking& t = *cached_configuration;
     if (relid == InvalidOid || relid == catalog_relation_of_tracking() ||
         (t.customers && t.customers->relation == relid) || (t.orders && t.orders->relation == relid))
-        cached_configuration.reset();
+        reset_cached_tracking();
 }
 
 void forget_cached_tracking_at_abort(XactEvent event, void*) {
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) cached_configuration.reset();
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_cached_tracking();
 }
 
 // The attribute column names of row `row` of kReadTracking (column 7, name[]).
@@ -69,7 +96,12 @@ const Tracking& cached_tracking() {
         require_sound_tracking(t);
         cached_configuration = std::move(t);
     }
-    return *cached_configuration;
+    const RelationSet* set = active_relations();
+    if (set == nullptr || !set->sharded) return *cached_configuration;
+    auto found = localized_configurations.find(set->id);
+    if (found == localized_configurations.end())
+        found = localized_configurations.emplace(set->id, localized(*cached_configuration)).first;
+    return found->second;
 }
 
 void register_tracking_callbacks() {

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "glue/boundary/arguments.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/tracking/configuration.hpp"
@@ -15,6 +16,7 @@ using namespace segmentation::glue;
 SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "customers_changed");
     spi::connect();
+    RelationScope shard(shard_relations(RelationGetRelid(trigger->tg_relation)));
     pg::call([&] { SPI_register_trigger_data(trigger); });
     // cached_tracking() refuses a tracking broken behind the event triggers'
     // back (a column dropped in replica mode) before any SQL names its columns.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/tracking/citus.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -130,6 +131,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_drop must run as an event trigger");
     spi::connect();
+    RelationScope node(node_relations());  // on Citus, this node's placement of tracked_tables
     // Attribute columns too, in a database at 1.1 or later (a 1.0 one has no attribute_columns).
     bool attributes = pg::call([] { return catalog().has_attributes; });
     uint64 rows = spi::run_once(
@@ -195,6 +197,7 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_alter) {
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_alter must run as an event trigger");
     if (pg::call([] { return restoring_from_dump(); })) PG_RETURN_VOID();  // a restore re-creates it all in order
     spi::connect();
+    RelationScope node(node_relations());
     refuse_renamed_loyalty_level(fcinfo);
     // Commands on a tracked table, or on a table inheriting from one or
     // inherited by one (CREATE TABLE ... INHERITS, ALTER TABLE ... INHERIT,
@@ -231,6 +234,15 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracking_trigger_copies) {
                     "guard_tracking_trigger_copies must run as an event trigger");
     if (!pg::call([] { return citus_installed(); }) || pg::call([] { return restoring_from_dump(); })) PG_RETURN_VOID();
     spi::connect();
+    RelationScope node(node_relations());
+    // When the extension's tables are Citus tables, the tracked table is a
+    // distributed table too, and a copy on one of its shards is its tracking.
+    std::string shard_of_tracked =
+        active_relations() == nullptr
+            ? ""
+            : " OR EXISTS (SELECT 1 FROM pg_catalog.pg_dist_shard s WHERE s.logicalrelid = t.relation "
+              "AND pg_catalog.to_regclass(pg_catalog.shard_name(s.logicalrelid, s.shardid, false)) "
+              "OPERATOR(pg_catalog.=) g.tgrelid::pg_catalog.regclass)";
     uint64 copies = spi::run_once(
         "SELECT p.proname FROM pg_catalog.pg_event_trigger_ddl_commands() c "
         "JOIN pg_catalog.pg_trigger g ON g.oid = c.objid "
@@ -238,8 +250,10 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracking_trigger_copies) {
         "WHERE c.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass "
         "  AND p.pronamespace = 'segmentation'::pg_catalog.regnamespace "
         "  AND p.proname IN ('customers_changed', 'orders_changed') "
-        "  AND NOT EXISTS (SELECT 1 FROM segmentation.tracked_tables t WHERE t.relation::pg_catalog.oid = g.tgrelid "
-        "                  AND p.proname = t.kind || '_changed') "
+        "  AND NOT EXISTS (SELECT 1 FROM segmentation.tracked_tables t "
+        "                  WHERE (t.relation::pg_catalog.oid = g.tgrelid" +
+        shard_of_tracked +
+        ") AND p.proname = t.kind || '_changed') "
         "LIMIT 1");  // not read-only: the snapshot must see the trigger just created
     if (copies > 0) refuse_distributing_tracked_table(pg::call([] { return spi::text_column(0, 1); }));
     spi::finish();

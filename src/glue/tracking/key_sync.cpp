@@ -5,7 +5,9 @@
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
+#include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 
@@ -122,6 +124,9 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
         CommandCounterIncrement();
     });
     spi::connect();
+    // On Citus this runs on every node's placement of tracked_tables: each
+    // node retypes its own copy of the extension's tables (citus.hpp).
+    RelationScope node(node_relations());
     Tracking t = read_tracking();
     const std::optional<TrackedTable>& source = t.customers ? t.customers : t.orders;
     if (source) {
@@ -153,6 +158,10 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
                                   type + " USING customer_id::text::" + type);
             for (const std::string& view : views) spi::run_once(view);
         }
+    }
+    if (active_relations() != nullptr && source) {
+        arrange_node_tables();
+        backfill_local_shards(t);
     }
     spi::finish();
     return PointerGetDatum(nullptr);

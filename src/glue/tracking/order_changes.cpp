@@ -12,6 +12,7 @@
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/keys.hpp"
 #include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/notify.hpp"
@@ -497,6 +498,8 @@ using namespace segmentation::glue;
 SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "orders_changed");
     spi::connect();
+    // On a Citus shard: the co-located shards of the extension's tables.
+    RelationScope shard(shard_relations(RelationGetRelid(trigger->tg_relation)));
     const Tracking& t = cached_tracking();
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {

@@ -6,6 +6,7 @@
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -145,7 +146,12 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
                             column_type(relation, loyalty_column, "loyalty level"));
 
     spi::connect();
-    require_not_distributed(relation);
+    if (require_trackable_citus_table(relation, id_column, read_tracking()))
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "\"" + std::string(pg::call([&] { return get_rel_name(relation); })) +
+                        "\" is a Citus table: tracking a Citus customers table is not supported yet",
+                    "Customer writes on shards do not keep metrics exact yet.",
+                    "On Citus, track the orders table alone (docs/citus.md).");
     lock_tracked_tables(tracking_with("customers", relation), ShareRowExclusiveLock);  // CREATE TRIGGER's lock
     lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
     Tracking t = read_tracking();
@@ -179,18 +185,27 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     require_column_type(TrackedColumn::OrderedAt, ordered_column, column_type(relation, ordered_column, "order time"));
 
     spi::connect();
-    require_not_distributed(relation);
+    Tracking t = read_tracking();
+    require_untracked(t.orders, "orders", "untrack_orders");
+    // On Citus, the extension's tables become Citus tables (citus.hpp).
+    bool on_citus = require_trackable_citus_table(relation, customer_column, t);
+    if (on_citus) prepare_distributed_tracking();
     lock_tracked_tables(tracking_with("orders", relation), AccessShareLock, ShareRowExclusiveLock);
     lock_definitions_exclusively();
-    Tracking t = read_tracking();
+    t = read_tracking();
     require_untracked(t.orders, "orders", "untrack_orders");
     require_matching_keys(customer_type, t.customers, "customers");
     record_tracking("orders", relation, customer_column, ordered_column, amount_column, "");
+    if (on_citus) distribute_extension_tables(relation);
     t = read_tracking();
     create_triggers(t.orders->name, "orders", "orders_changed");
     require_sound_tracking(t);
-    spi::run_text(orders_backfill_sql(t), 0, nullptr, nullptr);
-    refresh_customers(transaction_start(), Cause::Order);
+    if (on_citus) {
+        backfill_on_every_node("orders");  // each node, shard by shard
+    } else {
+        spi::run_text(orders_backfill_sql(t), 0, nullptr, nullptr);
+        refresh_customers(transaction_start(), Cause::Order);
+    }
     int64 tracked = customer_count();
     spi::finish();
     PG_RETURN_INT64(tracked);
@@ -199,6 +214,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
 // segmentation.untrack_customers() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     spi::connect();
+    require_single_node("untrack_customers");
     lock_tracked_tables(read_tracking(), AccessExclusiveLock);  // DROP TRIGGER's lock
     lock_definitions_exclusively();
     Tracking t = read_tracking();
@@ -235,6 +251,7 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
 // segmentation.untrack_orders() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
     spi::connect();
+    require_single_node("untrack_orders");
     lock_tracked_tables(read_tracking(), AccessShareLock, AccessExclusiveLock);
     lock_definitions_exclusively();
     Tracking t = read_tracking();

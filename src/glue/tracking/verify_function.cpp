@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/membership/customer_lookup.hpp"
@@ -182,6 +183,7 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
     start_set_result(fcinfo);
     spi::connect();
+    require_single_node("verify");
     Tracking t = read_tracking();
     require_sound_tracking(t);
     // Due times are stored for the definitions in force, and an online change
