@@ -247,7 +247,11 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Datum key = key_argument(fcinfo, 0);
     spi::connect();
     require_single_node("assign_automatic_segments");
-    lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
+    // Before the definitions lock and the customer. The cached tracking (kept
+    // until tracked_tables changes) spares a query per call: this is the
+    // service's "recalculate" button.
+    Tracking tracking = cached_tracking();
+    lock_tracked_tables(tracking);
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     bool with_overrides = segments->has_overrides();
     if (spi::run(with_overrides ? kReadCustomerWithOverrides : kReadCustomer, {key}) == 0)
