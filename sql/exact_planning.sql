@@ -40,9 +40,9 @@ FROM segmentation.customer_metrics m GROUP BY GROUPING SETS ((m.customer_id), ()
 
 -- The helpers, called by hand with one row version for different customers
 -- and criteria, answer for the values they are given.
-SELECT v.n, segmentation.segment_match_rows('(0,1)', '2', v.ltv, 1, '2026-01-05', '2026-01-01', 'GOLD', v.criteria,
+SELECT v.n, segmentation.segment_match_rows('(0,1)', '2', v.ltv, 1, '2026-01-05', '2026-01-01', 'GOLD', NULL, v.criteria,
                                             '(0,1)', '2', '2026-02-01') AS by_hand,
-       segmentation.segment_match_values(v.ltv, 1, '2026-01-05', '2026-01-01', 'GOLD', v.criteria, '2026-02-01') AS values_form,
+       segmentation.segment_match_values(v.ltv, 1, '2026-01-05', '2026-01-01', 'GOLD', NULL, v.criteria, '2026-02-01') AS values_form,
        v.expected
 FROM (VALUES (1, 500::numeric, '{"minLifetimeValue": 100}'::jsonb, true),
              (2, 5, '{"minLifetimeValue": 100}', false),
@@ -54,7 +54,8 @@ ORDER BY v.n;
 -- given with another customer's columns.
 SELECT m.customer_id,
        segmentation.segment_match_rows(x.ctid, x.xmin, m.lifetime_value, m.order_count, m.last_order_at,
-                                       m.customer_since, m.loyalty_level, s.criteria, x.ctid, x.xmin, '2026-02-01') AS by_hand,
+                                       m.customer_since, m.loyalty_level, m.attributes, s.criteria, x.ctid, x.xmin,
+                                       '2026-02-01') AS by_hand,
        segmentation.segment_match(m, s.criteria, '2026-02-01') AS expected
 FROM segmentation.customer_metrics m, segmentation.customer_metrics x, segmentation.segments s
 WHERE x.customer_id = 1 AND s.name = 'xp big' ORDER BY 1;

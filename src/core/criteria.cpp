@@ -24,7 +24,7 @@ constexpr std::array<BoundKey, 6> kBoundKeys = {{
     {"minTenureDays", "maxTenureDays", Metric::TenureDays},
 }};
 
-constexpr std::array<const char*, 4> kStructureKeys = {"loyaltyLevels", "all", "any", "not"};
+constexpr std::array<const char*, 5> kStructureKeys = {"loyaltyLevels", "all", "any", "not", "attributes"};
 
 // Segment membership keys (read_membership).
 constexpr std::array<const char*, 2> kMembershipKeys = {"inSegment", "notInSegment"};
@@ -116,6 +116,8 @@ public:
                     target.push_back(level(member.items[i], element_path(here, i), depth + 1));
             } else if (key == "not") {
                 out.negated.push_back(level(member, here, depth + 1));
+            } else if (key == "attributes") {
+                out.attributes = read_attribute_conditions(member, here);
             } else {
                 throw CriteriaError(here, unknown_key_problem(key));
             }
@@ -218,6 +220,29 @@ std::string bound_key(Metric metric, bool minimum) {
     for (const auto& b : kBoundKeys)
         if (b.metric == metric) return minimum ? b.min_key : b.max_key;
     return "?";
+}
+
+void check_attributes(const Criteria& criteria, const AttributeSchema& schema) {
+    for (const AttributeCondition& condition : criteria.attributes) check_attribute_condition(condition, schema);
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children) check_attributes(child, schema);
+}
+
+bool uses_attributes(const Criteria& criteria) noexcept {
+    if (!criteria.attributes.empty()) return true;
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children)
+            if (uses_attributes(child)) return true;
+    return false;
+}
+
+bool uses_attribute(const Criteria& criteria, const std::string& name) noexcept {
+    for (const AttributeCondition& condition : criteria.attributes)
+        if (condition.name == name) return true;
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children)
+            if (uses_attribute(child, name)) return true;
+    return false;
 }
 
 namespace {

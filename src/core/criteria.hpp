@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/attributes.hpp"
 #include "core/exact.hpp"
 #include "core/json.hpp"
 
@@ -50,6 +51,8 @@ struct Criteria {
     std::vector<Criteria> all;                // every one must match
     std::vector<Criteria> any;                // at least one must match (if present)
     std::vector<Criteria> negated;            // "not": zero or one element
+    // Customer attributes (core/attributes.hpp): every condition must hold.
+    std::vector<AttributeCondition> attributes;
 };
 
 // Criteria nest at most this deep; the top-level object is level 1.
@@ -75,6 +78,15 @@ private:
 Criteria parse_criteria(std::string_view json_text, const std::string& root = "criteria");
 Criteria read_criteria(const json::Value& document, const std::string& root = "criteria");
 
+// Checks every attribute condition of a document, at every level, against
+// the attributes a shop declared: a CriteriaError at the first unknown name
+// or test that does not suit the attribute's kind. parse_criteria checks the
+// document alone; callers that know the shop's attributes call this after it.
+void check_attributes(const Criteria& criteria, const AttributeSchema& schema);
+// Whether a document tests attributes anywhere.
+bool uses_attributes(const Criteria& criteria) noexcept;
+// Whether it tests attribute `name` anywhere.
+bool uses_attribute(const Criteria& criteria, const std::string& name) noexcept;
 // Every segment id the criteria refer to (inSegment, notInSegment), at any
 // level, ascending and without repeats.
 std::vector<std::int64_t> referenced_segments(const Criteria& criteria);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/attributes.hpp"
 #include "core/exact.hpp"
 
 namespace segmentation {
@@ -32,6 +33,8 @@ struct Customer {
     std::optional<Micros> last_order_at;
     std::optional<Micros> customer_since;
     std::optional<std::string_view> loyalty_level;
+    // Attribute values (core/attributes.hpp), owned elsewhere; none: every attribute is NULL.
+    const AttributeValues* attributes = nullptr;
 };
 
 }  // namespace segmentation

@@ -202,4 +202,65 @@ std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight, cons
     return units * 2 + (dropped ? 1 : 0);
 }
 
+LiteralKey money_key_from_literal(std::string_view literal) noexcept {
+    LiteralKey out;
+    std::size_t i = 0;
+    bool negative = false;
+    if (i < literal.size() && literal[i] == '-') {
+        negative = true;
+        ++i;
+    }
+    Mantissa digits;
+    std::size_t end = skip_digits(literal, i);
+    digits.integer = literal.substr(i, end - i);
+    i = end;
+    if (i < literal.size() && literal[i] == '.') {
+        end = skip_digits(literal, ++i);
+        digits.fraction = literal.substr(i, end - i);
+        i = end;
+    }
+    if (digits.size() == 0) return out;
+    long exponent = -static_cast<long>(digits.fraction.size());  // power of ten applied to `digits`
+    if (i < literal.size() && (literal[i] == 'e' || literal[i] == 'E')) {
+        ++i;
+        bool exponent_negative = false;
+        if (i < literal.size() && (literal[i] == '+' || literal[i] == '-')) {
+            exponent_negative = literal[i] == '-';
+            ++i;
+        }
+        if (i >= literal.size()) return out;
+        long written = 0;
+        while (i < literal.size() && literal[i] >= '0' && literal[i] <= '9') {
+            if (written < 1000000) written = written * 10 + (literal[i] - '0');
+            ++i;
+        }
+        exponent += exponent_negative ? -written : written;
+    }
+    if (i != literal.size()) return out;
+    out.ok = true;
+    std::size_t first = 0;
+    while (first < digits.size() && digits.digit(first) == 0) ++first;
+    if (first == digits.size()) return out;  // zero
+    long count = static_cast<long>(digits.size() - first);
+    // The value is at least 10^(count - 1 + exponent): from 10^19 on, beyond every threshold.
+    if (count - 1 + exponent >= 19) {
+        out.beyond = negative ? -1 : 1;
+        return out;
+    }
+    uint128 units = 0;
+    bool dropped = false;
+    for (std::size_t k = first; k < digits.size(); ++k) {
+        long power = static_cast<long>(digits.size() - 1 - k) + exponent + kScale;  // of this digit, in 10^-18 units
+        unsigned digit = digits.digit(k);
+        if (power >= 0)
+            units += static_cast<uint128>(digit) * pow10(static_cast<int>(power));
+        else if (digit != 0)
+            dropped = true;
+    }
+    int128 floor_units = static_cast<int128>(units);
+    if (negative) floor_units = -floor_units - (dropped ? 1 : 0);
+    out.key = floor_units * 2 + (dropped ? 1 : 0);
+    return out;
+}
+
 }  // namespace segmentation::exact

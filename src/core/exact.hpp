@@ -53,6 +53,17 @@ using MoneyKey = int128;
 std::optional<MoneyKey> money_key_from_base10000(bool negative, int weight, const std::int16_t* digits,
                                                  int ndigits) noexcept;
 
+// The key of a JSON number literal of any sign, magnitude and precision
+// (customer attributes are stored as JSON numbers). `beyond` is -1 or +1,
+// and `key` unset, when the magnitude is 10^19 or more: below or above every
+// criteria threshold. `ok` is false for text that is not a number literal.
+struct LiteralKey {
+    bool ok = false;
+    MoneyKey key = 0;
+    int beyond = 0;
+};
+LiteralKey money_key_from_literal(std::string_view literal) noexcept;
+
 // Key of an exact amount in 10^-18 units (used by tests and for zero).
 constexpr MoneyKey money_key_from_units(int128 units) noexcept { return units * 2; }
 

@@ -83,8 +83,42 @@ bool is_time_test(TestKind kind) {
     }
 }
 
+// An attribute condition as tests; each must hold.
+void compile_attribute(const AttributeCondition& c, std::vector<detail::AttributeTest>& tests) {
+    using Op = detail::AttributeTest::Op;
+    auto add = [&](Op op) -> detail::AttributeTest& {
+        tests.push_back(detail::AttributeTest{op, c.name, {}, {}, false, 0});
+        return tests.back();
+    };
+    if (c.is_null) add(*c.is_null ? Op::IsNull : Op::IsNotNull);
+    auto one_of = [&](const std::vector<const AttributeLiteral*>& literals) {
+        const AttributeLiteral& first = *literals.front();
+        if (first.kind == AttributeLiteral::Kind::Boolean) {
+            add(Op::BooleanIs).boolean = first.boolean;
+            return;
+        }
+        bool text = first.kind == AttributeLiteral::Kind::String;
+        detail::AttributeTest& t = add(text ? Op::TextIn : Op::NumberIn);
+        for (const AttributeLiteral* l : literals) {
+            if (text)
+                t.texts.push_back(l->text);
+            else
+                t.numbers.push_back(exact::money_key_from_units(l->units));
+        }
+    };
+    if (c.equals) one_of({&*c.equals});
+    if (c.has_in) {
+        std::vector<const AttributeLiteral*> literals;
+        for (const AttributeLiteral& l : c.in) literals.push_back(&l);
+        one_of(literals);
+    }
+    if (c.min) add(Op::AtLeast).limit = exact::money_key_from_units(c.min->units);
+    if (c.max) add(Op::AtMost).limit = exact::money_key_from_units(c.max->units);
+}
+
 Group compile_level(const Criteria& c, bool& uses_time) {
     Group g;
+    for (const AttributeCondition& a : c.attributes) compile_attribute(a, g.attribute_tests);
     g.kind = Group::Kind::All;
     for (const Bound& b : c.bounds) {
         g.tests.push_back(compile_bound(b));
@@ -157,6 +191,32 @@ bool loyalty_holds(const Group& g, const Facts& f) noexcept {
     return false;
 }
 
+const AttributeValue kNoValue{};
+
+bool attribute_holds(const detail::AttributeTest& t, const Facts& f) noexcept {
+    using Op = detail::AttributeTest::Op;
+    using Kind = AttributeValue::Kind;
+    const AttributeValue& v = f.attributes != nullptr ? f.attributes->get(t.name) : kNoValue;
+    switch (t.op) {
+        case Op::IsNull: return v.kind == Kind::Null;
+        case Op::IsNotNull: return v.kind != Kind::Null;
+        case Op::TextIn:
+            if (v.kind != Kind::String) return false;
+            for (const std::string& text : t.texts)
+                if (text == v.text) return true;
+            return false;
+        case Op::NumberIn:
+            if (v.kind != Kind::Number || v.beyond != 0) return false;
+            for (exact::MoneyKey number : t.numbers)
+                if (number == v.number) return true;
+            return false;
+        case Op::BooleanIs: return v.kind == Kind::Boolean && v.boolean == t.boolean;
+        case Op::AtLeast: return v.kind == Kind::Number && (v.beyond > 0 || (v.beyond == 0 && v.number >= t.limit));
+        case Op::AtMost: return v.kind == Kind::Number && (v.beyond < 0 || (v.beyond == 0 && v.number <= t.limit));
+    }
+    return false;
+}
+
 // inSegment: in one of the segments; notInSegment: in none. Without a view
 // of the customer's membership, neither holds.
 bool membership_holds(const detail::MembershipCheck& m, const Facts& f) noexcept {
@@ -176,6 +236,8 @@ bool group_holds(const Group& g, const Facts& f) noexcept {
             for (const Test& t : g.tests)
                 if (!test_holds(t, f)) return false;
             if (!loyalty_holds(g, f)) return false;
+            for (const detail::AttributeTest& t : g.attribute_tests)
+                if (!attribute_holds(t, f)) return false;
             for (const detail::MembershipCheck& m : g.memberships)
                 if (!membership_holds(m, f)) return false;
             for (const Group& child : g.children)
@@ -285,6 +347,7 @@ detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
     f.has_tenure = customer.customer_since.has_value();
     if (f.has_tenure) f.tenure = static_cast<int128>(as_of) - *customer.customer_since;
     f.loyalty_level = &customer.loyalty_level;
+    f.attributes = customer.attributes;
     f.membership = nullptr;
     return f;
 }

@@ -57,7 +57,8 @@ struct Facts {
     exact::int128 tenure;  // as_of - customer since, in microseconds
     Micros as_of;
     const std::optional<std::string_view>* loyalty_level;
-    const MembershipView* membership;  // null: membership tests do not hold
+    const AttributeValues* attributes;  // may be null: no attribute has a value
+    const MembershipView* membership;   // null: membership tests do not hold
 };
 
 enum class TestKind : std::uint8_t {
@@ -80,6 +81,17 @@ struct Test {
     exact::int128 limit;  // in the unit of the metric it tests (see matcher.cpp)
 };
 
+// One test of a customer attribute (criteria "attributes").
+struct AttributeTest {
+    enum class Op : std::uint8_t { IsNull, IsNotNull, TextIn, NumberIn, BooleanIs, AtLeast, AtMost };
+    Op op;
+    std::string name;
+    std::vector<std::string> texts;        // TextIn
+    std::vector<exact::MoneyKey> numbers;  // NumberIn: twice the units (comparable with MoneyKey)
+    bool boolean = false;                  // BooleanIs
+    exact::MoneyKey limit = 0;             // AtLeast, AtMost: twice the units
+};
+
 // inSegment (in one of `segments`) or notInSegment (in none of them).
 struct MembershipCheck {
     bool negated;
@@ -93,6 +105,7 @@ struct Group {
     std::vector<MembershipCheck> memberships;
     bool has_loyalty_levels = false;
     std::vector<std::string> loyalty_levels;
+    std::vector<AttributeTest> attribute_tests;
     std::vector<Group> children;
 };
 

@@ -21,6 +21,25 @@ exact::MoneyKey money(long long whole) {
     return exact::money_key_from_units(static_cast<exact::int128>(whole) * exact::kOne);
 }
 
+// Attribute values at the edges of every kind (core/attributes.hpp): the
+// stored JSON of a customers row, and the shop's declared attributes.
+const AttributeSchema kSchema = {{"country", AttributeKind::Text},
+                                 {"age", AttributeKind::Number},
+                                 {"vip", AttributeKind::Boolean},
+                                 {"born", AttributeKind::Time}};
+
+const AttributeValues& stored_attributes(int which) {
+    static AttributeValues values[3];
+    static bool read = false;
+    if (!read) {
+        values[0].read(R"({"age": 18, "born": 946684800.000001, "country": "DE", "vip": true})");
+        values[1].read(R"({"age": -1e40, "born": "Infinity", "country": "", "vip": false})");
+        values[2].read(R"({"age": 17.999999999999999999999, "born": -62135596800, "country": "\u00e9"})");
+        read = true;
+    }
+    return values[which];
+}
+
 // Customers at the edges of every metric.
 std::vector<Customer> customers() {
     std::vector<Customer> all;
@@ -47,6 +66,11 @@ std::vector<Customer> customers() {
     odd.customer_since = kNow + kDay;
     odd.loyalty_level = std::string_view("\xe9t\xc3\xa9", 4);
     all.push_back(odd);
+    for (int which = 0; which < 3; ++which) {  // the same customers with attributes
+        Customer c = all[static_cast<std::size_t>(which + 1)];
+        c.attributes = &stored_attributes(which);
+        all.push_back(c);
+    }
     return all;
 }
 
@@ -64,6 +88,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         criteria = parse_criteria(text);
     } catch (const CriteriaError&) {
         return 0;  // refused with a message: fine
+    }
+    // Checked against the shop's attributes: refused with a message, or accepted.
+    try {
+        check_attributes(criteria, kSchema);
+    } catch (const CriteriaError&) {
     }
     Matcher matcher(criteria);
     SegmentSet set;

@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(450);
+SELECT plan(454);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -137,7 +137,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('check_criteria(jsonb)', 'viewer', $$SELECT segmentation.check_criteria('{"minOrders": 1}')$$),
     ('get_all_segments()', 'viewer', $$SELECT * FROM segmentation.get_all_segments()$$),
     ('segment_match(segmentation.customer_metrics,jsonb,timestamp with time zone)', 'viewer',
-     $$SELECT segmentation.segment_match(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL)::segmentation.customer_metrics,
+     $$SELECT segmentation.segment_match(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL)::segmentation.customer_metrics,
                                          '{"minOrders": 1}')$$),
     ('segment_match(text,jsonb,timestamp with time zone)', 'viewer',
      $$SELECT segmentation.segment_match('42'::text, '{"minOrders": 1}')$$),
@@ -151,10 +151,10 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT segmentation.calculate_automatic_segments(42::bigint)$$),
     ('calculate_automatic_segments(uuid,timestamp with time zone)', 'viewer',
      $$SELECT segmentation.calculate_automatic_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
-    ('segment_match_values(numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,timestamp with time zone)',
-     'viewer', $$SELECT segmentation.segment_match_values(1100, 2, now(), now(), 'GOLD', '{"minOrders": 1}', now())$$),
-    ('segment_match_rows(tid,xid,numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,tid,xid,timestamp with time zone)',
-     'viewer', $$SELECT segmentation.segment_match_rows('(0,1)', '2', 1100, 2, now(), now(), 'GOLD', '{"minOrders": 1}',
+    ('segment_match_values(numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,jsonb,timestamp with time zone)',
+     'viewer', $$SELECT segmentation.segment_match_values(1100, 2, now(), now(), 'GOLD', NULL, '{"minOrders": 1}', now())$$),
+    ('segment_match_rows(tid,xid,numeric,bigint,timestamp with time zone,timestamp with time zone,text,jsonb,jsonb,tid,xid,timestamp with time zone)',
+     'viewer', $$SELECT segmentation.segment_match_rows('(0,1)', '2', 1100, 2, now(), now(), 'GOLD', NULL, '{"minOrders": 1}',
                                                      '(0,1)', '2', now())$$),
     ('elapsed_at_least(timestamp with time zone,timestamp with time zone,bigint)', 'viewer',
      $$SELECT segmentation.elapsed_at_least(now() - interval '1 day', now(), 0)$$),
@@ -169,7 +169,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('customer_segments(uuid)', 'viewer',
      $$SELECT * FROM segmentation.customer_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
     ('next_change_at(segmentation.customer_metrics,timestamp with time zone)', 'viewer',
-     $$SELECT segmentation.next_change_at(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL)::segmentation.customer_metrics)$$),
+     $$SELECT segmentation.next_change_at(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL)::segmentation.customer_metrics)$$),
     ('member_counts(bigint,timestamp with time zone,timestamp with time zone,interval)', 'viewer',
      $$SELECT * FROM segmentation.member_counts(1, now() - interval '1 hour', now(), interval '1 hour')$$),
     ('verify(timestamp with time zone)', 'viewer', $$SELECT * FROM segmentation.verify()$$),
@@ -252,6 +252,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('track_orders(regclass,name,name,name)', 'owner',
      format($$SELECT segmentation.track_orders(%s::oid::regclass, 'customer_id', 'amount', 'ordered_at')$$,
             'shop.orders'::regclass::oid)),
+    ('track_customer_attributes(name[])', 'owner', $$SELECT segmentation.track_customer_attributes('{}')$$),
     ('untrack_customers()', 'owner', $$SELECT segmentation.untrack_customers()$$),
     ('untrack_orders()', 'owner', $$SELECT segmentation.untrack_orders()$$),
     ('set_live_evaluation(regclass,boolean)', 'owner',

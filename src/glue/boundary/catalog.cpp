@@ -67,6 +67,7 @@ const Catalog& base_catalog() {
     get_atttypetypmodcoll(c.customer_metrics, key_column, &c.key_type, &c.key_typmod, &c.key_collation);
     c.key_array_type = get_array_type(c.key_type);
     get_typlenbyval(c.key_type, &c.key_length, &c.key_by_value);
+    c.has_attributes = get_attnum(c.customer_metrics, "attributes") != InvalidAttrNumber;
     c.online_changes = get_attnum(c.segments, "pending_change") != InvalidAttrNumber;
     cached = c;
     cached_valid = true;

@@ -23,6 +23,9 @@ struct Catalog {
     Oid key_array_type;
     int16 key_length;
     bool key_by_value;
+    // Whether customer_metrics has the attributes column (1.1 on): the
+    // library also runs a database still at 1.0 until it is updated.
+    bool has_attributes;
     // segments has the columns of online changes (pending_change): false in
     // a database still at 1.0, which runs this library until it is updated.
     bool online_changes;

@@ -111,7 +111,20 @@ Customer customer_from_values(const MetricValues& v, std::optional<Datum> key) {
 MetricAttributes metric_attributes(Oid customer_metrics) {
     AttrNumber at[kMetricColumnCount];
     for (int i = 0; i < kMetricColumnCount; ++i) at[i] = get_attnum(customer_metrics, kMetricColumnNames[i]);
-    return {at[0], at[1], at[2], at[3], at[4]};
+    return {at[0], at[1], at[2], at[3], at[4], get_attnum(customer_metrics, "attributes")};
+}
+
+const char* attributes_text(Datum jsonb, bool null) {
+    if (null) return nullptr;
+    Jsonb* document = DatumGetJsonbP(jsonb);
+    return JsonbToCString(nullptr, &document->root, VARSIZE(document));
+}
+
+void read_attribute_values(const char* text, AttributeValues& values) {
+    if (text == nullptr)
+        values.clear();
+    else
+        values.read(text);
 }
 
 MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes& at) {
@@ -121,6 +134,7 @@ MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes&
     v.last_order_at = slot_getattr(slot, at.last_order_at, &v.last_order_at_null);
     v.customer_since = slot_getattr(slot, at.customer_since, &v.customer_since_null);
     v.loyalty_level = slot_getattr(slot, at.loyalty_level, &v.loyalty_level_null);
+    if (at.attributes != InvalidAttrNumber) v.attributes = slot_getattr(slot, at.attributes, &v.attributes_null);
     return v;
 }
 

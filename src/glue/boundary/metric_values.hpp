@@ -39,11 +39,15 @@ struct MetricValues {
     bool customer_since_null;
     Datum loyalty_level;
     bool loyalty_level_null;
+    // customer_metrics.attributes (jsonb), read where a reader asks for it.
+    Datum attributes = (Datum)0;
+    bool attributes_null = true;
 };
 
 // Where the metric columns are in customer_metrics' tuples.
 struct MetricAttributes {
     AttrNumber lifetime_value, order_count, last_order_at, customer_since, loyalty_level;
+    AttrNumber attributes;  // InvalidAttrNumber in a database still at 1.0
 };
 SEGMENTATION_PG_CONTEXT MetricAttributes metric_attributes(Oid customer_metrics);
 
@@ -63,6 +67,15 @@ bool inline_customer_from_values(const MetricValues& values, Customer& customer)
 // The metric values of row `row` of SPI_tuptable, whose columns from
 // `first_column` (1-based) on are SEGMENTATION_METRIC_COLUMNS.
 SEGMENTATION_PG_CONTEXT MetricValues metric_values_from_spi(uint64 row, int first_column);
+
+// Customer attributes (the jsonb column customer_metrics.attributes), read
+// apart from the metrics: a database at 1.0 has no such column, and only
+// shops that track attributes fill it.
+//
+// The text of a stored attributes value (palloc'd), or nullptr for NULL.
+SEGMENTATION_PG_CONTEXT const char* attributes_text(Datum jsonb, bool null);
+// Decodes that text into `values` (none for nullptr). C++ context.
+void read_attribute_values(const char* text, AttributeValues& values);
 
 // The exact comparison key of a numeric, or nothing beyond +-10^19 (or NaN).
 SEGMENTATION_PG_CONTEXT std::optional<exact::MoneyKey> money_key_of_numeric(Datum numeric);

@@ -1,6 +1,7 @@
 #include "glue/boundary/spi.hpp"
 
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "glue/boundary/catalog.hpp"
@@ -25,6 +26,12 @@ std::string with_key_type(const char* sql) {
     const char* key_name = pg::call([] { return format_type_be(catalog().key_type); });
     for (std::size_t at = text.find("{key}"); at != std::string::npos; at = text.find("{key}", at))
         text.replace(at, 5, key_name);
+    bool v11 = pg::call([] { return catalog().has_attributes; });
+    for (const auto& [placeholder, column, missing] :
+         {std::tuple{std::string("{attributes}"), "attributes", "NULL::pg_catalog.jsonb"},
+          std::tuple{std::string("{attribute_columns}"), "attribute_columns", "NULL::pg_catalog.name[]"}})
+        for (std::size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at))
+            text.replace(at, placeholder.size(), v11 ? column : missing);
     return localized_sql(text);
 }
 

@@ -1,7 +1,10 @@
 // Prepared SQL over the extension's tables, run through SPI from C++.
 //
 // Statement texts are fixed at compile time except for "{key}", which stands
-// for the customer key type (text until a table is tracked). Plans are
+// for the customer key type (text until a table is tracked), and
+// "{attributes}" and "{attribute_columns}", customer_metrics.attributes and
+// tracked_tables.attribute_columns (NULLs in a database still at 1.0, which
+// has no such columns). Plans are
 // prepared on first use, kept for the backend's life, and prepared again
 // when the key type changes.
 #pragma once

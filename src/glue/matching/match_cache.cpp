@@ -1,6 +1,7 @@
 #include "glue/matching/match_cache.hpp"
 
 #include "glue/boundary/arguments.hpp"
+#include "glue/tracking/configuration.hpp"
 
 namespace segmentation::glue {
 namespace {
@@ -71,7 +72,9 @@ const Matcher& MatchCache::compile(const char* bytes, std::size_t length, Functi
     if (found == compiled_.end()) {
         if (compiled_.size() >= kMaxCompiled || compiled_bytes_ + length > kMaxCompiledBytes) forget_compiled();
         compiled_bytes_ += length;
-        auto matcher = std::make_unique<Matcher>(parse_criteria(jsonb_text(fcinfo, argno)));
+        Criteria criteria = parse_criteria(jsonb_text(fcinfo, argno));
+        if (uses_attributes(criteria)) check_attributes(criteria, tracked_attribute_schema());
+        auto matcher = std::make_unique<Matcher>(criteria);
         found = compiled_.emplace(std::move(key), std::move(matcher)).first;
     }
     recent_[next_recent_] = RecentBytes{bytes, &found->first, found->second.get()};
@@ -106,12 +109,12 @@ void MatchCache::forget_compiled() {
 
 // ---- customers -----------------------------------------------------------------
 
-const detail::Facts& MatchCache::customer(FunctionCallInfo fcinfo, int first, TimestampTz as_of) {
-    if (!same_customer(fcinfo, first)) remember_customer(fcinfo, first);
+const detail::Facts& MatchCache::customer(FunctionCallInfo fcinfo, int first, int attributes, TimestampTz as_of) {
+    if (!same_customer(fcinfo, first, attributes)) remember_customer(fcinfo, first, attributes);
     return facts_at(as_of);
 }
 
-bool MatchCache::same_customer(FunctionCallInfo fcinfo, int first) const {
+bool MatchCache::same_customer(FunctionCallInfo fcinfo, int first, int attributes) const {
     const PreviousCustomer& p = previous_;
     if (!p.by_value) return false;
     for (int i = 0; i < kMetricColumnCount; ++i)
@@ -125,16 +128,27 @@ bool MatchCache::same_customer(FunctionCallInfo fcinfo, int first) const {
         (!inline_bytes(fcinfo, first, bytes) || bytes != std::string_view(p.lifetime_value, p.lifetime_value_length)))
         return false;
     if (!p.nulls[4] && (!inline_bytes(fcinfo, first + 4, bytes) || bytes != p.loyalty_level)) return false;
+    bool attributes_null = attributes < 0 || PG_ARGISNULL(attributes);
+    if (attributes_null != p.attributes_null) return false;
+    if (!attributes_null && (!inline_bytes(fcinfo, attributes, bytes) || bytes != p.attributes_bytes)) return false;
     return true;
 }
 
 // Decodes the customer's columns into previous_, keeping their bytes (when
 // short enough) to recognise the next call's.
-void MatchCache::remember_customer(FunctionCallInfo fcinfo, int first) {
+void MatchCache::remember_customer(FunctionCallInfo fcinfo, int first, int attributes) {
     PreviousCustomer& p = previous_;
     p.by_value = false;
     p.by_version = false;
     p.facts_valid = false;
+    p.attributes_null = attributes < 0 || PG_ARGISNULL(attributes);
+    p.attributes_bytes.clear();
+    const char* attributes_json = nullptr;
+    if (!p.attributes_null) {
+        p.attributes_bytes.assign(argument_bytes(fcinfo, attributes));
+        attributes_json = pg::call([&] { return attributes_text(PG_GETARG_DATUM(attributes), false); });
+    }
+    read_attribute_values(attributes_json, p.attributes);
     MetricValues v;
     v.lifetime_value_null = PG_ARGISNULL(first);
     v.lifetime_value = PG_GETARG_DATUM(first);
@@ -152,6 +166,7 @@ void MatchCache::remember_customer(FunctionCallInfo fcinfo, int first) {
         p.loyalty_level.assign(argument_bytes(fcinfo, first + 4));
         p.customer.loyalty_level = std::string_view(p.loyalty_level);
     }
+    p.customer.attributes = &p.attributes;
     std::string_view value;
     if (!PG_ARGISNULL(first) && (!inline_bytes(fcinfo, first, value) || value.size() > sizeof p.lifetime_value))
         return;  // recognised by version only
@@ -167,7 +182,8 @@ void MatchCache::remember_customer(FunctionCallInfo fcinfo, int first) {
 }
 
 Customer MatchCache::customer_row(FunctionCallInfo fcinfo, int argno) {
-    return pg::call([&] {
+    const char* attributes = nullptr;
+    Customer customer = pg::call([&] {
         HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(argno);
         Oid type = HeapTupleHeaderGetTypeId(row);
         TupleDesc desc = lookup_rowtype_tupdesc(type, HeapTupleHeaderGetTypMod(row));
@@ -185,6 +201,13 @@ Customer MatchCache::customer_row(FunctionCallInfo fcinfo, int argno) {
                                     errmsg("a segmentation.customer_metrics row is needed; %s has no column %s",
                                            format_type_be(type), name)));
             }
+            attributes_column_ = InvalidAttrNumber;  // optional: a database at 1.0 has none
+            for (int a = 0; a < desc->natts; ++a) {
+                Form_pg_attribute attribute = TupleDescAttr(desc, a);
+                if (!attribute->attisdropped && attribute->atttypid == JSONBOID &&
+                    strcmp(NameStr(attribute->attname), "attributes") == 0)
+                    attributes_column_ = attribute->attnum;
+            }
             row_type_ = type;
         }
         HeapTupleData tuple;
@@ -200,9 +223,16 @@ Customer MatchCache::customer_row(FunctionCallInfo fcinfo, int argno) {
         v.last_order_at = heap_getattr(&tuple, columns_[3], desc, &v.last_order_at_null);
         v.customer_since = heap_getattr(&tuple, columns_[4], desc, &v.customer_since_null);
         v.loyalty_level = heap_getattr(&tuple, columns_[5], desc, &v.loyalty_level_null);
+        if (attributes_column_ != InvalidAttrNumber) {
+            v.attributes = heap_getattr(&tuple, attributes_column_, desc, &v.attributes_null);
+            attributes = attributes_text(v.attributes, v.attributes_null);
+        }
         ReleaseTupleDesc(desc);
         return customer_from_values(v, key_null ? std::nullopt : std::optional<Datum>(key));
     });
+    read_attribute_values(attributes, row_attributes_);
+    customer.attributes = &row_attributes_;
+    return customer;
 }
 
 }  // namespace segmentation::glue

@@ -60,21 +60,24 @@ public:
 
     // The customer given as metric columns from argument `first` on
     // (lifetime_value, order_count, last_order_at, customer_since,
-    // loyalty_level), as facts at `as_of`. Decoded again only when the
-    // columns differ from the previous call's.
-    const detail::Facts& customer(FunctionCallInfo fcinfo, int first, TimestampTz as_of);
+    // loyalty_level), and its attributes (jsonb) at argument `attributes`
+    // (-1: none, a call of 1.0's signature), as facts at `as_of`. Decoded
+    // again only when the columns differ from the previous call's.
+    const detail::Facts& customer(FunctionCallInfo fcinfo, int first, int attributes, TimestampTz as_of);
 
     // The same, for columns read from a row whose version is known.
-    const detail::Facts& customer_of_row(FunctionCallInfo fcinfo, int first, RowVersion version, TimestampTz as_of) {
+    const detail::Facts& customer_of_row(FunctionCallInfo fcinfo, int first, int attributes, RowVersion version,
+                                         TimestampTz as_of) {
         if (!(previous_.by_version && previous_.version == version)) {
-            remember_customer(fcinfo, first);
+            remember_customer(fcinfo, first, attributes);
             previous_.by_version = true;
             previous_.version = version;
         }
         return facts_at(as_of);
     }
 
-    // A customer_metrics row argument (a whole row) as a Customer.
+    // A customer_metrics row argument (a whole row) as a Customer (its
+    // attributes valid until the next call).
     Customer customer_row(FunctionCallInfo fcinfo, int argno);
 
 private:
@@ -88,8 +91,8 @@ private:
 
     const Matcher& compile(const char* bytes, std::size_t length, FunctionCallInfo fcinfo, int argno);
     const Matcher& criteria_of_row_slowly(FunctionCallInfo fcinfo, int argno, RowVersion version);
-    bool same_customer(FunctionCallInfo fcinfo, int first) const;
-    void remember_customer(FunctionCallInfo fcinfo, int first);
+    bool same_customer(FunctionCallInfo fcinfo, int first, int attributes) const;
+    void remember_customer(FunctionCallInfo fcinfo, int first, int attributes);
     const detail::Facts& facts_at(TimestampTz as_of) {
         if (!previous_.facts_valid || previous_.facts_as_of != as_of) {
             previous_.facts = derive_facts(previous_.customer, as_of);
@@ -134,6 +137,9 @@ private:
         char lifetime_value[32];
         std::size_t lifetime_value_length = 0;
         std::string loyalty_level;  // customer.loyalty_level points here
+        bool attributes_null = true;
+        std::string attributes_bytes;  // the jsonb's bytes, to recognise the next call's
+        AttributeValues attributes;    // customer.attributes points here
         Customer customer;
         bool facts_valid = false;
         TimestampTz facts_as_of = 0;
@@ -142,7 +148,9 @@ private:
 
     // Layout of the customer_metrics row type as last seen.
     Oid row_type_ = InvalidOid;
-    AttrNumber columns_[kMetricColumnCount + 1] = {};  // customer_id, then the metric columns
+    AttrNumber columns_[kMetricColumnCount + 1] = {};   // customer_id, then the metric columns
+    AttrNumber attributes_column_ = InvalidAttrNumber;  // none in a database at 1.0
+    AttributeValues row_attributes_;                    // of customer_row's last customer
 };
 
 // How the planner rewrite (match_planning.cpp) marks the segment_match_rows

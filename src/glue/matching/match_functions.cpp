@@ -5,6 +5,8 @@
 #include "core/matcher.hpp"
 #include "core/membership.hpp"
 #include "glue/boundary/arguments.hpp"
+#include "glue/boundary/catalog.hpp"
+#include "glue/tracking/configuration.hpp"
 #include "glue/matching/match_cache.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/customer_lookup.hpp"
@@ -30,9 +32,13 @@ void refuse_membership_on_rows(const Matcher& matcher) {
 }  // namespace
 
 // segmentation.check_criteria(jsonb): true, or the error naming the problem.
+// Attribute names and kinds are checked against the tracked customers table,
+// except while a dump is restored: its segments may arrive before its tracking.
 SEGMENTATION_FUNCTION(segmentation_check_criteria) {
     require_argument(fcinfo, 0, "criteria");
-    parse_criteria(jsonb_text(fcinfo, 0));
+    Criteria criteria = parse_criteria(jsonb_text(fcinfo, 0));
+    if (uses_attributes(criteria) && !pg::call([] { return restoring_from_dump(); }))
+        check_attributes(criteria, tracked_attribute_schema());
     PG_RETURN_BOOL(true);
 }
 
@@ -47,40 +53,47 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_row) {
 }
 
 // segmentation.segment_match_values(lifetime_value, order_count,
-//     last_order_at, customer_since, loyalty_level, criteria, as_of):
+//     last_order_at, customer_since, loyalty_level, attributes, criteria, as_of):
 // segment_match() of a customer_metrics row given as its columns, which
-// spares the executor a copy of the whole row per call.
+// spares the executor a copy of the whole row per call. (1.0 declared it
+// without attributes; a database not yet updated still calls it so.)
 SEGMENTATION_FUNCTION(segmentation_segment_match_values) {
-    const Matcher& matcher = criteria_argument(fcinfo, 5);
+    int attributes = PG_NARGS() == 8 ? 5 : -1;
+    int criteria = PG_NARGS() == 8 ? 6 : 5;
+    const Matcher& matcher = criteria_argument(fcinfo, criteria);
     refuse_membership_on_rows(matcher);
-    TimestampTz as_of = as_of_argument(fcinfo, 6);
-    PG_RETURN_BOOL(matcher.matches(match_cache(fcinfo).customer(fcinfo, 0, as_of)));
+    TimestampTz as_of = as_of_argument(fcinfo, criteria + 1);
+    PG_RETURN_BOOL(matcher.matches(match_cache(fcinfo).customer(fcinfo, 0, attributes, as_of)));
 }
 
 // segmentation.segment_match_rows(customer_version, customer_xmin,
 //     lifetime_value, order_count, last_order_at, customer_since,
-//     loyalty_level, criteria, criteria_version, criteria_xmin, as_of):
+//     loyalty_level, attributes, criteria, criteria_version, criteria_xmin, as_of):
 // the same, for a customer_metrics row matched with a segments row (a join).
 // Both rows' versions come along, so that the customer and the compiled
 // criteria of the previous calls are recognised without comparing bytes.
 // Versions are trusted only in the planner's own calls; a call written by
-// hand is answered like segment_match_values, by the values.
+// hand is answered like segment_match_values, by the values. (1.0 declared
+// it without attributes.)
 SEGMENTATION_FUNCTION(segmentation_segment_match_rows) {
-    for (int argno : {0, 1, 8, 9}) require_argument(fcinfo, argno, "row version");
-    require_argument(fcinfo, 7, "criteria");
-    TimestampTz as_of = as_of_argument(fcinfo, 10);
+    int attributes = PG_NARGS() == 12 ? 7 : -1;
+    int criteria = PG_NARGS() == 12 ? 8 : 7;
+    for (int argno : {0, 1, criteria + 1, criteria + 2}) require_argument(fcinfo, argno, "row version");
+    require_argument(fcinfo, criteria, "criteria");
+    TimestampTz as_of = as_of_argument(fcinfo, criteria + 3);
     MatchCache& cache = match_cache(fcinfo);
     if (!planner_made_call(fcinfo)) {
-        const Matcher& matcher = cache.criteria(fcinfo, 7);
+        const Matcher& matcher = cache.criteria(fcinfo, criteria);
         refuse_membership_on_rows(matcher);
-        PG_RETURN_BOOL(matcher.matches(cache.customer(fcinfo, 2, as_of)));
+        PG_RETURN_BOOL(matcher.matches(cache.customer(fcinfo, 2, attributes, as_of)));
     }
-    const Matcher& matcher = cache.criteria_of_row(
-        fcinfo, 7,
-        RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(8)), DatumGetTransactionId(PG_GETARG_DATUM(9))));
+    const Matcher& matcher =
+        cache.criteria_of_row(fcinfo, criteria,
+                              RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(criteria + 1)),
+                                             DatumGetTransactionId(PG_GETARG_DATUM(criteria + 2))));
     refuse_membership_on_rows(matcher);
     const detail::Facts& customer = cache.customer_of_row(
-        fcinfo, 2,
+        fcinfo, 2, attributes,
         RowVersion::of(reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0)), DatumGetTransactionId(PG_GETARG_DATUM(1))),
         as_of);
     PG_RETURN_BOOL(matcher.matches(customer));

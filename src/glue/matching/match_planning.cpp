@@ -27,8 +27,10 @@
 #include "glue/boundary/metric_values.hpp"
 #include "glue/boundary/guard.hpp"
 #include "glue/matching/match_cache.hpp"
+#include "glue/tracking/configuration.hpp"
 
 extern "C" {
+#include "catalog/pg_collation.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
@@ -201,8 +203,38 @@ SEGMENTATION_PG_CONTEXT Expr* helper_call(const char* name, List* args) {
 
 const int128 kInt64Max = std::numeric_limits<int64>::max();
 
+// A JSON string literal of `text` (criteria strings are the database's text).
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (char ch : text) {
+        auto byte = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (byte < 0x20) {
+            static const char* const kHex = "0123456789abcdef";
+            out += "\\u00";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 15];
+        } else {
+            out += ch;
+        }
+    }
+    return out + "\"";
+}
+
+// An attribute test's value as JSON text ("DE", 18.5, true).
+std::string json_literal(const AttributeLiteral& literal) {
+    switch (literal.kind) {
+        case AttributeLiteral::Kind::String: return json_string(literal.text);
+        case AttributeLiteral::Kind::Boolean: return literal.boolean ? "true" : "false";
+        default: return exact::format_units(literal.units);
+    }
+}
+
 struct Builder {
     Columns c;
+    Var* attributes = nullptr;  // customer_metrics.attributes (none in a database at 1.0)
     Expr* as_of;
     bool representable = true;  // false: some bound has no SQL form here
 
@@ -278,11 +310,111 @@ struct Builder {
         return definite(reinterpret_cast<Expr*>(any), c.loyalty_level);
     }
 
+    // ---- customer attributes: jsonb expressions over m.attributes ----------------
+
+    SEGMENTATION_PG_CONTEXT Expr* jsonb_constant(const char* text) {
+        return reinterpret_cast<Expr*>(makeConst(JSONBOID, -1, InvalidOid, -1,
+                                                 DirectFunctionCall1(jsonb_in, CStringGetDatum(text)), false, false));
+    }
+
+    SEGMENTATION_PG_CONTEXT Expr* text_constant(const char* text) {
+        return reinterpret_cast<Expr*>(
+            makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(text), false, false));
+    }
+
+    // m.attributes -> 'name'
+    SEGMENTATION_PG_CONTEXT Expr* field(const char* name) {
+        return reinterpret_cast<Expr*>(makeFuncExpr(F_JSONB_OBJECT_FIELD, JSONBOID,
+                                                    list_make2(copyObjectImpl(attributes), text_constant(name)),
+                                                    InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL));
+    }
+
+    // m.attributes @> 'json'
+    SEGMENTATION_PG_CONTEXT Expr* contains(const char* json) {
+        return comparison("@>", static_cast<Expr*>(copyObjectImpl(attributes)), jsonb_constant(json), JSONBOID);
+    }
+
+    // The attribute has a value: m.attributes ? 'name' AND NOT m.attributes @> '{"name": null}'.
+    SEGMENTATION_PG_CONTEXT Expr* present(const char* name, const char* null_object) {
+        Oid exists = operator_oid("?", JSONBOID, TEXTOID);
+        auto* has_key = reinterpret_cast<OpExpr*>(
+            make_opclause(exists, BOOLOID, false, static_cast<Expr*>(copyObjectImpl(attributes)), text_constant(name),
+                          InvalidOid, DEFAULT_COLLATION_OID));
+        has_key->opfuncid = get_opcode(exists);
+        Expr* not_null = makeBoolExpr(NOT_EXPR, list_make1(contains(null_object)), -1);
+        return is_true(makeBoolExpr(AND_EXPR, list_make2(has_key, not_null), -1));
+    }
+
+    // jsonb_typeof(m.attributes -> 'name') = 'number' AND m.attributes -> 'name' >= / <= 'limit'
+    SEGMENTATION_PG_CONTEXT Expr* range(const char* name, const char* op, const char* limit) {
+        Expr* type = reinterpret_cast<Expr*>(makeFuncExpr(F_JSONB_TYPEOF, TEXTOID, list_make1(field(name)),
+                                                          DEFAULT_COLLATION_OID, InvalidOid, COERCE_EXPLICIT_CALL));
+        Expr* number = comparison("=", type, text_constant("number"), TEXTOID, DEFAULT_COLLATION_OID);
+        Expr* compared = comparison(op, field(name), jsonb_constant(limit), JSONBOID);
+        return is_true(makeBoolExpr(AND_EXPR, list_make2(number, compared), -1));
+    }
+
+    // The JSON texts attribute() needs, made in C++ before the PostgreSQL
+    // calls (prepare_attributes), in the order attribute() takes them.
+    std::vector<std::string> texts;
+    std::size_t next_text = 0;
+    const char* take_text() { return texts[next_text++].c_str(); }
+
+    void prepare_attributes(const Criteria& criteria) {
+        for (const AttributeCondition& condition : criteria.attributes) {
+            texts.push_back(json_string(condition.name));
+            if (condition.equals) texts.push_back(json_literal(*condition.equals));
+            for (const AttributeLiteral& literal : condition.in) texts.push_back(json_literal(literal));
+            if (condition.min) texts.push_back(exact::format_units(condition.min->units));
+            if (condition.max) texts.push_back(exact::format_units(condition.max->units));
+        }
+        for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+            for (const Criteria& child : *children) prepare_attributes(child);
+    }
+
+    // Every test of one attribute condition, as the core's matcher reads them
+    // (core/matcher.cpp, attribute_holds); never NULL.
+    SEGMENTATION_PG_CONTEXT Expr* attribute(const AttributeCondition& condition) {
+        List* parts = NIL;
+        const char* name = condition.name.c_str();
+        const char* key = take_text();
+        if (condition.is_null) {
+            Expr* has_value = present(name, psprintf("{%s: null}", key));
+            parts = lappend(parts, *condition.is_null ? makeBoolExpr(NOT_EXPR, list_make1(has_value), -1) : has_value);
+        }
+        if (condition.equals) parts = lappend(parts, is_true(contains(psprintf("{%s: %s}", key, take_text()))));
+        if (condition.has_in) {
+            Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * condition.in.size()));
+            for (std::size_t i = 0; i < condition.in.size(); ++i)
+                items[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(psprintf("{%s: %s}", key, take_text())));
+            ArrayType* array =
+                construct_array(items, static_cast<int>(condition.in.size()), JSONBOID, -1, false, TYPALIGN_INT);
+            Oid contained = operator_oid("@>", JSONBOID, JSONBOID);
+            ScalarArrayOpExpr* any = makeNode(ScalarArrayOpExpr);
+            any->opno = contained;
+            any->opfuncid = get_opcode(contained);
+            any->useOr = true;
+            any->inputcollid = InvalidOid;
+            any->args = list_make2(copyObjectImpl(attributes), makeConst(get_array_type(JSONBOID), -1, InvalidOid, -1,
+                                                                         PointerGetDatum(array), false, false));
+            any->location = -1;
+            parts = lappend(parts, is_true(reinterpret_cast<Expr*>(any)));
+        }
+        if (condition.min) parts = lappend(parts, range(name, ">=", take_text()));
+        if (condition.max) parts = lappend(parts, range(name, "<=", take_text()));
+        if (parts == NIL) return constant_bool(true);
+        return list_length(parts) == 1 ? static_cast<Expr*>(linitial(parts)) : makeBoolExpr(AND_EXPR, parts, -1);
+    }
+
     // Everything at one level must hold; the result is never NULL.
     SEGMENTATION_PG_CONTEXT Expr* level(const Criteria& criteria) {
         List* parts = NIL;
         for (const Bound& b : criteria.bounds) parts = lappend(parts, bound(b));
         if (criteria.has_loyalty_levels) parts = lappend(parts, loyalty(criteria.loyalty_levels));
+        if (!criteria.attributes.empty() && attributes == nullptr) representable = false;  // a database at 1.0
+        if (attributes != nullptr)
+            for (const AttributeCondition& condition : criteria.attributes)
+                parts = lappend(parts, attribute(condition));
         for (const Criteria& child : criteria.all) parts = lappend(parts, level(child));
         if (!criteria.any.empty()) {
             List* options = NIL;
@@ -305,6 +437,7 @@ constexpr std::size_t kMaxInlinedConditions = 1000;
 // The conditions (bounds, loyalty lists, combinations) criteria inline into.
 std::size_t condition_count(const Criteria& criteria) {
     std::size_t count = 1 + criteria.bounds.size() + (criteria.has_loyalty_levels ? 1 : 0);
+    for (const AttributeCondition& condition : criteria.attributes) count += 1 + condition.in.size();
     for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
         for (const Criteria& child : *children) count += condition_count(child);
     return count;
@@ -389,6 +522,7 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         for (int i = 0; i < kMetricColumnCount; ++i) found[i] = column_of(var, metrics, kMetricColumnNames[i]);
         builder.c = Columns{found[0], found[1], found[2], found[3], found[4]};
         builder.as_of = reinterpret_cast<Expr*>(as_of);
+        if (catalog().has_attributes) builder.attributes = column_of(var, metrics, "attributes").var;
     });
 
     if (IsA(criteria, Const) && !reinterpret_cast<Const*>(criteria)->constisnull && never_null_instant(as_of)) {
@@ -402,9 +536,20 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         } catch (const CriteriaError&) {
             PG_RETURN_POINTER(nullptr);  // left alone: the call reports the error when it runs
         }
+        if (uses_attributes(parsed)) {
+            // Only attributes the shop tracks, with tests their kinds take:
+            // an inlined test would otherwise hide the call's error.
+            AttributeSchema schema = tracked_attribute_schema();
+            try {
+                check_attributes(parsed, schema);
+            } catch (const CriteriaError&) {
+                PG_RETURN_POINTER(nullptr);
+            }
+        }
         // inSegment / notInSegment: not over a row; the call reports it when it runs.
         if (!referenced_segments(parsed).empty()) PG_RETURN_POINTER(nullptr);
         if (condition_count(parsed) <= kMaxInlinedConditions) {
+            builder.prepare_attributes(parsed);
             Expr* inlined = pg::call([&] { return builder.level(parsed); });
             if (builder.representable) return PointerGetDatum(inlined);
         }
@@ -413,6 +558,9 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         const Columns& c = builder.c;
         List* columns = list_make4(c.lifetime_value.var, c.order_count.var, c.last_order_at.var, c.customer_since.var);
         columns = lappend(columns, c.loyalty_level.var);
+        // 1.1's helpers take the attributes after the metric columns; 1.0's have none.
+        bool v11 = builder.attributes != nullptr;
+        if (v11) columns = lappend(columns, builder.attributes);
         Var* segment = stored_criteria(simplify->root, criteria);
         if (segment != nullptr) {
             // Criteria read from segmentation.segments: both rows' versions
@@ -425,14 +573,17 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
             args = lappend(args, version_var(segment->varno, SelfItemPointerAttributeNumber));
             args = lappend(args, version_var(segment->varno, MinTransactionIdAttributeNumber));
             args = lappend(args, as_of);
-            Oid types[11] = {TIDOID,  XIDOID,   NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-                             TEXTOID, JSONBOID, TIDOID,     XIDOID,  TIMESTAMPTZOID};
-            Oid function = function_oid("segment_match_rows", 11, types);
+            Oid types[12] = {TIDOID,  XIDOID,   NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+                             TEXTOID, JSONBOID, JSONBOID,   TIDOID,  XIDOID,         TIMESTAMPTZOID};
+            if (!v11) memmove(&types[7], &types[8], 4 * sizeof(Oid));  // 1.0: no attributes
+            Oid function = function_oid("segment_match_rows", v11 ? 12 : 11, types);
             return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, kPlannerMadeCall));
         }
         List* args = lappend(lappend(columns, criteria), as_of);
-        Oid types[7] = {NUMERICOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
-        Oid function = function_oid("segment_match_values", 7, types);
+        Oid types[8] = {NUMERICOID, INT8OID,  TIMESTAMPTZOID, TIMESTAMPTZOID,
+                        TEXTOID,    JSONBOID, JSONBOID,       TIMESTAMPTZOID};
+        if (!v11) memmove(&types[5], &types[6], 2 * sizeof(Oid));
+        Oid function = function_oid("segment_match_values", v11 ? 8 : 7, types);
         return PointerGetDatum(makeFuncExpr(function, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
     });
 }

@@ -8,7 +8,7 @@ namespace segmentation::glue {
 namespace {
 
 const spi::Statement kLoadCustomer = {"SELECT " SEGMENTATION_METRIC_COLUMNS
-                                      " FROM segmentation.customer_metrics WHERE customer_id = $1",
+                                      ", {attributes} FROM segmentation.customer_metrics WHERE customer_id = $1",
                                       1,
                                       {spi::kKeyType}};
 
@@ -24,8 +24,16 @@ std::string key_text(Datum key) {
 
 // Loads one customer's metrics, or nothing when the key is unknown. Needs SPI.
 bool load_customer(Datum key, Customer& customer) {
+    static AttributeValues attributes;  // the last customer's: see the header
     if (spi::run(kLoadCustomer, {key}, nullptr, true) == 0) return false;
-    pg::call([&] { customer = customer_from_values(metric_values_from_spi(0, 1), key); });
+    const char* text = pg::call([&] {
+        customer = customer_from_values(metric_values_from_spi(0, 1), key);
+        bool null;
+        Datum value = spi::column(0, kMetricColumnCount + 1, &null);
+        return attributes_text(value, null);
+    });
+    read_attribute_values(text, attributes);
+    customer.attributes = &attributes;
     return true;
 }
 

@@ -15,6 +15,7 @@ Datum key_argument(FunctionCallInfo fcinfo, int argno);
 std::string key_text(Datum key);
 
 // Loads one customer's metrics, or nothing when the key is unknown. Needs SPI.
+// Its loyalty level and attributes stay valid until the next load.
 bool load_customer(Datum key, Customer& customer);
 
 // 42704: `doing` failed because the customer does not exist.

@@ -133,6 +133,8 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
     Handles& h = *handles_;
     std::size_t first = batch.size();
     batch.resize(first + limit);
+    static std::vector<const char*> attributes;  // their text, decoded after the scan's PostgreSQL calls
+    attributes.assign(limit, nullptr);
     std::size_t count = pg::call([&]() -> std::size_t {
         MemoryContext batch_context = CurrentMemoryContext;  // pg::call restores it on error
         std::size_t n = 0;
@@ -151,6 +153,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             MetricValues v = metric_values_of_slot(slot, h.metric);
             if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
             state.customer = customer_from_values(v, state.key);
+            attributes[n] = attributes_text(v.attributes, v.attributes_null);
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);
             state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
             state.current.clear();
@@ -163,6 +166,11 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
         return n;
     });
     batch.resize(first + count);
+    for (std::size_t i = 0; i < count; ++i) {
+        CustomerState& state = batch[first + i];
+        read_attribute_values(attributes[i], state.attributes);
+        state.customer.attributes = &state.attributes;  // valid while `batch` is not reallocated
+    }
     return count;
 }
 

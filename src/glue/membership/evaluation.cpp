@@ -171,6 +171,12 @@ const char* cause_name(Cause cause) {
 }
 
 void read_customer_state(uint64 row, CustomerState& state, bool with_overrides) {
+    const char* attributes = pg::call([&] {
+        bool null;
+        Datum value = spi::column(row, 10, &null);
+        return attributes_text(value, null);
+    });
+    read_attribute_values(attributes, state.attributes);
     pg::call([&] {
         state.key = spi::column(row, 1);
         state.customer = customer_from_values(metric_values_from_spi(row, 2), state.key);
@@ -178,8 +184,8 @@ void read_customer_state(uint64 row, CustomerState& state, bool with_overrides) 
         read_ids(row, 8, state.current);
         read_ids(row, 9, state.context.manual);
         if (with_overrides) {
-            read_ids(row, 10, state.context.included);
-            read_ids(row, 11, state.context.excluded);
+            read_ids(row, 11, state.context.included);  // after the attributes
+            read_ids(row, 12, state.context.excluded);
         } else {
             state.context.included.clear();
             state.context.excluded.clear();
@@ -205,7 +211,9 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     static std::vector<int64> matched;  // reused: no allocation per customer
     matched.clear();
     Evaluation result;
-    result.due_at = storable_instant(segments.evaluate(state.customer, as_of, matched, state.context));
+    Customer customer = state.customer;
+    customer.attributes = &state.attributes;
+    result.due_at = storable_instant(segments.evaluate(customer, as_of, matched, state.context));
     for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
         if (!scope.covers(segment) || segments.frozen(segment)) return;
         changes.push_back(Change{state.key, segment, added});

@@ -42,21 +42,23 @@ struct Scope {
 // else decides its membership (manual segments, overrides).
 struct CustomerState {
     Datum key;
-    Customer customer;
+    Customer customer;  // its attributes are `attributes` (evaluate_state points it there)
     std::optional<TimestampTz> reevaluate_at;
     std::vector<int64> current;  // automatic segments it is in, ascending
-    MembershipContext context;   // manual segments and overrides
+    AttributeValues attributes;
+    MembershipContext context;  // manual segments and overrides
 };
 
 // The columns a statement must select, in order, for read_customer_state(),
 // from customer_metrics aliased m.
-#define SEGMENTATION_STATE_COLUMNS                                                          \
-    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                                           \
-    ", m.reevaluate_at, "                                                                   \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
-    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id), " \
-    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                            \
-    "      WHERE a.customer_id = m.customer_id AND NOT a.is_automatic ORDER BY a.segment_id)"
+#define SEGMENTATION_STATE_COLUMNS                                                              \
+    "m.customer_id, " SEGMENTATION_METRIC_COLUMNS                                               \
+    ", m.reevaluate_at, "                                                                       \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                                \
+    "      WHERE a.customer_id = m.customer_id AND a.is_automatic ORDER BY a.segment_id), "     \
+    "ARRAY(SELECT a.segment_id FROM segmentation.assignments a "                                \
+    "      WHERE a.customer_id = m.customer_id AND NOT a.is_automatic ORDER BY a.segment_id), " \
+    "{attributes}"
 
 // The same followed by the customer's overrides (included, then excluded),
 // for when some customer has one (SegmentSet::has_overrides(); the table is

@@ -16,8 +16,8 @@ namespace segmentation::glue {
 namespace {
 
 const spi::Statement kReadTracking = {
-    "SELECT kind, relation, customer_column, time_column, coalesce(amount_column, loyalty_column), live "
-    "FROM segmentation.tracked_tables",
+    "SELECT kind, relation, customer_column, time_column, coalesce(amount_column, loyalty_column), live, "
+    "{attribute_columns} FROM segmentation.tracked_tables",
     0,
     {}};
 
@@ -59,7 +59,36 @@ void forget_cached_tracking_at_abort(XactEvent event, void*) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) reset_cached_tracking();
 }
 
+// The attribute column names of row `row` of kReadTracking (column 7, name[]).
+void read_attribute_columns(uint64 row, TrackedTable& table) {
+    int count = 0;
+    Datum* names = nullptr;
+    pg::call([&] {
+        bool null;
+        Datum array = spi::column(row, 7, &null);
+        if (null) return;
+        deconstruct_array(DatumGetArrayTypeP(array), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, nullptr,
+                          &count);
+    });
+    for (int i = 0; i < count; ++i) table.attribute_columns.emplace_back(NameStr(*DatumGetName(names[i])));
+    table.attribute_types.assign(table.attribute_columns.size(), InvalidOid);
+}
+
 }  // namespace
+
+AttributeSchema tracked_attribute_schema() {
+    spi::connect();
+    Tracking t = read_tracking();
+    spi::finish();
+    AttributeSchema schema;
+    if (!t.customers) return schema;
+    const TrackedTable& c = *t.customers;
+    for (std::size_t i = 0; i < c.attribute_columns.size(); ++i) {
+        std::optional<AttributeKind> kind = pg::call([&] { return attribute_kind(c.attribute_types[i]); });
+        if (kind) schema.push_back({c.attribute_columns[i], *kind});
+    }
+    return schema;
+}
 
 const Tracking& cached_tracking() {
     if (!cached_configuration) {
@@ -100,6 +129,7 @@ Tracking read_tracking() {
         table.key_column = key;
         table.time_column = time;
         table.value_column = value == nullptr ? "" : value;
+        read_attribute_columns(row, table);
         pg::call([&] {
             char* name = get_rel_name(table.relation);
             table.name = name == nullptr
@@ -112,6 +142,8 @@ Tracking read_tracking() {
             table.key_type = type_of(table.key_column);
             table.time_type = type_of(table.time_column);
             table.value_type = type_of(table.value_column);
+            for (std::size_t i = 0; i < table.attribute_columns.size(); ++i)
+                table.attribute_types[i] = type_of(table.attribute_columns[i]);
         });
         (std::string(kind) == "customers" ? t.customers : t.orders) = table;
     }

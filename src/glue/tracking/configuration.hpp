@@ -20,6 +20,9 @@ struct TrackedTable {
     Oid time_type = InvalidOid;
     Oid value_type = InvalidOid;
     bool live = true;  // evaluate segments in the changing transaction
+    // Customer attributes (customers only): further columns, with their current types.
+    std::vector<std::string> attribute_columns;
+    std::vector<Oid> attribute_types;
 };
 
 struct Tracking {
@@ -36,6 +39,11 @@ Tracking read_tracking();
 // when it must read.
 const Tracking& cached_tracking();
 SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
+
+// The attributes criteria may test: the tracked customers table's attribute
+// columns, with the kind of each type. Reads the configuration now (it
+// connects to SPI itself).
+AttributeSchema tracked_attribute_schema();
 
 // The first step of the one lock order: the tracked tables (customers, then
 // orders), then the definitions lock, then customers in key order. Every

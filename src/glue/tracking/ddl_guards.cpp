@@ -53,7 +53,10 @@ void refuse_retyped_tracked_column(const Tracking& t) {
     std::vector<Named> names;
     for (const auto& [table, kind] : {std::pair{&t.customers, "customers"}, std::pair{&t.orders, "orders"}}) {
         if (!*table) continue;
-        for (const std::string* column : {&(*table)->key_column, &(*table)->time_column, &(*table)->value_column}) {
+        std::vector<const std::string*> tracked = {&(*table)->key_column, &(*table)->time_column,
+                                                   &(*table)->value_column};
+        for (const std::string& attribute : (*table)->attribute_columns) tracked.push_back(&attribute);
+        for (const std::string* column : tracked) {
             if (column->empty()) continue;
             Oid relation = (*table)->relation;
             columns.push_back({relation, pg::call([&] { return get_attnum(relation, column->c_str()); })});
@@ -99,17 +102,24 @@ void refuse_renamed_loyalty_level(FunctionCallInfo fcinfo) {
     });
     if (!renames_value) return;
     Tracking t = read_tracking();
-    if (!t.customers || t.customers->value_type == InvalidOid) return;
-    Datum args[1] = {ObjectIdGetDatum(t.customers->value_type)};
-    Oid types[1] = {OIDOID};
-    if (spi::run_text("SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() "
-                      "WHERE classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND objid = $1",
-                      1, types, args) > 0)
-        refuse(std::string("cannot rename a value of type ") + pg::call([&] {
-                   return format_type_be(t.customers->value_type);
-               }) + ": segmentation tracks column \"" +
-                   t.customers->value_column + "\" of " + t.customers->name + ", of that type, as the loyalty level",
-               "customers");
+    if (!t.customers) return;
+    // The loyalty column's type, then the attribute columns' (their text is stored too).
+    std::vector<std::pair<Oid, std::string>> typed = {{t.customers->value_type, t.customers->value_column}};
+    for (std::size_t i = 0; i < t.customers->attribute_columns.size(); ++i)
+        typed.emplace_back(t.customers->attribute_types[i], t.customers->attribute_columns[i]);
+    for (std::size_t i = 0; i < typed.size(); ++i) {
+        Oid type = typed[i].first;
+        if (type == InvalidOid) continue;
+        Datum args[1] = {ObjectIdGetDatum(type)};
+        Oid types[1] = {OIDOID};
+        if (spi::run_text("SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() "
+                          "WHERE classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND objid = $1",
+                          1, types, args) > 0)
+            refuse(std::string("cannot rename a value of type ") + pg::call([&] { return format_type_be(type); }) +
+                       ": segmentation tracks column \"" + typed[i].second + "\" of " + t.customers->name +
+                       ", of that type, as " + (i == 0 ? "the loyalty level" : "a customer attribute"),
+                   "customers");
+    }
 }
 
 }  // namespace
@@ -122,15 +132,21 @@ SEGMENTATION_FUNCTION(segmentation_guard_tracked_drop) {
         throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "guard_tracked_drop must run as an event trigger");
     spi::connect();
     RelationScope node(node_relations());  // on Citus, this node's placement of tracked_tables
+    // Attribute columns too, in a database at 1.1 or later (a 1.0 one has no attribute_columns).
+    bool attributes = pg::call([] { return catalog().has_attributes; });
     uint64 rows = spi::run_once(
-        "WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()) "
-        "SELECT t.kind, d.object_identity, d.objsubid <> 0 FROM dropped d "
-        "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
-        "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-        "  AND NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = 'segmentation.tracked_tables'::pg_catalog.regclass) "
-        "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, "
-        "       t.time_column::pg_catalog.text, t.amount_column::pg_catalog.text, t.loyalty_column::pg_catalog.text)) "
-        "LIMIT 1",
+        std::string("WITH dropped AS (SELECT * FROM pg_catalog.pg_event_trigger_dropped_objects()) "
+                    "SELECT t.kind, d.object_identity, d.objsubid <> 0 FROM dropped d "
+                    "JOIN segmentation.tracked_tables t ON t.relation::pg_catalog.oid = d.objid "
+                    "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+                    "  AND NOT EXISTS (SELECT 1 FROM dropped x WHERE x.objid = "
+                    "'segmentation.tracked_tables'::pg_catalog.regclass) "
+                    "  AND (d.objsubid = 0 OR d.address_names[3] IN (t.customer_column::pg_catalog.text, "
+                    "       t.time_column::pg_catalog.text, t.amount_column::pg_catalog.text, "
+                    "t.loyalty_column::pg_catalog.text)") +
+            (attributes ? " OR d.address_names[3] OPERATOR(pg_catalog.=) ANY (t.attribute_columns::pg_catalog.text[])"
+                        : "") +
+            ") LIMIT 1",
         true);
     if (rows > 0) {
         std::string kind, object;

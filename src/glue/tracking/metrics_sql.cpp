@@ -125,9 +125,12 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
                               ? "NULL::text"
                               : loyalty_as_text("c." + q(customers.value_column), customers.value_type);
     std::string due = customers.live ? "" : ", reevaluate_at = " + std::string(kPendingEvaluation);
+    // Customer attributes: only in a database at 1.1 or later (a 1.0 one has no such column).
+    bool attributes = pg::call([] { return catalog().has_attributes; });
     std::string sql = "WITH incoming AS (SELECT DISTINCT ON (1) " + key + "::" + key_type + " AS k, " +
                       instant_sql("c." + q(customers.time_column), customers.time_type) + " AS since, " + loyalty +
-                      " AS loyalty FROM " + source + " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
+                      " AS loyalty" + (attributes ? ", " + attributes_sql(customers, "c") + " AS attributes" : "") +
+                      " FROM " + source + " c WHERE " + key + " IS NOT NULL ORDER BY 1)";
     std::string totals = "0, 0, NULL::timestamptz, NULL::timestamptz";
     std::string join;
     if (t.orders) {
@@ -141,16 +144,17 @@ std::string customers_upsert_sql(const Tracking& t, const std::string& source) {
            " INSERT INTO segmentation.customer_metrics AS m (customer_id, customer_since, loyalty_level, "
            "lifetime_value, "
            "order_count, first_order_at, last_order_at" +
-           (customers.live ? "" : ", reevaluate_at") +
+           (customers.live ? "" : ", reevaluate_at") + (attributes ? ", attributes" : "") +
            ") "
            "SELECT i.k, i.since, i.loyalty, " +
-           totals + (customers.live ? "" : ", " + std::string(kPendingEvaluation)) + " FROM incoming i" + join +
+           totals + (customers.live ? "" : ", " + std::string(kPendingEvaluation)) +
+           (attributes ? ", i.attributes" : "") + " FROM incoming i" + join +
            " ON CONFLICT (customer_id) DO UPDATE SET customer_since = excluded.customer_since, "
            "loyalty_level = excluded.loyalty_level" +
-           due +
+           (attributes ? ", attributes = excluded.attributes" : "") + due +
            " WHERE m.customer_since IS DISTINCT FROM excluded.customer_since"
-           "    OR m.loyalty_level IS DISTINCT FROM excluded.loyalty_level"
-           " RETURNING m.customer_id";
+           "    OR m.loyalty_level IS DISTINCT FROM excluded.loyalty_level" +
+           (attributes ? " OR m.attributes IS DISTINCT FROM excluded.attributes" : "") + " RETURNING m.customer_id";
 }
 
 // Customers named in `source` (old rows) that the customers table no longer has.
@@ -260,6 +264,13 @@ void forget_customers(const std::vector<Datum>& keys, Cause cause) {
     for (uint64 row = 0; row < rows; ++row) remember_change(customers[row], segments[row], false);
 }
 
+// The attributes every customer should have (the expected_metrics_sql
+// columns), for verify(): from the customers table, NULL without one.
+std::string expected_attributes_sql(const Tracking& t) {
+    if (!t.customers) return "NULL::pg_catalog.jsonb";
+    return attributes_sql(*t.customers, "c");
+}
+
 std::string expected_metrics_sql(const Tracking& t) {
     std::string key_type = key_type_name();
     std::string agg = "SELECT NULL::" + key_type +
@@ -275,16 +286,16 @@ std::string expected_metrics_sql(const Tracking& t) {
             c.value_column.empty() ? "NULL::text" : loyalty_as_text("c." + q(c.value_column), c.value_type);
         return "SELECT DISTINCT ON (1) c." + q(c.key_column) + "::" + key_type + columns +
                instant_sql("c." + q(c.time_column), c.time_type) + " AS customer_since, " + loyalty +
-               " AS loyalty_level FROM " + c.name + " c LEFT JOIN (" + agg + ") a ON a.k = c." + q(c.key_column) +
-               " WHERE c." + q(c.key_column) + " IS NOT NULL ORDER BY 1";
+               " AS loyalty_level, " + expected_attributes_sql(t) + " AS attributes FROM " + c.name + " c LEFT JOIN (" +
+               agg + ") a ON a.k = c." + q(c.key_column) + " WHERE c." + q(c.key_column) + " IS NOT NULL ORDER BY 1";
     }
     if (t.orders)  // customers seen once stay (with no orders) so their manual segments survive
         return "SELECT coalesce(a.k, m.customer_id)" + columns +
-               "a.lo AS customer_since, NULL::text AS loyalty_level FROM (" + agg +
-               ") a FULL JOIN segmentation.customer_metrics m ON m.customer_id = a.k";
+               "a.lo AS customer_since, NULL::text AS loyalty_level, NULL::pg_catalog.jsonb AS attributes FROM (" +
+               agg + ") a FULL JOIN segmentation.customer_metrics m ON m.customer_id = a.k";
     return "SELECT m.customer_id, 0::numeric AS lifetime_value, 0::bigint AS order_count, "
            "NULL::timestamptz AS first_order_at, NULL::timestamptz AS last_order_at, "
-           "NULL::timestamptz AS customer_since, NULL::text AS loyalty_level "
+           "NULL::timestamptz AS customer_since, NULL::text AS loyalty_level, NULL::pg_catalog.jsonb AS attributes "
            "FROM segmentation.customer_metrics m WHERE false";
 }
 

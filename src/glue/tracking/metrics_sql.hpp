@@ -30,7 +30,7 @@ std::string customers_missing_sql(const TrackedTable& customers);
 
 // A query of the metrics every customer should have, computed from scratch
 // from the tracked tables, with the columns of customer_metrics (up to
-// loyalty_level). Used by verify().
+// loyalty_level, then attributes). Used by verify().
 std::string expected_metrics_sql(const Tracking& t);
 
 // The customers a trigger's statement touched: keys in its transition tables.

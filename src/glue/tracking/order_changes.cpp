@@ -407,8 +407,10 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.due = DT_NOBEGIN;  // -infinity: waiting for refresh_due()
         } else {
             Customer after;
+            const char* attributes = nullptr;  // customer attributes, decoded below
             pg::call([&] {
                 MetricValues v = metric_values_of(writer);
+                attributes = attributes_text(v.attributes, v.attributes_null);
                 v.lifetime_value = m.lifetime_value;
                 v.order_count = Int64GetDatum(m.order_count);
                 v.last_order_at = m.last ? TimestampTzGetDatum(*m.last) : (Datum)0;
@@ -417,6 +419,9 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 v.customer_since_null = !m.since;
                 after = customer_from_values(v, d.key);
             });
+            static AttributeValues attribute_values;
+            read_attribute_values(attributes, attribute_values);
+            after.attributes = &attribute_values;
             // Segment membership (inSegment, overrides): the customer's manual
             // segments, and its overrides when some customer has any.
             current.clear();

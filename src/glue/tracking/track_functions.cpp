@@ -10,6 +10,7 @@
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/attribute_functions.hpp"
 #include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/metrics_sql.hpp"
@@ -218,6 +219,9 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.customers.has_value();
+    // Stored criteria stay valid: attributes go with the customers table.
+    if (tracked && !t.customers->attribute_columns.empty())
+        refuse_attributes_in_use(t.customers->attribute_columns, "cannot untrack customers");
     if (tracked) {
         forget_tracking("customers");  // first: the drop guard lets untracked tables' triggers go
         drop_triggers(*t.customers, "customers");
@@ -225,9 +229,16 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
             // Customers are those with orders again, known since their first order.
             forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0",
                             Cause::Customer);
-            spi::run_once(
-                "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
-                "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
+            if (pg::call([] { return catalog().has_attributes; }))
+                spi::run_once(
+                    "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL, "
+                    "attributes = NULL "
+                    "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL "
+                    "OR attributes IS NOT NULL");
+            else
+                spi::run_once(
+                    "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
+                    "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
             refresh_customers(transaction_start(), Cause::Customer);
         } else {
             forget_everyone(Cause::Customer);

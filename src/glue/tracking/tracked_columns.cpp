@@ -23,8 +23,52 @@ bool column_type_allowed(TrackedColumn column, Oid type) {
             return type == NUMERICOID || type == INT2OID || type == INT4OID || type == INT8OID || type == MONEYOID;
         case TrackedColumn::Loyalty:
             return type == TEXTOID || type == VARCHAROID || type == BPCHAROID || type == NAMEOID || type_is_enum(type);
+        case TrackedColumn::Attribute: return attribute_kind(type).has_value();
     }
     return false;
+}
+
+std::optional<AttributeKind> attribute_kind(Oid type) {
+    switch (type) {
+        case TEXTOID:
+        case VARCHAROID:
+        case BPCHAROID:
+        case NAMEOID: return AttributeKind::Text;
+        case BOOLOID: return AttributeKind::Boolean;
+        case INT2OID:
+        case INT4OID:
+        case INT8OID:
+        case NUMERICOID: return AttributeKind::Number;
+        case DATEOID:
+        case TIMESTAMPOID:
+        case TIMESTAMPTZOID: return AttributeKind::Time;
+        default: break;
+    }
+    if (type_is_enum(type)) return AttributeKind::Text;
+    return std::nullopt;
+}
+
+std::string attributes_sql(const TrackedTable& customers, const std::string& row_alias) {
+    if (customers.attribute_columns.empty()) return "NULL::pg_catalog.jsonb";
+    std::string pairs;
+    for (std::size_t i = 0; i < customers.attribute_columns.size(); ++i) {
+        const std::string& name = customers.attribute_columns[i];
+        Oid type = customers.attribute_types[i];
+        std::string column = row_alias + "." + pg::call([&] { return quote_identifier(name.c_str()); });
+        std::string value;
+        switch (pg::call([&] { return attribute_kind(type); }).value_or(AttributeKind::Text)) {
+            case AttributeKind::Text: value = loyalty_as_text(column, type); break;
+            case AttributeKind::Boolean: value = column + "::pg_catalog.bool"; break;
+            case AttributeKind::Number: value = column + "::pg_catalog.numeric"; break;
+            case AttributeKind::Time:
+                value = "pg_catalog.extract('epoch'::pg_catalog.text, " + instant_sql(column, type) + ")";
+                break;
+        }
+        if (!pairs.empty()) pairs += ", ";
+        pairs +=
+            pg::call([&] { return quote_literal_cstr(name.c_str()); }) + std::string("::pg_catalog.text, ") + value;
+    }
+    return "pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(" + pairs + "))";
 }
 
 const char* column_type_expectation(TrackedColumn column) {
@@ -36,6 +80,9 @@ const char* column_type_expectation(TrackedColumn column) {
         case TrackedColumn::OrderedAt: return "order times must be timestamptz, timestamp or date";
         case TrackedColumn::Amount: return "amounts must be numeric, smallint, integer, bigint or money";
         case TrackedColumn::Loyalty: return "loyalty levels must be text, varchar, char, name or an enum";
+        case TrackedColumn::Attribute:
+            return "attributes must be text, varchar, char, name, an enum, boolean, smallint, integer, bigint, "
+                   "numeric, date, timestamp or timestamptz";
     }
     return "";
 }
@@ -221,6 +268,14 @@ std::optional<std::string> table_problem(const TrackedTable& table, const char* 
         bool key = part.role == TrackedColumn::CustomerId || part.role == TrackedColumn::OrderCustomer;
         if (key)
             if (auto refusal = untrackable_key_column(table.relation, part.column)) return refusal->message;
+    }
+    for (std::size_t i = 0; i < table.attribute_columns.size(); ++i) {
+        const std::string& column = table.attribute_columns[i];
+        if (table.attribute_types[i] == InvalidOid)
+            return "column \"" + column + "\" of " + table.name + " no longer exists";
+        if (!pg::call([&] { return column_type_allowed(TrackedColumn::Attribute, table.attribute_types[i]); }))
+            return "column \"" + column + "\" of " + table.name + " has type " + type_name(table.attribute_types[i]) +
+                   ", but " + column_type_expectation(TrackedColumn::Attribute);
     }
     // The four triggers tracking installed, present and enabled.
     Datum args[2] = {ObjectIdGetDatum(table.relation), pg::call([&] { return CStringGetTextDatum(kind); })};

@@ -11,7 +11,7 @@
 
 namespace segmentation::glue {
 
-enum class TrackedColumn { CustomerId, CreatedAt, Loyalty, OrderCustomer, Amount, OrderedAt };
+enum class TrackedColumn { CustomerId, CreatedAt, Loyalty, OrderCustomer, Amount, OrderedAt, Attribute };
 
 // Whether a column of this type can play this part. PG-style.
 SEGMENTATION_PG_CONTEXT bool column_type_allowed(TrackedColumn column, Oid type);
@@ -60,6 +60,19 @@ void require_trackable_key_column(Oid relation, const std::string& column);
 // SQL reading a loyalty column (an expression over it) as text through the
 // type's output function, never through a cast a user could have defined.
 std::string loyalty_as_text(const std::string& column_sql, Oid type);
+
+// Customer attributes: the kind of value a column of this type holds, or
+// nothing when it cannot be an attribute. PG-style.
+SEGMENTATION_PG_CONTEXT std::optional<AttributeKind> attribute_kind(Oid type);
+
+// At most this many attribute columns are tracked.
+constexpr std::size_t kMaxAttributes = 32;
+
+// SQL of a customers row `c` as its stored attributes (jsonb): an object of
+// column name to value, NULL columns left out; text through the type's
+// output function (enums), times as seconds since 1970-01-01 UTC (the
+// instants of instant_sql). NULL when there are no attribute columns.
+std::string attributes_sql(const TrackedTable& customers, const std::string& row_alias);
 
 // Order and creation times as instants, the same for every session: a
 // timestamptz as it is, a timestamp (without time zone) as UTC wall time, a

@@ -26,21 +26,33 @@ namespace {
 
 // Each query yields (customer_id text, problem text, expected text, actual text).
 std::string metrics_drift(const Tracking& t) {
+    // Attributes are compared in a database at 1.1 or later (a 1.0 one has no such column).
+    bool attributes = pg::call([] { return catalog().has_attributes; });
+    std::string columns =
+        "lifetime_value, {}.order_count, {}.first_order_at, {}.last_order_at, {}.customer_since, "
+        "{}.loyalty_level";
+    if (attributes) columns += ", {}.attributes";
+    auto of = [&](const char* alias) {
+        std::string text = std::string(alias) + "." + columns;
+        for (std::size_t at = text.find("{}"); at != std::string::npos; at = text.find("{}", at))
+            text.replace(at, 2, alias);
+        return text;
+    };
     return "SELECT coalesce(e.customer_id, a.customer_id)::text, "
            "  CASE WHEN a.customer_id IS NULL THEN 'missing customer' "
            "       WHEN e.customer_id IS NULL THEN 'unknown customer' ELSE 'metrics' END, "
-           "  CASE WHEN e.customer_id IS NOT NULL THEN ROW(e.lifetime_value, e.order_count, e.first_order_at, "
-           "       e.last_order_at, e.customer_since, e.loyalty_level)::text END, "
-           "  CASE WHEN a.customer_id IS NOT NULL THEN ROW(a.lifetime_value, a.order_count, a.first_order_at, "
-           "       a.last_order_at, a.customer_since, a.loyalty_level)::text END "
+           "  CASE WHEN e.customer_id IS NOT NULL THEN ROW(" +
+           of("e") +
+           ")::text END, "
+           "  CASE WHEN a.customer_id IS NOT NULL THEN ROW(" +
+           of("a") +
+           ")::text END "
            "FROM (" +
            expected_metrics_sql(t) +
            ") e FULL JOIN segmentation.customer_metrics a ON a.customer_id = e.customer_id "
            "WHERE e.customer_id IS NULL OR a.customer_id IS NULL "
-           "   OR (e.lifetime_value, e.order_count, e.first_order_at, e.last_order_at, e.customer_since, "
-           "e.loyalty_level) "
-           "      IS DISTINCT FROM (a.lifetime_value, a.order_count, a.first_order_at, a.last_order_at, "
-           "a.customer_since, a.loyalty_level)";
+           "   OR (" +
+           of("e") + ") IS DISTINCT FROM (" + of("a") + ")";
 }
 
 // Automatic membership at $1, for customers not waiting for refresh_due(),
@@ -131,7 +143,9 @@ MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<
             if (state.reevaluate_at && *state.reevaluate_at <= as_of) continue;  // waiting: not drift
             if (overridden.contains(state.key)) state.context = read_membership_context(state.key, true);
             matched.clear();
-            segments->evaluate(state.customer, as_of, matched, state.context);
+            Customer customer = state.customer;
+            customer.attributes = &state.attributes;
+            segments->evaluate(customer, as_of, matched, state.context);
             // Segments with an online change in progress are on their way.
             auto changing_segment = [&](int64 id) {
                 return std::find(changing.begin(), changing.end(), id) != changing.end();

@@ -45,7 +45,11 @@ CREATE TABLE segmentation.customer_metrics (
     -- No later than the next instant at which the customer's automatic
     -- segments can change with the clock alone (NULL: never); refresh_due()
     -- looks at customers past theirs.
-    reevaluate_at  timestamptz
+    reevaluate_at  timestamptz,
+    -- The tracked attribute columns of the customer's row (1.1): a JSON
+    -- object of column name to value, NULL columns left out; NULL when no
+    -- attributes are tracked (see segmentation.track_customer_attributes).
+    attributes     jsonb
 ) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
 
 -- refresh_due() walks this index in (reevaluate_at, customer_id) order, one
@@ -107,7 +111,10 @@ CREATE TABLE segmentation.tracked_tables (
     time_column     name NOT NULL,
     amount_column   name CHECK ((kind = 'orders') = (amount_column IS NOT NULL)),
     loyalty_column  name CHECK (kind = 'customers' OR loyalty_column IS NULL),
-    live            boolean NOT NULL DEFAULT true
+    live            boolean NOT NULL DEFAULT true,
+    -- Further columns of the customers table that criteria test as attributes (1.1).
+    attribute_columns name[] CONSTRAINT tracked_tables_attribute_columns_check
+                             CHECK (kind = 'customers' OR attribute_columns IS NULL)
 );
 
 -- Notifications of prepared transactions (PREPARE TRANSACTION cannot NOTIFY):

@@ -8,6 +8,11 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'segmentation_track_customers'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION segmentation.track_customer_attributes(columns name[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'segmentation_track_customer_attributes'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION segmentation.track_orders(orders regclass, customer_column name, amount_column name,
                                           ordered_at_column name)
 RETURNS bigint

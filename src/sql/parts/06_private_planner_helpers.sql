@@ -16,7 +16,8 @@
 -- criteria, plain comparisons plus these exact clock helpers.
 CREATE FUNCTION segmentation.segment_match_values(lifetime_value numeric, order_count bigint,
                                                   last_order_at timestamptz, customer_since timestamptz,
-                                                  loyalty_level text, criteria jsonb, as_of timestamptz)
+                                                  loyalty_level text, attributes jsonb, criteria jsonb,
+                                                  as_of timestamptz)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_segment_match_values'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -26,7 +27,7 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION segmentation.segment_match_rows(customer_version tid, customer_xmin xid,
                                                 lifetime_value numeric, order_count bigint,
                                                 last_order_at timestamptz, customer_since timestamptz,
-                                                loyalty_level text, criteria jsonb,
+                                                loyalty_level text, attributes jsonb, criteria jsonb,
                                                 criteria_version tid, criteria_xmin xid, as_of timestamptz)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'segmentation_segment_match_rows'

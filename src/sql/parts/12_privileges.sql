@@ -39,8 +39,9 @@ GRANT EXECUTE ON FUNCTION
     -- the executor checks EXECUTE on those calls with the caller's rights, so
     -- without this grant a viewer's query over customer_metrics fails with
     -- "permission denied for function frequency_at_least" (checked). Granted, not API.
-    segmentation.segment_match_values(numeric, bigint, timestamptz, timestamptz, text, jsonb, timestamptz),
-    segmentation.segment_match_rows(tid, xid, numeric, bigint, timestamptz, timestamptz, text, jsonb, tid, xid, timestamptz),
+    segmentation.segment_match_values(numeric, bigint, timestamptz, timestamptz, text, jsonb, jsonb, timestamptz),
+    segmentation.segment_match_rows(tid, xid, numeric, bigint, timestamptz, timestamptz, text, jsonb, jsonb, tid, xid,
+                                    timestamptz),
     segmentation.elapsed_at_least(timestamptz, timestamptz, bigint),
     segmentation.elapsed_at_most(timestamptz, timestamptz, bigint),
     segmentation.frequency_at_least(bigint, timestamptz, timestamptz, numeric),
