@@ -752,3 +752,66 @@ BEGIN
          ORDER BY a.customer_id LIMIT preview_change.sample_size);
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Citus: set-based work shard by shard, per-customer functions on the
+-- customer's node (issue 12)
+------------------------------------------------------------------------------
+
+-- Citus (docs/citus.md): how the coordinator has work done where the
+-- customers are. On a cluster, cluster_tasks becomes a reference table: a row
+-- written in it runs its task on every node, shard by shard. cluster_calls is
+-- distributed with the customers: a row written in it with a customer runs its
+-- call on the node holding that customer, and a row without one holds one
+-- shard's results of a task. Rows live only during the function that writes
+-- them (not dumped); on one server the tables stay empty.
+CREATE TABLE segmentation.cluster_tasks (
+    id    bigint NOT NULL,
+    task  text NOT NULL,
+    as_of      timestamptz NOT NULL,
+    actor      text NOT NULL,
+    -- The caller's settings that verify's text depends on.
+    time_zone  text NOT NULL,
+    date_style text NOT NULL
+);
+
+CREATE TABLE segmentation.cluster_calls (
+    customer_id    bigint,
+    id             bigint NOT NULL,
+    call           text NOT NULL,
+    segment_id     bigint,
+    as_of          timestamptz,
+    actor          text,
+    reason         text,
+    ordinal        integer,
+    customers      bigint,
+    added          bigint,
+    removed        bigint,
+    added_ids      bigint[],
+    removed_ids    bigint[],
+    changed        boolean,
+    drift_customer text,
+    problem        text,
+    expected       text,
+    actual         text
+);
+
+-- Citus: the tasks and calls of segmentation.cluster_tasks and cluster_calls
+-- (docs/citus.md), run on the node that holds the rows.
+CREATE FUNCTION segmentation.cluster_task_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_task_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.cluster_call_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_call_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER cluster_task_inserted AFTER INSERT ON segmentation.cluster_tasks
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_task_run();
+CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_call_run();
+
+REVOKE ALL ON TABLE segmentation.cluster_tasks, segmentation.cluster_calls FROM PUBLIC;
+REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_call_run() FROM PUBLIC;
