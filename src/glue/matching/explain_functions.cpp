@@ -6,7 +6,9 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
+#include "core/matcher.hpp"
 #include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/windows.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -20,6 +22,15 @@ const spi::Statement kMembership = {
     "SELECT is_automatic FROM segmentation.assignments WHERE customer_id = $1 AND segment_id = $2",
     2,
     {spi::kKeyType, INT8OID}};
+
+// The customer's window totals, for criteria that use windows.
+void read_windows_for(Datum key, const std::string& criteria, TimestampTz as_of, Customer& customer,
+                      WindowTotals& windows) {
+    Matcher matcher(parse_criteria(criteria));
+    if (!matcher.uses_windows()) return;
+    read_window_totals(key, matcher.window_spans(), as_of, windows);
+    customer.windows = &windows;
+}
 
 Datum jsonb_result(const std::string& text) {
     return pg::call([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
@@ -38,6 +49,8 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_criteria) {
     require_single_node("explain_match");
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot explain a match");
+    WindowTotals windows;
+    read_windows_for(key, criteria, as_of, customer, windows);
     // The customer's loyalty level lives in SPI's memory: explain before finish().
     std::string explanation = explain_criteria(criteria, customer, as_of);
     spi::finish();
@@ -67,7 +80,11 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_segment) {
     if (!load_customer(key, customer)) unknown_customer(key, doing);
     std::string explanation = "{\"segment_id\": " + std::to_string(segment) + ", \"name\": " + json_string(name) +
                               ", \"automatic\": " + (automatic ? "true" : "false");
-    if (automatic) explanation += ", \"criteria\": " + explain_criteria(criteria, customer, as_of);
+    WindowTotals windows;
+    if (automatic) {
+        read_windows_for(key, criteria, as_of, customer, windows);
+        explanation += ", \"criteria\": " + explain_criteria(criteria, customer, as_of);
+    }
     bool member = spi::run(kMembership, {key, Int64GetDatum(segment)}, nullptr, true) > 0;
     explanation += std::string(", \"member\": ") + (member ? "true" : "false") + "}";
     spi::finish();
