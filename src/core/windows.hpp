@@ -28,9 +28,9 @@ namespace segmentation {
 // A "window" condition as written: {"days": D, "minOrders": ..., "maxOrders":
 // ..., "minSpend": ..., "maxSpend": ...}; bounds inclusive, at least one.
 struct WindowCondition {
-    exact::int128 days = 0;  // units of 10^-18, > 0
+    exact::int128 days = 0;                                                     // units of 10^-18, > 0
     std::optional<exact::int128> min_orders, max_orders, min_spend, max_spend;  // units of 10^-18
-    std::string path;  // where in the document, for messages
+    std::string path;                                                           // where in the document, for messages
 };
 
 // Windows are at most this many days long (about 2,700 years).

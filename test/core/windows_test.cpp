@@ -127,9 +127,8 @@ TEST(Windows, CountsAndSpendsInclusively) {
     EXPECT_TRUE(h.matches(R"({"not": {"window": {"days": 5, "minOrders": 2}}})", kAsOf));
     EXPECT_TRUE(h.matches(
         R"({"all": [{"window": {"days": 30, "minOrders": 3}}, {"window": {"days": 5, "maxOrders": 1}}]})", kAsOf));
-    EXPECT_FALSE(
-        h.matches(R"({"any": [{"window": {"days": 5, "minOrders": 2}}, {"window": {"days": 1, "minSpend": 6}}]})",
-                  kAsOf));
+    EXPECT_FALSE(h.matches(
+        R"({"any": [{"window": {"days": 5, "minOrders": 2}}, {"window": {"days": 1, "minSpend": 6}}]})", kAsOf));
     // A customer without orders: count 0, spend 0.
     History none;
     EXPECT_TRUE(none.matches(R"({"window": {"days": 90, "maxSpend": 50}})", kAsOf));
@@ -209,7 +208,8 @@ TEST(Windows, SegmentSetCollectsSpans) {
 TEST(Windows, Explained) {
     History h;
     h.orders = {{kAsOf - 20 * kDay, 10}, {kAsOf - 5 * kDay, 15}};
-    std::string criteria = R"({"window": {"days": 30, "minOrders": 3}, "not": {"window": {"days": 7.5, "maxSpend": 20}}})";
+    std::string criteria =
+        R"({"window": {"days": 30, "minOrders": 3}, "not": {"window": {"days": 7.5, "maxSpend": 20}}})";
     Matcher m(parse_criteria(criteria));
     Customer c = h.at(m, kAsOf);
     EXPECT_EQ(explain_criteria(criteria, c, kAsOf),
