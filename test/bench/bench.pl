@@ -465,6 +465,7 @@ sub start_writer {
         my $sth = $dbh->prepare(sprintf 'INSERT INTO shop.orders (customer_id, amount, ordered_at) VALUES (%s, ?, now())',
                                 $KEY{$key}{of}->('(?)::bigint'));
         open my $fh, '>', $log or die "$log: $!\n";
+        $fh->autoflush(1);  # the parent waits for the first lines
         until (-e $stop) {
             my $t0 = time;
             $sth->execute(1 + int(rand($size)), sprintf('%.2f', 5 + rand(195)));
@@ -500,7 +501,12 @@ sub measure_edits {
         progress("$db: $id while orders arrive");
         my ($stop, $log) = ("$TMP/stop_$id", "$TMP/writer_$id.log");
         my $writer = start_writer($db, $size, $key, $stop, $log);
-        sleep 1.5;
+        # Orders flowing first: 20 inserts, or 10 s at most.
+        for (my $waited = 0; $waited < 10; $waited += 0.1) {
+            last if -e $log && (() = do { open my $in, '<', $log; <$in> }) >= 20;
+            sleep 0.1;
+        }
+        sleep 1;
         1 while $listener->pg_notifies;  # what came before the edit
         my $t0 = time;
         $run->();

@@ -29,11 +29,11 @@ using namespace segmentation::glue;
 
 namespace {
 
-constexpr std::size_t kStepCustomers = 10000;  // customers one step evaluates at most
+constexpr std::size_t kStepCustomers = 5000;  // customers one step evaluates at most
 // Customers one step moves at most: they stay locked until the step commits,
 // so this bounds how long an order of one of them can wait for a step.
-constexpr std::size_t kStepWrites = 1000;
-constexpr int64 kStepRemovals = 10000;  // assignments one deletion step removes
+constexpr std::size_t kStepWrites = 250;
+constexpr int64 kStepRemovals = 2500;  // assignments one deletion step removes
 
 // The key share lock keeps the segment from being deleted under the step.
 const spi::Statement kPendingChange = {

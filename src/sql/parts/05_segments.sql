@@ -65,8 +65,8 @@ LANGUAGE C STABLE ROWS 100 SECURITY DEFINER SET search_path = pg_catalog, pg_tem
 -- that commit as they go, like CREATE INDEX CONCURRENTLY, so order writes
 -- never wait for a whole re-evaluation. Each takes the definitions lock
 -- exclusively twice, briefly: to put the change in force for every
--- evaluator, and to complete it. In between, steps (up to 10,000 customers
--- looked at, 1,000 moved) each commit on their own.
+-- evaluator, and to complete it. In between, steps (up to 5,000 customers
+-- looked at, 250 moved) each commit on their own.
 ------------------------------------------------------------------------------
 
 -- One step of a segment's pending change; NULL when none is left.
