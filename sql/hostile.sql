@@ -606,7 +606,106 @@ SELECT count(*) AS drift FROM segmentation.verify();
 DROP TABLE h_backdoor_customers, h_backdoor_orders;
 
 ------------------------------------------------------------------------------
--- 8. Partitioned orders are refused
+-- 8. Segment references and overrides (1.1), beyond sql/membership.sql and
+--    sql/overrides.sql
+------------------------------------------------------------------------------
+
+SELECT segmentation.create_segment('Ref base', '{"minOrders": 1}', true) AS ref_base,
+       segmentation.create_segment('Ref hand', '{}', false) AS ref_hand \gset
+SELECT segmentation.create_segment('Ref user', format('{"inSegment": %s}', :ref_base)::jsonb, true) AS ref_user \gset
+SELECT pg_temp.state() AS before, (SELECT count(*) FROM segmentation.overrides) AS overrides;
+
+-- Segment ids: positive JSON integers up to 2^63 - 1, written plainly
+-- (1e2 reaches the extension as jsonb's 100, and is segment 100).
+SELECT statement, pg_temp.outcome(statement) AS outcome
+FROM unnest(ARRAY[
+    $s$SELECT segmentation.check_criteria('{"inSegment": 0}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": -1}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": 1.0}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": 1e2}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": 9223372036854775807}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": 9223372036854775808}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": 99999999999999999999999999}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": null}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": true}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": {"id": 1}}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegment": [[1]]}')$s$,
+    $s$SELECT segmentation.check_criteria('{"notInSegment": [1, null]}')$s$,
+    $s$SELECT segmentation.check_criteria('{"notInSegment": [1, "2"]}')$s$,
+    $s$SELECT segmentation.check_criteria('{"not": {"not": {"inSegment": [1, 2, 0]}}}')$s$,
+    $s$SELECT segmentation.check_criteria('{"insegment": 1}')$s$,
+    $s$SELECT segmentation.check_criteria('{"inSegments": 1}')$s$,
+    $s$SELECT segmentation.create_segment('Far', '{"inSegment": 9223372036854775807}', true)$s$
+]) WITH ORDINALITY AS t(statement, n) ORDER BY n;
+
+-- References through every way of writing a definition: one statement
+-- making a cycle of new segments (or a chain, which is fine), the admin API
+-- making one, 10,000 copies of one id, deleting a referenced segment through
+-- delete_segment(). The previews match customer_metrics rows, which do not
+-- carry memberships: they refuse these keys as segment_match(row) does.
+SELECT statement, pg_temp.outcome(statement) AS outcome
+FROM unnest(ARRAY[
+    $s$INSERT INTO segmentation.segments (id, name, criteria, is_automatic) OVERRIDING SYSTEM VALUE
+       VALUES (1001, 'Ring A', '{"inSegment": 1002}', true), (1002, 'Ring B', '{"notInSegment": 1001}', true)$s$,
+    $s$INSERT INTO segmentation.segments (id, name, criteria, is_automatic) OVERRIDING SYSTEM VALUE
+       VALUES (1001, 'Ring A', '{"inSegment": 1001}', true)$s$,
+    $s$INSERT INTO segmentation.segments (id, name, criteria, is_automatic) OVERRIDING SYSTEM VALUE
+       VALUES (1002, 'Ring B', '{"minOrders": 1}', true), (1001, 'Ring A', '{"inSegment": 1002}', true)$s$,
+    format($s$SELECT segmentation.update_segment(%s, criteria => '{"notInSegment": %s}')$s$, :ref_base, :ref_user),
+    format($s$SELECT segmentation.update_segment(%s, criteria => '{"inSegment": %s}')$s$, :ref_user, :ref_user),
+    format($s$SELECT (segmentation.update_segment(%s, criteria => '{"inSegment": 4242}')).id$s$, :ref_user),
+    format($s$SELECT segmentation.create_segment('Many refs', jsonb_build_object('inSegment', array_fill(%s::bigint, ARRAY[10000])), true) > 0$s$,
+           :ref_hand),
+    format($s$SELECT segmentation.delete_segment(%s)$s$, :ref_base),
+    format($s$SELECT segmentation.delete_segment(%s)$s$, :ref_hand),
+    format($s$SELECT segmentation.segment_match(1, '{"inSegment": %s}')$s$, :ref_hand),
+    $s$SELECT segmentation.segment_match(1, '{"inSegment": 4242}')$s$,
+    $s$SELECT segmentation.explain_match(1, '{"notInSegment": 4242}'::jsonb)$s$,
+    format($s$SELECT matching FROM segmentation.preview('{"inSegment": %s}')$s$, :ref_base),
+    format($s$SELECT entering FROM segmentation.preview_change(%s, '{"notInSegment": %s}')$s$, :ref_user, :ref_hand)
+]) WITH ORDINALITY AS t(statement, n) ORDER BY n;
+SELECT id, name, criteria FROM segmentation.segments WHERE name LIKE 'Ring%' OR name = 'Far' ORDER BY name;
+DELETE FROM segmentation.segments WHERE name IN ('Many refs', 'Ring A', 'Ring B');
+
+-- Overrides: customers and segments that cannot be overridden, ids of the
+-- wrong kind, a reason of any size, and switching back and forth.
+SELECT statement, pg_temp.outcome(statement) AS outcome
+FROM unnest(ARRAY[
+    format($s$SELECT segmentation.include_customer(1, %s, 'hand')$s$, :ref_hand),
+    $s$SELECT segmentation.include_customer(1, 0)$s$,
+    $s$SELECT segmentation.include_customer(1, -1)$s$,
+    $s$SELECT segmentation.include_customer(1, 9223372036854775807)$s$,
+    format($s$SELECT segmentation.include_customer(999, %s)$s$, :ref_base),
+    format($s$SELECT segmentation.include_customer('abc', %s)$s$, :ref_base),
+    format($s$SELECT segmentation.include_customer('1e3', %s)$s$, :ref_base),
+    format($s$SELECT segmentation.include_customer('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, %s)$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer(NULL::text, %s)$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer(NULL::uuid, %s)$s$, :ref_base),
+    $s$SELECT segmentation.exclude_customer(1, NULL)$s$,
+    $s$SELECT segmentation.remove_override(1, NULL)$s$,
+    format($s$SELECT segmentation.remove_override(NULL::bigint, %s)$s$, :ref_base),
+    format($s$SELECT segmentation.remove_override(1, %s)$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer(1, %s, NULL)$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer(1, %s, repeat('why ', 100000))$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer('1', %s, 'again')$s$, :ref_base),
+    format($s$SELECT segmentation.include_customer(1::smallint, %s, E'back \u00e9 \U0001F600')$s$, :ref_base),
+    format($s$SELECT segmentation.include_customer(1, %s, 'same')$s$, :ref_base),
+    format($s$SELECT segmentation.exclude_customer(1, %s)$s$, :ref_user),
+    format($s$SELECT segmentation.remove_override(1, %s, repeat('x', 10000))$s$, :ref_base),
+    format($s$SELECT segmentation.remove_override(1, %s)$s$, :ref_base)
+]) WITH ORDINALITY AS t(statement, n) ORDER BY n;
+SELECT o.customer_id, s.name, o.included, length(o.reason) AS reason_length
+FROM segmentation.overrides o JOIN segmentation.segments s ON s.id = o.segment_id ORDER BY 1, 2;
+SELECT action, length(reason) AS reason_length, count(*) FROM segmentation.assignment_log
+WHERE cause = 'override' GROUP BY 1, 2 ORDER BY 1, 2;
+-- An override of a segment goes with it; nothing else is left behind.
+DELETE FROM segmentation.segments WHERE id IN (:ref_user, :ref_base, :ref_hand);
+SELECT count(*) AS overrides FROM segmentation.overrides;
+DELETE FROM segmentation.assignment_log WHERE segment_id IN (:ref_user, :ref_base, :ref_hand, 1001, 1002);
+SELECT pg_temp.state() AS after, (SELECT count(*) FROM segmentation.verify()) AS drift;
+
+------------------------------------------------------------------------------
+-- 9. Partitioned orders are refused
 ------------------------------------------------------------------------------
 
 SELECT segmentation.untrack_orders();
@@ -620,7 +719,7 @@ SELECT count(*) AS tracked_tables FROM segmentation.tracked_tables WHERE kind = 
 DROP TABLE h_parted;
 
 ------------------------------------------------------------------------------
--- 9. A text shop: odd ids, and a tracked table that vanishes with its session
+-- 10. A text shop: odd ids, and a tracked table that vanishes with its session
 ------------------------------------------------------------------------------
 
 SELECT segmentation.untrack_customers();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "core/criteria.hpp"
 
@@ -11,6 +12,7 @@ namespace {
 constexpr std::int64_t kMicrosPerSecond = 1000000;
 // Seconds in units of 10^-18 per microsecond.
 constexpr exact::int128 kUnitsPerMicro = exact::kOne / kMicrosPerSecond;
+constexpr std::int64_t kMicrosInADay = 86400 * kMicrosPerSecond;
 
 std::string test_path(const std::string& path, const char* test) { return path + "." + test; }
 
@@ -179,6 +181,19 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
+// The date `days` after 1970-01-01 (the inverse of days_from_civil).
+void civil_from_days(std::int64_t days, std::int64_t& y, unsigned& m, unsigned& d) noexcept {
+    days += 719468;  // from 0000-03-01, the start of a 400-year era whose years start in March
+    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const auto doe = static_cast<unsigned>(days - era * 146097);                 // day of the era
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // year of the era
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // day of that March year
+    const unsigned mp = (5 * doy + 2) / 153;                                     // month from March
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+}
+
 bool leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 }  // namespace
@@ -321,6 +336,34 @@ std::optional<std::int64_t> parse_time(std::string_view t) noexcept {
     return seconds * kMicrosPerSecond + micros;
 }
 
+std::optional<std::string> format_time(std::int64_t micros) {
+    std::int64_t days = micros / kMicrosInADay;
+    std::int64_t rest = micros % kMicrosInADay;
+    if (rest < 0) {
+        rest += kMicrosInADay;
+        --days;
+    }
+    std::int64_t year;
+    unsigned month, day;
+    civil_from_days(days, year, month, day);
+    if (year < 1 || year > 9999) return std::nullopt;
+    char text[40];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(year), month, day);
+    std::string out = text;
+    if (rest == 0) return out;
+    std::int64_t seconds = rest / kMicrosPerSecond;
+    std::snprintf(text, sizeof text, "T%02d:%02d:%02d", static_cast<int>(seconds / 3600),
+                  static_cast<int>(seconds / 60 % 60), static_cast<int>(seconds % 60));
+    out += text;
+    if (std::int64_t fraction = rest % kMicrosPerSecond; fraction != 0) {
+        std::snprintf(text, sizeof text, ".%06d", static_cast<int>(fraction));
+        std::string digits = text;
+        while (digits.back() == '0') digits.pop_back();
+        out += digits;
+    }
+    return out + "Z";
+}
+
 void AttributeValues::read(std::string_view json_text) {
     values_.clear();
     json::Value document;
@@ -348,6 +391,7 @@ void AttributeValues::read(std::string_view json_text) {
                 v.kind = key.ok ? AttributeValue::Kind::Number : AttributeValue::Kind::Other;
                 v.number = key.key;
                 v.beyond = key.beyond;
+                v.text = std::move(stored.text);  // for display (explain.hpp)
                 break;
             }
             default: v.kind = AttributeValue::Kind::Other; break;

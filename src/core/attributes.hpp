@@ -74,10 +74,15 @@ void check_attribute_condition(const AttributeCondition& condition, const Attrib
 // instant in microseconds since 1970-01-01 00:00 UTC, or nothing.
 std::optional<std::int64_t> parse_time(std::string_view text) noexcept;
 
+// The inverse, for display: "2024-05-01" at midnight UTC, else
+// "2024-05-01T12:30:00Z" with the fraction of a second when there is one
+// ("...:00.25Z"). Nothing outside the years 0001-9999.
+std::optional<std::string> format_time(std::int64_t micros);
+
 // One stored attribute value of a customer.
 struct AttributeValue {
     enum class Kind : std::uint8_t { Null, String, Number, Boolean, Other } kind = Kind::Null;
-    std::string text;            // a string's contents
+    std::string text;            // a string's contents, or a number's literal as stored
     exact::MoneyKey number = 0;  // a number's exact comparison key (exact::MoneyKey), when in range
     int beyond = 0;              // -1 or +1: a number below -10^19 or above 10^19 (number not set)
     bool boolean = false;

@@ -16,7 +16,11 @@
 --   customer_metrics   a view: the metrics, aggregated from the orders
 --   match_values(...)  the criteria semantics of the README as one SQL
 --                      expression over jsonb operators; matches(row, criteria,
---                      as_of) for baseline and segmentation metrics rows
+--                      as_of) for baseline and segmentation metrics rows.
+--                      Attributes: the two columns the benchmark adds to its
+--                      shop, country (text) and birth_date (date), kept as
+--                      the extension keeps them (a jsonb object, the date as
+--                      seconds since 1970-01-01 UTC, NULL columns left out)
 --   assign(customer)   PL/pgSQL, like assign_automatic_segments()
 --   refresh()          set-based, like refresh_all(): aggregate the orders,
 --                      evaluate every customer against every automatic
@@ -27,8 +31,9 @@
 --                      while the setting baseline.live is 'off' (the analogue
 --                      of segmentation.set_live_evaluation(table, false))
 --
--- Only flat criteria (no all/any/not) are supported: the benchmark's segments
--- are flat, and set-up checks that.
+-- Only flat criteria (no all/any/not, no inSegment/notInSegment, attributes
+-- country and birth_date only) are supported: the benchmark's segments are
+-- flat, and set-up checks that.
 \set ON_ERROR_STOP on
 \if :{?keytype}
 \else
@@ -79,6 +84,14 @@ CREATE TABLE baseline.assignment_log (
 CREATE INDEX ON baseline.assignment_log (segment_id, logged_at);
 CREATE INDEX ON baseline.assignment_log (customer_id, logged_at);
 
+-- The shop's attributes as the extension keeps them in
+-- customer_metrics.attributes.
+CREATE FUNCTION baseline.attributes_of(country text, birth_date date)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT jsonb_strip_nulls(jsonb_build_object('country', country,
+                                                  'birth_date', (birth_date - date '1970-01-01') * 86400)) $$;
+
 -- The README's metrics: every customer of shop.customers, with the sum,
 -- count and first/last time of their orders (an order's NULL amount counts,
 -- as 0). A WHERE on customer_id is pushed into the grouping.
@@ -89,7 +102,8 @@ SELECT c.id                           AS customer_id,
        min(o.ordered_at)              AS first_order_at,
        max(o.ordered_at)              AS last_order_at,
        c.created_at                   AS customer_since,
-       c.loyalty_level::text          AS loyalty_level
+       c.loyalty_level::text          AS loyalty_level,
+       baseline.attributes_of(c.country, c.birth_date) AS attributes
 FROM shop.customers c
 LEFT JOIN baseline.orders o ON o.customer_id = c.id
 GROUP BY c.id;
@@ -98,18 +112,50 @@ GROUP BY c.id;
 -- Matching
 ------------------------------------------------------------------------------
 
+-- Whether a text attribute's value v (a jsonb string, or NULL) passes tests
+-- t (NULL: not tested): equals, in, isNull.
+CREATE FUNCTION baseline.text_holds(v jsonb, t jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT t IS NULL
+    OR ((t->'isNull' IS NULL OR (t->'isNull' = 'true') = (v IS NULL))
+        AND (t->'equals' IS NULL OR (v IS NOT NULL AND v = t->'equals'))
+        AND (t->'in' IS NULL OR (v IS NOT NULL AND t->'in' @> v)))
+$$;
+
+-- Whether a time attribute's value v (seconds since 1970-01-01 UTC, or
+-- NULL) passes tests t (NULL: not tested): min, max (times written without
+-- an offset, which are UTC), isNull.
+CREATE FUNCTION baseline.time_holds(v jsonb, t jsonb)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT t IS NULL
+    OR ((t->'isNull' IS NULL OR (t->'isNull' = 'true') = (v IS NULL))
+        AND (t->'min' IS NULL
+             OR (jsonb_typeof(v) = 'number'
+                 AND v::numeric >= extract(epoch FROM (t->>'min')::timestamp AT TIME ZONE 'UTC')))
+        AND (t->'max' IS NULL
+             OR (jsonb_typeof(v) = 'number'
+                 AND v::numeric <= extract(epoch FROM (t->>'max')::timestamp AT TIME ZONE 'UTC'))))
+$$;
+
 -- Whether a customer with these metrics matches flat criteria c at as_of.
 -- Bounds are inclusive; a bound on a metric without a value never matches;
 -- {} matches everyone. Exact like the extension: money and counts in
 -- numeric, durations in microseconds (extract(epoch ...) is numeric), the
 -- average as value >= bound * count, the frequency as
 -- orders * 30 * 86400 >= bound * max(tenure seconds, 86400).
--- One SQL expression, so the planner inlines it into the calling query.
+-- Attributes: text_holds and time_holds for the shop's two attributes.
+-- One SQL expression, so the planner inlines it into the calling query
+-- (STABLE, not IMMUTABLE: reading a time as a timestamp depends on the
+-- session's settings, and an IMMUTABLE function calling it is not inlined).
 CREATE FUNCTION baseline.match_values(lifetime_value numeric, order_count bigint, last_order_at timestamptz,
-                                      customer_since timestamptz, loyalty_level text,
+                                      customer_since timestamptz, loyalty_level text, attributes jsonb,
                                       c jsonb, as_of timestamptz)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
 SELECT (c->'minLifetimeValue' IS NULL OR lifetime_value >= (c->>'minLifetimeValue')::numeric)
    AND (c->'maxLifetimeValue' IS NULL OR lifetime_value <= (c->>'maxLifetimeValue')::numeric)
@@ -142,13 +188,15 @@ SELECT (c->'minLifetimeValue' IS NULL OR lifetime_value >= (c->>'minLifetimeValu
                 <= (c->>'maxPurchaseFrequency')::numeric
                    * greatest(extract(epoch FROM as_of - customer_since), 86400)))
    AND (c->'loyaltyLevels' IS NULL OR (loyalty_level IS NOT NULL AND c->'loyaltyLevels' ? loyalty_level))
+   AND baseline.text_holds(attributes->'country', c->'attributes'->'country')
+   AND baseline.time_holds(attributes->'birth_date', c->'attributes'->'birth_date')
 $$;
 
 CREATE FUNCTION baseline.matches(m baseline.customer_metrics, c jsonb, as_of timestamptz DEFAULT now())
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT baseline.match_values(m.lifetime_value, m.order_count, m.last_order_at, m.customer_since,
-                                   m.loyalty_level, c, as_of) $$;
+                                   m.loyalty_level, m.attributes, c, as_of) $$;
 
 -- The same over the extension's metrics rows: the jsonb-expression
 -- equivalent of segmentation.segment_match(m, criteria).
@@ -156,7 +204,7 @@ CREATE FUNCTION baseline.matches(m segmentation.customer_metrics, c jsonb, as_of
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT baseline.match_values(m.lifetime_value, m.order_count, m.last_order_at, m.customer_since,
-                                   m.loyalty_level, c, as_of) $$;
+                                   m.loyalty_level, m.attributes, c, as_of) $$;
 
 ------------------------------------------------------------------------------
 -- Assigning one customer
@@ -230,7 +278,8 @@ WITH totals AS (
 ), metrics AS MATERIALIZED (
     SELECT c.id AS customer_id, coalesce(t.lifetime_value, 0) AS lifetime_value,
            coalesce(t.order_count, 0) AS order_count, t.last_order_at,
-           c.created_at AS customer_since, c.loyalty_level::text AS loyalty_level
+           c.created_at AS customer_since, c.loyalty_level::text AS loyalty_level,
+           baseline.attributes_of(c.country, c.birth_date) AS attributes
     FROM shop.customers c
     LEFT JOIN totals t ON t.customer_id = c.id
 ), wanted AS (
@@ -239,7 +288,7 @@ WITH totals AS (
     CROSS JOIN baseline.segments s
     WHERE s.is_automatic
       AND baseline.match_values(m.lifetime_value, m.order_count, m.last_order_at, m.customer_since,
-                                m.loyalty_level, s.criteria, as_of)
+                                m.loyalty_level, m.attributes, s.criteria, as_of)
 ), diff AS MATERIALIZED (
     SELECT coalesce(w.customer_id, a.customer_id) AS customer_id,
            coalesce(w.segment_id, a.segment_id) AS segment_id,
@@ -314,8 +363,9 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM segmentation.segments
-               WHERE criteria ?| ARRAY['all', 'any', 'not']) THEN
-        RAISE EXCEPTION 'the baseline evaluates flat criteria only (no all/any/not)';
+               WHERE criteria ?| ARRAY['all', 'any', 'not', 'inSegment', 'notInSegment']
+                  OR coalesce(criteria->'attributes', '{}') - 'country' - 'birth_date' <> '{}') THEN
+        RAISE EXCEPTION 'the baseline evaluates flat criteria only (no all/any/not/inSegment/notInSegment; attributes: country, birth_date)';
     END IF;
     DELETE FROM baseline.assignments;
     DELETE FROM baseline.segments;

@@ -138,6 +138,18 @@ sub generate {
     progress("generating a shop of $size customers in $base");
     my $t0 = time;
     run_psql($base, '-v', "customers=$size", '-f', "$ROOT/scripts/generate_shop.sql");
+    # Two attribute columns for the attribute segments (segments.sql): a
+    # country (1 in 13 unknown) and a birth date (1 in 10 unknown), derived
+    # from the id, so every key type's copy has the same values.
+    my $shop = connect_db($base);
+    $shop->do('ALTER TABLE shop.customers ADD COLUMN country text, ADD COLUMN birth_date date');
+    $shop->do(q{UPDATE shop.customers
+                   SET country = CASE WHEN id % 13 = 0 THEN NULL
+                                      ELSE (ARRAY['DE', 'FR', 'AT', 'CH', 'US', 'GB', 'NL', 'IT'])[1 + id % 8] END,
+                       birth_date = CASE WHEN id % 10 = 0 THEN NULL
+                                         ELSE date '1950-01-01' + (id * 7919 % 20000)::int END});
+    $shop->do('VACUUM (FULL, ANALYZE) shop.customers');    # no dead half left by the UPDATE
+    $shop->disconnect;
     record($size, 'bigint', 'generate', [(time - $t0) * 1000]);
     for my $key (grep { $_ ne 'bigint' } @KEYS) {
         my $db = dbname($size, $key);
@@ -162,10 +174,12 @@ sub set_up {
                  $k->{type}, $expr->('customer_id'));
         $dbh->do('ALTER TABLE shop.orders ADD FOREIGN KEY (customer_id) REFERENCES shop.customers');
     }
-    progress("$db: tracking the shop, creating 20 automatic segments and VIP");
+    progress("$db: tracking the shop and its attributes, creating 23 automatic segments and VIP");
     $dbh->do('CREATE EXTENSION segmentation');
     my ($ms) = timed($dbh, q{SELECT segmentation.track_customers('shop.customers', 'id', 'created_at', 'loyalty_level')});
     record($size, $key, 'track_customers', [$ms]);
+    ($ms) = timed($dbh, q{SELECT segmentation.track_customer_attributes('{country, birth_date}')});
+    record($size, $key, 'track_customer_attributes', [$ms]);
     ($ms) = timed($dbh, q{SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at')});
     record($size, $key, 'track_orders', [$ms]);
     my $t0 = time;
@@ -651,7 +665,7 @@ sub memory_of {
 sub measure_memory {
     my ($size, $key) = @_;
     my $db = dbname($size, $key);
-    progress("$db: 30 more automatic segments (50 in all), memory of refresh_all");
+    progress("$db: 30 more automatic segments (53 in all), memory of refresh_all");
     my $dbh = connect_db($db);
     $dbh->do(q{INSERT INTO segmentation.segments (name, criteria, is_automatic)
                SELECT 'Extra ' || k,
@@ -729,8 +743,10 @@ sub report_size {
     out("set-up (once)");
     row('generate the shop (scripts/generate_shop.sql)', fmt_ms($ms->('generate')), '', '') if $r->{generate};
     row('track_customers()', fmt_ms($ms->('track_customers')), fmt_us($per->('track_customers')), '');
+    row('track_customer_attributes() (2 columns)', fmt_ms($ms->('track_customer_attributes')),
+        fmt_us($per->('track_customer_attributes')), '') if $r->{track_customer_attributes};
     row('track_orders()', fmt_ms($ms->('track_orders')), fmt_us($per->('track_orders')), '');
-    row('create 20 automatic segments + VIP (populated)', fmt_ms($ms->('create_segments')), fmt_us($per->('create_segments')), '');
+    row("create $f->{segments} automatic segments + VIP (populated)", fmt_ms($ms->('create_segments')), fmt_us($per->('create_segments')), '');
     row('baseline: populate the same segments', fmt_ms($ms->('baseline_populate')), fmt_us($per->('baseline_populate')),
         fmt_x($ms->('baseline_populate'), $ms->('create_segments')) . ' extension');
 
@@ -815,7 +831,7 @@ sub report_size {
     row('hand-written WHERE for At Risk', fmt_ms($ms->('ar_sql')), fmt_us($per->('ar_sql')),
         'segment_match takes ' . fmt_x($ms->('ar_ext'), $ms->('ar_sql')) . ' the WHERE');
 
-    out('memory of the backend, 50 automatic segments (fresh backend each)');
+    out(sprintf 'memory of the backend, %d automatic segments (fresh backend each)', $f->{segments} + 30);
     for ([mem_refresh_all_0 => 'refresh_all(), nothing to change'], [mem_refresh_all_1 => 'refresh_all(), 1% changed'],
          [mem_base_refresh_0 => 'baseline.refresh(), reference']) {
         my $m = $r->{$_->[0]};
@@ -859,8 +875,8 @@ sub report_summary {
     my @lines = (
         [groupby => 'bare GROUP BY over the orders'], [refresh_all_0 => 'refresh_all(), nothing to change'],
         [base_refresh_0 => 'baseline.refresh(), nothing to change'], [refresh_all_1 => 'refresh_all(), 1% changed'],
-        [base_refresh_1 => 'baseline.refresh(), 1% changed'], [match_ext => 'segment_match × 20 segments'],
-        [match_base => 'baseline.matches × 20 segments'], [hv_ext => 'segment_match, High Value'],
+        [base_refresh_1 => 'baseline.refresh(), 1% changed'], [match_ext => 'segment_match × the segments'],
+        [match_base => 'baseline.matches × the segments'], [hv_ext => 'segment_match, High Value'],
         [hv_sql => 'hand-written WHERE, High Value'], [track_orders => 'track_orders()'],
         [create_segments => 'create the segments'], [verify => 'verify()'],
     );

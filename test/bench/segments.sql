@@ -1,7 +1,9 @@
 -- The benchmark's segments: the service's four examples (High Value, At Risk,
--- New, and VIP, manual) and 17 more automatic ones, 20 automatic in all.
--- Every criteria is flat (single-level keys), so the baseline can evaluate it
--- with jsonb operators; together they use every flat key of the language.
+-- New, and VIP, manual) and 20 more automatic ones, 23 automatic in all, 3
+-- of them on customer attributes. Every criteria is flat (single-level keys),
+-- so the baseline can evaluate it with jsonb operators; together they use
+-- every flat key of the language (attribute tests: in, equals, min, max,
+-- isNull).
 -- One INSERT, so the extension populates them in one statement.
 INSERT INTO segmentation.segments (name, criteria, is_automatic, description) VALUES
     ('High Value',       '{"minLifetimeValue": 1000, "minOrders": 5, "loyaltyLevels": ["GOLD", "PLATINUM"]}', true, 'service example'),
@@ -24,7 +26,11 @@ INSERT INTO segmentation.segments (name, criteria, is_automatic, description) VA
     ('Silver Active',    '{"loyaltyLevels": ["SILVER"], "maxDaysSinceLastPurchase": 60}', true, NULL),
     ('Mid Value',        '{"minLifetimeValue": 500, "maxLifetimeValue": 1500.50}', true, NULL),
     ('Steady',           '{"minPurchaseFrequency": 0.5, "maxPurchaseFrequency": 1.5, "minTenureDays": 365}', true, NULL),
-    ('Platinum Whales',  '{"loyaltyLevels": ["PLATINUM"], "minLifetimeValue": 3000, "minAverageOrderValue": 100}', true, NULL);
+    ('Platinum Whales',  '{"loyaltyLevels": ["PLATINUM"], "minLifetimeValue": 3000, "minAverageOrderValue": 100}', true, NULL),
+    -- Customer attributes (bench.pl adds country and birth_date to the shop).
+    ('DACH',             '{"attributes": {"country": {"in": ["DE", "AT", "CH"]}, "birth_date": {"isNull": false}}}', true, NULL),
+    ('Gold Germans',     '{"attributes": {"country": {"equals": "DE"}}, "loyaltyLevels": ["GOLD", "PLATINUM"], "minOrders": 3}', true, NULL),
+    ('Born in the 80s',  '{"attributes": {"birth_date": {"min": "1980-01-01", "max": "1989-12-31"}}, "minLifetimeValue": 300}', true, NULL);
 
 -- An admin hand-picks the ten customers with the highest lifetime value.
 SELECT count(*) FILTER (WHERE segmentation.assign_manual_segment(customer_id, (SELECT id FROM segmentation.segments WHERE name = 'VIP')))

@@ -199,3 +199,167 @@ TEST(Explain, JsonStringEscapesControlCharacters) {
                                       5)),
               "\"a\\u0001b\\t\\\"\"");
 }
+
+namespace {
+
+// Attribute values as the extension stores them (customer_metrics.attributes).
+Customer with_attributes(const AttributeValues& values) {
+    Customer c = customer(0, 0, std::nullopt, kNow);
+    c.attributes = &values;
+    return c;
+}
+
+const AttributeSchema kSchema = {{"country", AttributeKind::Text},       {"age", AttributeKind::Number},
+                                 {"newsletter", AttributeKind::Boolean}, {"born", AttributeKind::Time},
+                                 {"seen", AttributeKind::Time},          {"phone", AttributeKind::Text}};
+
+json::Value explain_with(const std::string& criteria, const Customer& c, const ExplainContext& context) {
+    return json::parse(explain_criteria(criteria, c, kNow, "criteria", context));
+}
+
+std::string written(const json::Value& value) {
+    switch (value.kind) {
+        case json::Kind::Null: return "null";
+        case json::Kind::Boolean: return value.boolean ? "true" : "false";
+        case json::Kind::Number: return value.text;
+        case json::Kind::String: return "\"" + value.text + "\"";
+        case json::Kind::Array: {
+            std::string out = "[";
+            for (std::size_t i = 0; i < value.items.size(); ++i) out += (i ? "," : "") + written(value.items[i]);
+            return out + "]";
+        }
+        case json::Kind::Object: {
+            std::string out = "{";
+            for (std::size_t i = 0; i < value.members.size(); ++i)
+                out += (i ? "," : "") + ("\"" + value.members[i].first + "\":") + written(value.members[i].second);
+            return out + "}";
+        }
+    }
+    return "?";
+}
+
+}  // namespace
+
+TEST(Explain, EachAttributeCarriesItsTestsTheValueAndWhetherItHeld) {
+    AttributeValues values;
+    // 1990-05-17 (a date: midnight UTC) and 2024-05-01T12:30:00.25Z, in seconds since 1970.
+    values.read(R"({"age": 34.50, "born": 642902400, "country": "DE", "newsletter": false, "seen": 1714566600.25})");
+    Customer c = with_attributes(values);
+    ExplainContext context;
+    context.schema = &kSchema;
+    json::Value e = explain_with(
+        R"({"attributes": {"country": {"in": ["DE", "AT"]}, "age": {"min": 35}, "newsletter": {"equals": false},
+                           "born": {"min": "1990-01-01", "max": "1990-12-31"}, "seen": {"isNull": false},
+                           "phone": {"isNull": false}}})",
+        c, context);
+    EXPECT_FALSE(flag(e, "matched"));
+    const json::Value& a = member(e, "attributes");
+    ASSERT_EQ(a.kind, json::Kind::Object);
+    ASSERT_EQ(a.members.size(), 6u);
+    EXPECT_EQ(written(member(a, "country")), R"({"bound":{"in":["DE","AT"]},"value":"DE","held":true})");
+    EXPECT_EQ(written(member(a, "age")), R"({"bound":{"min":35},"value":34.50,"held":false})");
+    EXPECT_EQ(written(member(a, "newsletter")), R"({"bound":{"equals":false},"value":false,"held":true})");
+    EXPECT_EQ(written(member(a, "born")),
+              R"({"bound":{"min":"1990-01-01","max":"1990-12-31"},"value":"1990-05-17","held":true})");
+    EXPECT_EQ(written(member(member(a, "seen"), "value")), R"("2024-05-01T12:30:00.25Z")");
+    EXPECT_TRUE(flag(member(a, "seen"), "held"));
+    EXPECT_EQ(written(member(a, "phone")), R"({"bound":{"isNull":false},"value":null,"held":false})");
+
+    // Each attribute's "held" is its tests alone, as the matcher answers them.
+    json::Value alone =
+        explain_with(R"({"attributes": {"country": {"equals": "DE"}, "age": {"max": 34.5}}})", c, context);
+    EXPECT_TRUE(flag(alone, "matched"));
+    EXPECT_TRUE(flag(member(member(alone, "attributes"), "age"), "held"));  // inclusive, exact
+}
+
+TEST(Explain, AttributesWithoutASchemaOrValuesShowWhatIsStored) {
+    AttributeValues values;
+    values.read(R"({"born": 642902400, "huge": 12345678901234567890123, "nan": "NaN"})");
+    Customer c = with_attributes(values);
+    json::Value e =
+        explain(R"({"attributes": {"born": {"min": "1990-01-01"}, "huge": {"min": 1}, "nan": {"min": 1}}})", c);
+    const json::Value& a = member(e, "attributes");
+    EXPECT_EQ(written(member(member(a, "born"), "value")), "642902400");  // no schema: seconds, as stored
+    EXPECT_TRUE(flag(member(a, "born"), "held"));
+    EXPECT_EQ(written(member(member(a, "huge"), "value")), "12345678901234567890123");
+    EXPECT_TRUE(flag(member(a, "huge"), "held"));
+    EXPECT_EQ(written(member(member(a, "nan"), "value")), "\"NaN\"");
+    EXPECT_FALSE(flag(member(a, "nan"), "held"));
+    // A customer without attribute values: every value null.
+    json::Value none = explain(R"({"attributes": {"born": {"isNull": true}}})", customer(0, 0, std::nullopt, kNow));
+    EXPECT_EQ(written(member(member(none, "attributes"), "born")),
+              R"({"bound":{"isNull":true},"value":null,"held":true})");
+}
+
+TEST(Explain, TimesOutsideTheCriteriasYearsStayNumbers) {
+    AttributeValue v;
+    v.kind = AttributeValue::Kind::Number;
+    v.text = "-62135596801";  // 0000-12-31T23:59:59Z
+    v.number = exact::money_key_from_units(static_cast<exact::int128>(-62135596801LL) * kOne);
+    EXPECT_EQ(attribute_value_json(v, AttributeKind::Time), "-62135596801");
+    v.text = "-62135596800";  // 0001-01-01
+    v.number = exact::money_key_from_units(static_cast<exact::int128>(-62135596800LL) * kOne);
+    EXPECT_EQ(attribute_value_json(v, AttributeKind::Time), "\"0001-01-01\"");
+    EXPECT_EQ(attribute_value_json(v, AttributeKind::Number), "-62135596800");
+    v.text = "-1";  // one second before 1970
+    v.number = exact::money_key_from_units(-kOne);
+    EXPECT_EQ(attribute_value_json(v, AttributeKind::Time), "\"1969-12-31T23:59:59Z\"");
+}
+
+TEST(Explain, FormatTimeIsTheInverseOfParseTime) {
+    for (const char* text : {"0001-01-01", "1969-12-31T23:59:59.999999Z", "1970-01-01", "2000-02-29T00:00:01Z",
+                             "2024-05-01T12:30:00.25Z", "9999-12-31T23:59:59Z", "1600-03-01"}) {
+        std::optional<std::int64_t> micros = parse_time(text);
+        ASSERT_TRUE(micros) << text;
+        EXPECT_EQ(format_time(*micros).value_or("none"), text);
+    }
+    EXPECT_FALSE(format_time(*parse_time("0001-01-01") - 1));
+    EXPECT_FALSE(format_time(*parse_time("9999-12-31T23:59:59.999999Z") + 1));
+}
+
+TEST(Explain, MembershipTestsShowTheNamedSegmentsTheCustomerIsIn) {
+    MemberList segments({3, 7});
+    ExplainContext context;
+    context.membership = &segments;
+    Customer c = customer(0, 0, std::nullopt, kNow);
+    json::Value e =
+        explain_with(R"({"inSegment": 3, "notInSegment": [8, 7, 9], "any": [{"inSegment": [4, 5]}]})", c, context);
+    EXPECT_FALSE(flag(e, "matched"));
+    EXPECT_EQ(written(member(e, "inSegment")), R"({"bound":3,"value":[3],"held":true})");
+    EXPECT_EQ(written(member(e, "notInSegment")), R"({"bound":[8,7,9],"value":[7],"held":false})");
+    EXPECT_EQ(written(member(e, "any")), R"([{"matched":false,"inSegment":{"bound":[4,5],"value":[],"held":false}}])");
+
+    json::Value yes = explain_with(R"({"inSegment": [9, 7], "notInSegment": 8})", c, context);
+    EXPECT_TRUE(flag(yes, "matched"));
+    EXPECT_EQ(written(member(yes, "inSegment")), R"({"bound":[9,7],"value":[7],"held":true})");
+    EXPECT_EQ(written(member(yes, "notInSegment")), R"({"bound":8,"value":[],"held":true})");
+
+    // Without a view of the customer's segments, neither test holds (as the matcher says).
+    json::Value blind = explain(R"({"notInSegment": 8})", c);
+    EXPECT_EQ(written(member(blind, "notInSegment")), R"({"bound":8,"value":null,"held":false})");
+    EXPECT_FALSE(flag(blind, "matched"));
+}
+
+TEST(Explain, MatchedIsTheMatchersAnswerWithMembershipAndAttributes) {
+    AttributeValues adult, minor;
+    adult.read(R"({"age": 40, "country": "FR"})");
+    minor.read(R"({"age": 15})");
+    const std::vector<std::string> documents = {
+        R"({"inSegment": [2, 5], "not": {"attributes": {"age": {"max": 17}}}})",
+        R"({"any": [{"notInSegment": 2}, {"attributes": {"country": {"isNull": true}}}]})",
+        R"({"all": [{"attributes": {"age": {"min": 18}}}, {"not": {"inSegment": 5}}]})",
+    };
+    std::vector<MemberList> views = {MemberList({}), MemberList({2}), MemberList({2, 5}), MemberList({5})};
+    for (const auto& document : documents) {
+        Matcher matcher(parse_criteria(document));
+        for (const AttributeValues* values : {&adult, &minor}) {
+            Customer c = with_attributes(*values);
+            for (const MemberList& view : views) {
+                ExplainContext context;
+                context.membership = &view;
+                EXPECT_EQ(flag(explain_with(document, c, context), "matched"), matcher.matches(c, kNow, view))
+                    << document;
+            }
+        }
+    }
+}

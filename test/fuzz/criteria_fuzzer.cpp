@@ -3,12 +3,18 @@
 // Any input either is refused with a CriteriaError or compiles into a
 // matcher whose answers obey the invariants below; anything else (a crash,
 // a sanitizer report, another exception, a broken invariant) is a finding.
+// The explanation of an accepted document (core/explain.hpp) must be JSON
+// whose "matched" is the matcher's answer.
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/explain.hpp"
+#include "core/json.hpp"
 #include "core/matcher.hpp"
+#include "core/references.hpp"
 #include "core/windows.hpp"
 
 using namespace segmentation;
@@ -111,6 +117,15 @@ void require(bool condition) {
     if (!condition) std::abort();
 }
 
+constexpr std::int64_t kSegment = 1;  // the fuzzed document's own id in a SegmentSet
+
+// The explanation's "matched", which must be the matcher's answer.
+bool explained(std::string_view text, const Customer& c, const ExplainContext& context) {
+    json::Value e = json::parse(explain_criteria(text, c, kNow, "criteria", context));
+    require(e.kind == json::Kind::Object && !e.members.empty() && e.members[0].first == "matched");
+    return e.members[0].second.boolean;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -129,9 +144,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     Matcher matcher(criteria);
     SegmentSet set;
-    set.add(1, matcher);
+    set.add(kSegment, matcher);
+    // A document naming its own segment is a cycle, refused when stored.
+    bool acyclic = true;
+    try {
+        set.order_by_references();
+    } catch (const ReferenceCycle&) {
+        acyclic = false;
+    }
+    // The customer's other segments (manual, for the set): none, every one
+    // named, the first named.
+    std::vector<std::vector<std::int64_t>> memberships = {{}};
+    if (matcher.uses_membership()) {
+        std::vector<std::int64_t> others;
+        for (std::int64_t id : matcher.references())
+            if (id != kSegment) others.push_back(id);
+        memberships.push_back(others);
+        if (!others.empty()) memberships.push_back({others.front()});
+    }
+    ExplainContext described;
+    described.schema = &kSchema;
     WindowTotals totals;
     for (std::size_t i = 0; i < people.size(); ++i) {
+        // The customer with its window totals at an instant (they change with it).
         auto at = [&](Micros as_of) { return with_windows(people[i], i, matcher, as_of, totals); };
         Customer c = at(kNow);
         bool now = matcher.matches(c, kNow);
@@ -144,9 +179,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             require(matcher.matches(at(kNow + 100000 * kDay), kNow + 100000 * kDay) == now);
         }
         c = at(kNow);
-        std::vector<std::int64_t> matched;
-        require(set.evaluate(c, kNow, matched) == next);
-        require((matched.size() == 1) == now);
+        require(explained(text, c, ExplainContext{}) == now);  // no view: membership tests do not hold
+        for (const std::vector<std::int64_t>& manual : memberships) {
+            MemberList view(manual);
+            bool in = matcher.matches(c, kNow, view);
+            described.membership = &view;
+            require(explained(text, c, described) == in);
+            if (!acyclic) continue;
+            // The set agrees with the matcher given the same segments, and
+            // an override decides over both.
+            MembershipContext context;
+            context.manual = manual;
+            std::vector<std::int64_t> matched;
+            require(set.evaluate(c, kNow, matched, context) == next);
+            require((matched.size() == 1) == in);
+            context.excluded = {kSegment};
+            matched.clear();
+            set.evaluate(c, kNow, matched, context);
+            require(matched.empty());
+            context.excluded.clear();
+            context.included = {kSegment};
+            matched.clear();
+            set.evaluate(c, kNow, matched, context);
+            require(matched.size() == 1);
+        }
     }
     return 0;
 }

@@ -16,7 +16,7 @@ CREATE ROLE admin_api_nobody NOLOGIN;
 CALL pg_temp.build_shop('bigint', loyal => '1001', newcomer => '1002', lapsed => '1003', browser => '1004', ghost => '999999');
 CALL pg_temp.build_admin_fixture('bigint', ARRAY['9', '10', '11', '100', '2', '20', '3', '1', '12', '1000']);
 
-SELECT plan(102 + 8);
+SELECT plan(129 + 8);
 
 SELECT * FROM pg_temp.test_admin_api();
 

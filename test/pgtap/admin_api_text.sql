@@ -16,7 +16,7 @@ CREATE ROLE admin_api_nobody NOLOGIN;
 CALL pg_temp.build_shop('text', loyal => 'user123', newcomer => 'user456', lapsed => 'user789', browser => 'user000', ghost => 'nobody');
 CALL pg_temp.build_admin_fixture('text', ARRAY['b', 'a10', 'a9', 'A', 'a', 'Z1', 'z', '10', '9', 'b 2']);
 
-SELECT plan(102 + 5);
+SELECT plan(129 + 5);
 
 SELECT * FROM pg_temp.test_admin_api();
 

@@ -4,7 +4,7 @@
 //
 //   GET    /api/admin/segments                     customers:view  get_all_segments()
 //   POST   /api/admin/segments                     customers:edit  create_segment()
-//   GET    /api/admin/customers/:id/segments       customers:view  customer_segments() (cached)
+//   GET    /api/admin/customers/:id/segments       customers:view  customer_segments(), memberships only (cached)
 //   POST   /api/admin/customers/:id/segments       customers:edit  assign_manual_segment()
 //                                                                  or assign_automatic_segments()
 //   DELETE /api/admin/customers/:id/segments?segmentId=N
@@ -144,7 +144,13 @@ async function customerSegments({ pool, params, cache }) {
   const cached = cache.get(requested);
   if (cached) return { status: 200, body: cached, headers: { 'x-cache': 'hit' } };
   const generation = cache.generation;
-  const { rows } = await pool.query('SELECT * FROM segmentation.customer_segments($1::text)', [requested]);
+  // customer_segments() also lists the automatic segments an override
+  // excludes the customer from (override 'excluded', no assigned_at): those
+  // are not memberships. An inclusion is one, marked override 'included'.
+  const { rows } = await pool.query(
+    `SELECT segment_id, name, is_automatic, assigned_at, assigned_by, override
+       FROM segmentation.customer_segments($1::text)
+      WHERE override IS DISTINCT FROM 'excluded'`, [requested]);
   const body = {
     customerId: requested,
     segments: rows.map((r) => ({
@@ -153,6 +159,7 @@ async function customerSegments({ pool, params, cache }) {
       isAutomatic: r.is_automatic,
       assignedAt: r.assigned_at,
       assignedBy: r.assigned_by,
+      override: r.override, // null, or 'included': a member whatever the criteria
     })),
   };
   // The database's spelling of the id (42 for "042"): the key notifications use.

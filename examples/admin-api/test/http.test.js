@@ -326,3 +326,36 @@ test('a lost LISTEN connection empties the cache until it listens again', async 
   const fresh = await call('GET', '/api/admin/customers/1/segments', { token: VIEWER });
   assert.deepEqual(fresh.body.segments.map((s) => s.name), ['Big']);
 });
+
+test('GET /api/admin/customers/:id/segments lists memberships: not an exclusion, an inclusion marked', async () => {
+  const before = await call('GET', '/api/admin/customers/2/segments', { token: VIEWER });
+  assert.deepEqual(before.body.segments.map((s) => [s.name, s.override]), [['Big', null]]);
+  // Another service excludes customer 2 from Big: it leaves, and is notified.
+  let invalidated = nextInvalidation((e) => e.customerId === '2' && e.why === 'notification');
+  await admin.query(`SELECT segmentation.exclude_customer(2::bigint, $1, 'opted out')`, [big]);
+  await invalidated;
+  const { rows } = await admin.query('SELECT name, override, assigned_at FROM segmentation.customer_segments(2::bigint)');
+  assert.deepEqual(rows, [{ name: 'Big', override: 'excluded', assigned_at: null }],
+    'the database lists the exclusion itself');
+  const excluded = await call('GET', '/api/admin/customers/2/segments', { token: VIEWER });
+  assert.equal(excluded.cache, 'miss');
+  assert.deepEqual(excluded.body, { customerId: '2', segments: [] }, 'the application lists memberships only');
+
+  // An inclusion is a membership, whatever the criteria.
+  const { rows: [huge] } = await admin.query(
+    `SELECT segmentation.create_segment('Huge', '{"minLifetimeValue": 100000}', true) AS id`);
+  invalidated = nextInvalidation((e) => e.customerId === '2' && e.why === 'notification');
+  await admin.query(`SELECT segmentation.include_customer(2::bigint, $1, 'partner')`, [huge.id]);
+  await invalidated;
+  const included = await call('GET', '/api/admin/customers/2/segments', { token: VIEWER });
+  assert.deepEqual(included.body.segments.map((s) => [s.segmentId, s.name, s.isAutomatic, s.override]),
+    [[huge.id, 'Huge', true, 'included']]);
+  assert.ok(!Number.isNaN(Date.parse(included.body.segments[0].assignedAt)));
+
+  // Without the exclusion, customer 2 is in Big again.
+  invalidated = nextInvalidation((e) => e.customerId === '2' && e.why === 'notification');
+  await admin.query('SELECT segmentation.remove_override(2::bigint, $1)', [big]);
+  await invalidated;
+  const back = await call('GET', '/api/admin/customers/2/segments', { token: VIEWER });
+  assert.deepEqual(back.body.segments.map((s) => [s.name, s.override]), [['Big', null], ['Huge', 'included']]);
+});

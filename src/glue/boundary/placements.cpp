@@ -145,6 +145,11 @@ RelationSetPtr build_set(uint64 rows) {
         }
     }
     set->sharded = distributed_found == 3;
+    // The channel of cluster tasks and calls (cluster_work.hpp), when 1.1.
+    Oid calls = pg::call([] { return get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false)); });
+    for (const auto& [logical, local] : set->shards)
+        if (OidIsValid(calls) && logical == calls)
+            set->renames.emplace_back("segmentation.cluster_calls", qualified_name(local));
     return set;
 }
 

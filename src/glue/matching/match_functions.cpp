@@ -145,18 +145,9 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
     if (matcher.uses_membership()) {
         // The customer's segments at as_of: automatic ones evaluated (in the
         // order of their references, with overrides), manual ones as assigned.
-        std::shared_ptr<const SegmentSet> segments = automatic_segments();
-        MembershipContext context = read_membership_context(key, segments->has_overrides());
-        for (int64 referenced : matcher.references())
-            if (!segments->contains(referenced) && !segment_exists(referenced))
-                throw Error(ERRCODE_UNDEFINED_OBJECT, "cannot match customer \"" + key_text(key) +
-                                                          "\": criteria refer to segment " +
-                                                          std::to_string(referenced) + ", which does not exist");
-        std::vector<int64> members;
-        segments->evaluate(customer, as_of, members, context);
-        members.insert(members.end(), context.manual.begin(), context.manual.end());
-        std::sort(members.begin(), members.end());
-        result = matcher.matches(customer, as_of, MemberList(std::move(members)));
+        result = matcher.matches(customer, as_of,
+                                 MemberList(segments_at(key, customer, as_of, matcher.references(),
+                                                        "cannot match customer \"" + key_text(key) + "\"")));
     } else {
         result = matcher.matches(customer, as_of);
     }

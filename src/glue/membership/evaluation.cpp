@@ -207,6 +207,21 @@ MembershipContext read_membership_context(Datum key, bool with_overrides) {
     return context;
 }
 
+std::vector<int64> segments_at(Datum key, const Customer& customer, TimestampTz as_of,
+                               const std::vector<int64>& referenced, const std::string& doing) {
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    MembershipContext context = read_membership_context(key, segments->has_overrides());
+    for (int64 segment : referenced)
+        if (!segments->contains(segment) && !segment_exists(segment))
+            throw Error(ERRCODE_UNDEFINED_OBJECT,
+                        doing + ": criteria refer to segment " + std::to_string(segment) + ", which does not exist");
+    std::vector<int64> members;
+    segments->evaluate(customer, as_of, members, context);
+    members.insert(members.end(), context.manual.begin(), context.manual.end());
+    std::sort(members.begin(), members.end());
+    return members;
+}
+
 Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments, TimestampTz as_of, const Scope& scope,
                           std::vector<Change>& changes) {
     static std::vector<int64> matched;  // reused: no allocation per customer

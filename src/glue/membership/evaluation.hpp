@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/matcher.hpp"
@@ -83,6 +84,14 @@ void read_customer_state(uint64 row, CustomerState& state, bool with_overrides =
 // A customer's manual segments and overrides (when `with_overrides`), read
 // now. Needs SPI.
 MembershipContext read_membership_context(Datum key, bool with_overrides);
+
+// The segments a customer is in at `as_of`, ascending: its automatic
+// segments evaluated (in the order of their references, with its overrides)
+// and its manual segments as assigned. `customer` is the one load_customer()
+// read for `key`. Each of `referenced` must exist, else 42704 prefixed with
+// `doing`. Needs SPI.
+std::vector<int64> segments_at(Datum key, const Customer& customer, TimestampTz as_of,
+                               const std::vector<int64>& referenced, const std::string& doing);
 
 struct Evaluation {
     bool membership_changed = false;

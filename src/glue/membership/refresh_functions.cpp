@@ -7,6 +7,7 @@
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/configuration.hpp"
 
 using namespace segmentation;
@@ -45,24 +46,23 @@ Datum totals_record(FunctionCallInfo fcinfo, const RefreshTotals& totals) {
 // segmentation.refresh_all(OUT customers bigint, OUT added bigint, OUT removed bigint)
 SEGMENTATION_FUNCTION(segmentation_refresh_all) {
     spi::connect();
-    require_single_node("refresh_all");
-    lock_tracked_tables(read_tracking());  // before the definitions lock and the customers
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-    RefreshTotals totals = refresh_customers(now, Cause::Refresh);
+    RefreshTotals totals;
+    if (runs_on_cluster()) {
+        // Each node refreshes its shards, at the coordinator's transaction start.
+        totals = cluster_refresh("refresh_all", now);
+    } else {
+        lock_tracked_tables(read_tracking());  // before the definitions lock and the customers
+        totals = refresh_customers(now, Cause::Refresh);
+    }
     spi::finish();
     return totals_record(fcinfo, totals);
 }
 
-// segmentation.refresh_due(as_of timestamptz, OUT customers bigint, OUT added bigint, OUT removed bigint)
-SEGMENTATION_FUNCTION(segmentation_refresh_due) {
-    TimestampTz as_of = as_of_argument(fcinfo, 0);
-    if (TIMESTAMP_NOT_FINITE(as_of))
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_due needs a finite as_of",
-                    "Membership evaluated at an infinite instant would never be due again.");
+namespace segmentation::glue {
+
+RefreshTotals refresh_due_customers(TimestampTz as_of) {
     RefreshTotals totals;
-    spi::connect();
-    require_single_node("refresh_due");
-    lock_tracked_tables(read_tracking());
     (void)automatic_segments();  // the definitions lock, before any customer lock
     bool first = true;
     Datum last_due = 0, last_key = 0;  // where the previous batch ended (outer connection's memory)
@@ -94,6 +94,25 @@ SEGMENTATION_FUNCTION(segmentation_refresh_due) {
         totals.count(evaluate_customers(timed, as_of, Cause::Time));
         spi::finish();
         if (rows < static_cast<uint64>(kDueBatchSize)) break;  // the index has no more due customers
+    }
+    return totals;
+}
+
+}  // namespace segmentation::glue
+
+// segmentation.refresh_due(as_of timestamptz, OUT customers bigint, OUT added bigint, OUT removed bigint)
+SEGMENTATION_FUNCTION(segmentation_refresh_due) {
+    TimestampTz as_of = as_of_argument(fcinfo, 0);
+    if (TIMESTAMP_NOT_FINITE(as_of))
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_due needs a finite as_of",
+                    "Membership evaluated at an infinite instant would never be due again.");
+    RefreshTotals totals;
+    spi::connect();
+    if (runs_on_cluster()) {
+        totals = cluster_refresh("refresh_due", as_of);  // each node its shards' due customers
+    } else {
+        lock_tracked_tables(read_tracking());
+        totals = refresh_due_customers(as_of);
     }
     spi::finish();
     return totals_record(fcinfo, totals);

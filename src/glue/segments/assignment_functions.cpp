@@ -21,7 +21,9 @@
 #include "glue/membership/segment_cache.hpp"
 #include "glue/segments/actor.hpp"
 #include "glue/boundary/spi.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/configuration.hpp"
+#include "glue/tracking/metrics_sql.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -49,11 +51,11 @@ const spi::Statement kLockSegment = {
 const spi::Statement kAddManual = {
     "WITH added AS ("
     "  INSERT INTO segmentation.assignments (customer_id, segment_id, is_automatic, assigned_at, assigned_by) "
-    "  VALUES ($1, $2, false, now(), $3) ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING 1) "
+    "  VALUES ($1, $2, false, $4, $3) ON CONFLICT (customer_id, segment_id) DO NOTHING RETURNING 1) "
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
     "SELECT $1, $2, 'added', false, 'manual', $3 FROM added RETURNING 1",
-    3,
-    {kKeyType, INT8OID, TEXTOID}};
+    4,
+    {kKeyType, INT8OID, TEXTOID, TIMESTAMPTZOID}};
 
 const spi::Statement kRemoveManual = {
     "WITH removed AS ("
@@ -116,11 +118,11 @@ void require_manual_segment(int64 segment, const std::string& doing) {
 // After a manual change of `segment` for the customer, in the same
 // statement: the automatic segments whose criteria refer to it (inSegment,
 // notInSegment), directly or through others, are evaluated again.
-void cascade_manual_change(const SegmentSet& segments, Datum key, int64 segment, const Attribution& by) {
+void cascade_manual_change(const SegmentSet& segments, Datum key, int64 segment, const Attribution& by,
+                           TimestampTz now) {
     Scope scope;
     scope.segments = segments.dependents({segment});
     if (scope.segments.empty()) return;
-    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     evaluate_customers({key}, now, Cause::Manual, scope, &by);
 }
 
@@ -248,17 +250,23 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
     return int64_array(matched);
 }
 
-// segmentation.assign_automatic_segments(customer_id, OUT added bigint[], OUT removed bigint[])
-SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
-    Datum key = key_argument(fcinfo, 0);
-    spi::connect();
-    require_single_node("assign_automatic_segments");
-    lock_tracked_tables(read_tracking());  // before the definitions lock and the customer
+namespace segmentation::glue {
+
+// The lock order: tables (on Citus, the shard in scope), definitions, customers.
+// The cached tracking (kept until tracked_tables changes) spares a query per
+// call (the recalculate button: 7.7% of a backend's time in a profile); a
+// copy, since taking a lock may replace the cached one.
+void lock_tables_here() {
+    Tracking tracking = cached_tracking();
+    lock_tracked_tables(tracking);
+}
+
+ClusterCallResult assign_automatic_here(Datum key, TimestampTz now) {
+    lock_tables_here();  // before the definitions lock and the customer
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     bool with_overrides = segments->has_overrides();
     if (spi::run(with_overrides ? kReadCustomerWithOverrides : kReadCustomer, {key}) == 0)
         unknown_customer(key, "cannot assign automatic segments");
-    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
     // The usual answer is "nothing to change": then no lock and no write.
     CustomerState state;
     read_customer_state(0, state, with_overrides);
@@ -267,12 +275,53 @@ SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
     Evaluation e = evaluate_state(state, *segments, now, Scope{}, unused);
     std::vector<Change> changes;
     if (e.membership_changed || e.due_changed) changes = evaluate_customers({key}, now, Cause::Refresh);
-    std::vector<int64> added, removed;
-    for (const Change& c : changes) (c.added ? added : removed).push_back(c.segment);
-    std::sort(added.begin(), added.end());
-    std::sort(removed.begin(), removed.end());
+    ClusterCallResult result;
+    for (const Change& c : changes) (c.added ? result.added : result.removed).push_back(c.segment);
+    std::sort(result.added.begin(), result.added.end());
+    std::sort(result.removed.begin(), result.removed.end());
+    return result;
+}
+
+bool assign_manual_here(Datum key, int64 segment, TimestampTz now) {
+    std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
+    lock_tables_here();
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    require_manual_segment(segment, doing);
+    lock_customer(key, doing);
+    Datum who = actor();
+    bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who, TimestampTzGetDatum(now)}) > 0;
+    if (added) remember_change(key, segment, true);
+    if (added) cascade_manual_change(*segments, key, segment, Attribution{who, (Datum)0, true}, now);
+    return added;
+}
+
+bool remove_manual_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now) {
+    std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
+    lock_tables_here();
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    require_manual_segment(segment, doing);
+    lock_customer(key, doing);
+    Datum who = actor();
+    char nulls[4] = {' ', ' ', ' ', static_cast<char>(reason_null ? 'n' : ' ')};
+    bool removed = spi::run(kRemoveManual, {key, Int64GetDatum(segment), who, reason}, nulls) > 0;
+    if (removed) remember_change(key, segment, false);
+    if (removed) cascade_manual_change(*segments, key, segment, Attribution{who, reason, reason_null}, now);
+    return removed;
+}
+
+}  // namespace segmentation::glue
+
+// segmentation.assign_automatic_segments(customer_id, OUT added bigint[], OUT removed bigint[])
+SEGMENTATION_FUNCTION(segmentation_assign_automatic_segments) {
+    Datum key = key_argument(fcinfo, 0);
+    spi::connect();
+    // On Citus, on the node holding the customer.
+    TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
+    ClusterCallResult result = runs_on_cluster() ? cluster_call("assign_automatic_segments", key, 0, (Datum)0, true)
+                                                 : assign_automatic_here(key, now);
     spi::finish();
-    return composite_result(fcinfo, {int64_array(added), int64_array(removed)}, "assign_automatic_segments");
+    return composite_result(fcinfo, {int64_array(result.added), int64_array(result.removed)},
+                            "assign_automatic_segments");
 }
 
 // segmentation.assign_manual_segment(customer_id, segment_id) -> boolean
@@ -280,17 +329,9 @@ SEGMENTATION_FUNCTION(segmentation_assign_manual_segment) {
     Datum key = key_argument(fcinfo, 0);
     require_argument(fcinfo, 1, "segment id");
     int64 segment = PG_GETARG_INT64(1);
-    std::string doing = "cannot assign segment " + std::to_string(segment) + " to customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_single_node("assign_manual_segment");
-    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
-    std::shared_ptr<const SegmentSet> segments = automatic_segments();
-    require_manual_segment(segment, doing);
-    lock_customer(key, doing);
-    Datum who = actor();
-    bool added = spi::run(kAddManual, {key, Int64GetDatum(segment), who}) > 0;
-    if (added) remember_change(key, segment, true);
-    if (added) cascade_manual_change(*segments, key, segment, Attribution{who, (Datum)0, true});
+    bool added = runs_on_cluster() ? cluster_call("assign_manual_segment", key, segment, (Datum)0, true).changed
+                                   : assign_manual_here(key, segment, transaction_start());
     spi::finish();
     PG_RETURN_BOOL(added);
 }
@@ -300,19 +341,11 @@ SEGMENTATION_FUNCTION(segmentation_remove_manual_segment) {
     Datum key = key_argument(fcinfo, 0);
     require_argument(fcinfo, 1, "segment id");
     int64 segment = PG_GETARG_INT64(1);
-    std::string doing = "cannot remove segment " + std::to_string(segment) + " from customer \"" + key_text(key) + "\"";
-    spi::connect();
-    require_single_node("remove_manual_segment");
-    lock_tracked_tables(read_tracking());  // the lock order: tables, definitions, customers
-    std::shared_ptr<const SegmentSet> segments = automatic_segments();
-    require_manual_segment(segment, doing);
-    lock_customer(key, doing);
-    Datum who = actor();
     Datum reason = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
-    char nulls[4] = {' ', ' ', ' ', static_cast<char>(PG_ARGISNULL(2) ? 'n' : ' ')};
-    bool removed = spi::run(kRemoveManual, {key, Int64GetDatum(segment), who, reason}, nulls) > 0;
-    if (removed) remember_change(key, segment, false);
-    if (removed) cascade_manual_change(*segments, key, segment, Attribution{who, reason, PG_ARGISNULL(2)});
+    bool reason_null = PG_ARGISNULL(2);
+    spi::connect();
+    bool removed = runs_on_cluster() ? cluster_call("remove_manual_segment", key, segment, reason, reason_null).changed
+                                     : remove_manual_here(key, segment, reason, reason_null, transaction_start());
     spi::finish();
     PG_RETURN_BOOL(removed);
 }

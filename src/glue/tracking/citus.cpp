@@ -102,6 +102,7 @@ void prepare_distributed_tracking() {
                "Its tables become Citus tables when a first Citus table is tracked, and must be empty then.");
     spi::run_once("SELECT pg_catalog.create_reference_table('segmentation.segments')");
     spi::run_once("SELECT pg_catalog.create_reference_table('segmentation.tracked_tables')");
+    spi::run_once("SELECT pg_catalog.create_reference_table('segmentation.cluster_tasks')");
     // The coordinator's own copy is arranged by the row's trigger on its placement.
 }
 
@@ -115,7 +116,7 @@ void distribute_extension_tables(Oid relation) {
         return quote_literal_cstr(
             quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), get_rel_name(relation)));
     });
-    for (const char* table : {"customer_metrics", "assignments", "assignment_log"})
+    for (const char* table : {"customer_metrics", "assignments", "assignment_log", "cluster_calls"})
         spi::run_once(std::string("SELECT pg_catalog.create_distributed_table('segmentation.") + table +
                       "', 'customer_id', colocate_with => " + colocate + ")");
 }

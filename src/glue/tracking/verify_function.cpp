@@ -2,6 +2,7 @@
 // reports every difference from what is stored. It reports; it never fixes
 // (refresh_all() fixes membership; re-tracking rebuilds metrics).
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "core/membership.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 
@@ -61,6 +63,14 @@ std::string metrics_drift(const Tracking& t) {
 // Matching is one join of customers with segments (not a subquery per
 // customer), which the planner rewrites (match_planning.cpp): each criteria
 // is read and compiled once per verify, however large.
+// On a shard (docs/citus.md), rows of customer_metrics are rows of the
+// shard's own type: the functions over customer_metrics rows get them cast
+// to it (quoted, so that the shard scope does not rename the type).
+std::string metrics_row(const char* alias) {
+    if (active_relations() == nullptr) return alias;
+    return std::string("ROW(") + alias + ".*)::segmentation.\"customer_metrics\"";
+}
+
 std::string membership_drift(bool online_changes) {
     std::string settled = online_changes ? " AND s.pending_change IS NULL" : "";
     std::string not_changing = online_changes ? " AND a.segment_id NOT IN (SELECT p.id FROM segmentation.segments p "
@@ -72,8 +82,8 @@ std::string membership_drift(bool online_changes) {
            "LEFT JOIN (SELECT c.customer_id, array_agg(s.id ORDER BY s.id) AS segments "
            "           FROM segmentation.customer_metrics c JOIN segmentation.segments s "
            "             ON s.is_automatic" +
-           settled +
-           " AND segmentation.segment_match(c, s.criteria, $1) "
+           settled + " AND segmentation.segment_match(" + metrics_row("c") +
+           ", s.criteria, $1) "
            "           GROUP BY c.customer_id) e ON e.customer_id = m.customer_id "
            "LEFT JOIN (SELECT a.customer_id, array_agg(a.segment_id ORDER BY a.segment_id) AS segments "
            "           FROM segmentation.assignments a WHERE a.is_automatic" +
@@ -180,10 +190,13 @@ MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<
 }
 
 // A due time later than the next possible change would miss that change.
-const char* const kDueDrift =
-    "SELECT m.customer_id::text, 'due time', n.at::text, m.reevaluate_at::text "
-    "FROM segmentation.customer_metrics m, LATERAL (SELECT segmentation.next_change_at(m, $1) AS at) n "
-    "WHERE n.at IS NOT NULL AND (m.reevaluate_at IS NULL OR m.reevaluate_at > n.at)";
+std::string due_drift() {
+    return "SELECT m.customer_id::text, 'due time', n.at::text, m.reevaluate_at::text "
+           "FROM segmentation.customer_metrics m, LATERAL (SELECT segmentation.next_change_at(" +
+           metrics_row("m") +
+           ", $1) AS at) n "
+           "WHERE n.at IS NOT NULL AND (m.reevaluate_at IS NULL OR m.reevaluate_at > n.at)";
+}
 
 const char* const kAssignmentDrift =
     "SELECT a.customer_id::text, 'orphan assignment', NULL, 'segment ' || a.segment_id "
@@ -199,18 +212,12 @@ const char* const kAssignmentDrift =
 
 const char* const kChangesInProgress = "SELECT id FROM segmentation.segments WHERE pending_change IS NOT NULL";
 
-}  // namespace
+// Runs verify's drift queries at `as_of` for `t`, in order, handing each
+// to `emit` with its arguments.
+using DriftEmit = std::function<void(int ordinal, const std::string& sql, int nargs, Oid* types, Datum* values)>;
 
-// segmentation.verify(as_of timestamptz) -> setof (customer_id, problem, expected, actual)
-SEGMENTATION_FUNCTION(segmentation_verify) {
-    Datum as_of = TimestampTzGetDatum(as_of_argument(fcinfo, 0));
-    if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(as_of)))
-        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
-    start_set_result(fcinfo);
-    spi::connect();
-    require_single_node("verify");
-    Tracking t = read_tracking();
-    require_sound_tracking(t);
+void drift_queries(TimestampTz as_of_time, const Tracking& t, const DriftEmit& emit) {
+    Datum as_of = TimestampTzGetDatum(as_of_time);
     // Due times are stored for the definitions in force, and an online change
     // puts new ones in force before its steps reach every customer: while one
     // is in progress, due times are not checked (the change's steps bring
@@ -236,24 +243,59 @@ SEGMENTATION_FUNCTION(segmentation_verify) {
     std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
     changing.insert(changing.end(), moving.begin(), moving.end());
     std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
-    std::string queries[] = {metrics_drift(t), membership, changing.empty() && !windows ? kDueDrift : "",
+    std::string queries[] = {metrics_drift(t), membership, changing.empty() && !windows ? due_drift() : "",
                              kAssignmentDrift};
     Datum values[5] = {as_of, 0, 0, 0, 0};
     Oid types[5] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+    int ordinal = 0;
     for (const std::string& sql : queries) {
+        ++ordinal;
         if (sql.empty()) continue;
         int nargs = 1;
         if (evaluated && sql == membership) {
-            MembershipDrift drift =
-                evaluated_membership_drift(DatumGetTimestampTz(as_of), changing, windows && changing.empty());
+            MembershipDrift drift = evaluated_membership_drift(as_of_time, changing, windows && changing.empty());
             values[1] = text_array(drift.customers);
             values[2] = text_array(drift.expected);
             values[3] = text_array(drift.actual);
             values[4] = text_array(drift.problems);
             nargs = 5;
         }
-        uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", nargs, types, values, nullptr, true);
-        add_spi_rows_to_set_result(fcinfo, rows);
+        emit(ordinal, sql, nargs, types, values);
+    }
+}
+
+}  // namespace
+
+namespace segmentation::glue {
+
+void verify_into_cluster_calls(TimestampTz as_of, int64 id) {
+    drift_queries(
+        as_of, cached_tracking(), [&](int ordinal, const std::string& sql, int nargs, Oid* types, Datum* values) {
+            spi::run_text(
+                "INSERT INTO segmentation.cluster_calls (id, call, ordinal, drift_customer, problem, expected, "
+                "actual) SELECT " +
+                    std::to_string(id) + ", 'verify', " + std::to_string(ordinal) + ", q.* FROM (" + sql + ") q",
+                nargs, types, values);
+        });
+}
+
+}  // namespace segmentation::glue
+
+// segmentation.verify(as_of timestamptz) -> setof (customer_id, problem, expected, actual)
+SEGMENTATION_FUNCTION(segmentation_verify) {
+    TimestampTz as_of = as_of_argument(fcinfo, 0);
+    if (TIMESTAMP_NOT_FINITE(as_of)) throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "verify needs a finite as_of");
+    start_set_result(fcinfo);
+    spi::connect();
+    Tracking t = read_tracking();
+    require_sound_tracking(t);
+    if (runs_on_cluster()) {
+        cluster_verify(fcinfo, as_of);  // each node its shards' drift
+    } else {
+        drift_queries(as_of, t, [&](int, const std::string& sql, int nargs, Oid* types, Datum* values) {
+            uint64 rows = spi::run_text(sql + " ORDER BY 1, 2", nargs, types, values, nullptr, true);
+            add_spi_rows_to_set_result(fcinfo, rows);
+        });
     }
     spi::finish();
     return (Datum)0;

@@ -126,6 +126,44 @@ CREATE TABLE segmentation.prepared_notifications (
     payload text NOT NULL
 );
 
+-- Citus (docs/citus.md): how the coordinator has work done where the
+-- customers are. On a cluster, cluster_tasks becomes a reference table: a row
+-- written in it runs its task on every node, shard by shard. cluster_calls is
+-- distributed with the customers: a row written in it with a customer runs its
+-- call on the node holding that customer, and a row without one holds one
+-- shard's results of a task. Rows live only during the function that writes
+-- them (not dumped); on one server the tables stay empty.
+CREATE TABLE segmentation.cluster_tasks (
+    id    bigint NOT NULL,
+    task  text NOT NULL,
+    as_of      timestamptz NOT NULL,
+    actor      text NOT NULL,
+    -- The caller's settings that verify's text depends on.
+    time_zone  text NOT NULL,
+    date_style text NOT NULL
+);
+
+CREATE TABLE segmentation.cluster_calls (
+    customer_id    bigint,
+    id             bigint NOT NULL,
+    call           text NOT NULL,
+    segment_id     bigint,
+    as_of          timestamptz,
+    actor          text,
+    reason         text,
+    ordinal        integer,
+    customers      bigint,
+    added          bigint,
+    removed        bigint,
+    added_ids      bigint[],
+    removed_ids    bigint[],
+    changed        boolean,
+    drift_customer text,
+    problem        text,
+    expected       text,
+    actual         text
+);
+
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');

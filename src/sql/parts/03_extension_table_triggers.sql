@@ -33,3 +33,20 @@ LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE TRIGGER tracked_tables_changed AFTER INSERT OR UPDATE OR DELETE ON segmentation.tracked_tables
     FOR EACH STATEMENT EXECUTE FUNCTION segmentation.sync_key_type();
+
+-- Citus: the tasks and calls of segmentation.cluster_tasks and cluster_calls
+-- (docs/citus.md), run on the node that holds the rows.
+CREATE FUNCTION segmentation.cluster_task_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_task_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.cluster_call_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_call_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER cluster_task_inserted AFTER INSERT ON segmentation.cluster_tasks
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_task_run();
+CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_call_run();

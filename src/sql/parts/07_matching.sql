@@ -75,8 +75,10 @@ END
 $$;
 
 -- What new criteria would do to an automatic segment, without writing
--- anything: the customers who would enter (match, not members now) and
--- leave (members now, no match), counted, and the first of each in key order.
+-- anything: the customers who would enter (members then, not now) and
+-- leave (members now, not then), counted, and the first of each in key
+-- order. A customer's override of the segment decides over the criteria, as
+-- in every evaluation: coalesce(o.included, <match>).
 CREATE FUNCTION segmentation.preview_change(segment_id bigint, criteria jsonb,
                                             as_of timestamptz DEFAULT pg_catalog.now(),
                                             sample_size integer DEFAULT 10,
@@ -113,24 +115,35 @@ BEGIN
     END IF;
     SELECT pg_catalog.count(*) INTO entering
       FROM segmentation.customer_metrics m
-     WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+     WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
        AND NOT EXISTS (SELECT FROM segmentation.assignments a
                        WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
     entering_sample := ARRAY(
-        SELECT m.customer_id::text FROM segmentation.customer_metrics m
-         WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+        SELECT m.customer_id::text
+          FROM segmentation.customer_metrics m
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+         WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
            AND NOT EXISTS (SELECT FROM segmentation.assignments a
                            WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
          ORDER BY m.customer_id LIMIT preview_change.sample_size);
     SELECT pg_catalog.count(*) INTO leaving
-      FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+      FROM segmentation.assignments a
+      JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
      WHERE a.segment_id = preview_change.segment_id
-       AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of);
+       AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of));
     leaving_sample := ARRAY(
         SELECT a.customer_id::text
-          FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+          FROM segmentation.assignments a
+          JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
          WHERE a.segment_id = preview_change.segment_id
-           AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+           AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
          ORDER BY a.customer_id LIMIT preview_change.sample_size);
 END
 $$;

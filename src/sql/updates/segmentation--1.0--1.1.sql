@@ -677,3 +677,141 @@ GRANT EXECUTE ON FUNCTION
     segmentation.segment_match_rows(tid, xid, numeric, bigint, timestamptz, timestamptz, text, jsonb, jsonb, tid, xid,
                                     timestamptz)
 TO segmentation_viewer;
+
+------------------------------------------------------------------------------
+-- preview_change with overrides (issue 13): a customer's override of the
+-- segment decides over the new criteria, so an excluded customer never
+-- enters and an included one never leaves.
+------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION segmentation.preview_change(segment_id bigint, criteria jsonb,
+                                            as_of timestamptz DEFAULT pg_catalog.now(),
+                                            sample_size integer DEFAULT 10,
+                                            OUT entering bigint, OUT leaving bigint,
+                                            OUT entering_sample text[], OUT leaving_sample text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    segment record;
+BEGIN
+    IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
+       OR preview_change.sample_size IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'segment_id, criteria, as_of and sample_size must not be NULL';
+    END IF;
+    IF preview_change.sample_size < 0 OR preview_change.sample_size > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = pg_catalog.format('preview_change takes a sample_size from 0 to 1000, not %s',
+                                        preview_change.sample_size);
+    END IF;
+    PERFORM segmentation.check_criteria(preview_change.criteria);
+    SELECT s.name, s.is_automatic INTO segment FROM segmentation.segments s WHERE s.id = preview_change.segment_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+            MESSAGE = pg_catalog.format('cannot preview a change of segment %s: segment %s does not exist',
+                                        preview_change.segment_id, preview_change.segment_id);
+    END IF;
+    IF NOT segment.is_automatic THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = pg_catalog.format('cannot preview a change of segment %s (%I): it is manual',
+                                        preview_change.segment_id, segment.name),
+            DETAIL = 'Members of manual segments do not follow criteria.';
+    END IF;
+    SELECT pg_catalog.count(*) INTO entering
+      FROM segmentation.customer_metrics m
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+     WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+       AND NOT EXISTS (SELECT FROM segmentation.assignments a
+                       WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
+    entering_sample := ARRAY(
+        SELECT m.customer_id::text
+          FROM segmentation.customer_metrics m
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+         WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+           AND NOT EXISTS (SELECT FROM segmentation.assignments a
+                           WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
+         ORDER BY m.customer_id LIMIT preview_change.sample_size);
+    SELECT pg_catalog.count(*) INTO leaving
+      FROM segmentation.assignments a
+      JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
+     WHERE a.segment_id = preview_change.segment_id
+       AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of));
+    leaving_sample := ARRAY(
+        SELECT a.customer_id::text
+          FROM segmentation.assignments a
+          JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
+         WHERE a.segment_id = preview_change.segment_id
+           AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+         ORDER BY a.customer_id LIMIT preview_change.sample_size);
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Citus: set-based work shard by shard, per-customer functions on the
+-- customer's node (issue 12)
+------------------------------------------------------------------------------
+
+-- Citus (docs/citus.md): how the coordinator has work done where the
+-- customers are. On a cluster, cluster_tasks becomes a reference table: a row
+-- written in it runs its task on every node, shard by shard. cluster_calls is
+-- distributed with the customers: a row written in it with a customer runs its
+-- call on the node holding that customer, and a row without one holds one
+-- shard's results of a task. Rows live only during the function that writes
+-- them (not dumped); on one server the tables stay empty.
+CREATE TABLE segmentation.cluster_tasks (
+    id    bigint NOT NULL,
+    task  text NOT NULL,
+    as_of      timestamptz NOT NULL,
+    actor      text NOT NULL,
+    -- The caller's settings that verify's text depends on.
+    time_zone  text NOT NULL,
+    date_style text NOT NULL
+);
+
+CREATE TABLE segmentation.cluster_calls (
+    customer_id    bigint,
+    id             bigint NOT NULL,
+    call           text NOT NULL,
+    segment_id     bigint,
+    as_of          timestamptz,
+    actor          text,
+    reason         text,
+    ordinal        integer,
+    customers      bigint,
+    added          bigint,
+    removed        bigint,
+    added_ids      bigint[],
+    removed_ids    bigint[],
+    changed        boolean,
+    drift_customer text,
+    problem        text,
+    expected       text,
+    actual         text
+);
+
+-- Citus: the tasks and calls of segmentation.cluster_tasks and cluster_calls
+-- (docs/citus.md), run on the node that holds the rows.
+CREATE FUNCTION segmentation.cluster_task_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_task_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION segmentation.cluster_call_run()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_cluster_call_run'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE TRIGGER cluster_task_inserted AFTER INSERT ON segmentation.cluster_tasks
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_task_run();
+CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
+    FOR EACH ROW EXECUTE FUNCTION segmentation.cluster_call_run();
+
+REVOKE ALL ON TABLE segmentation.cluster_tasks, segmentation.cluster_calls FROM PUBLIC;
+REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_call_run() FROM PUBLIC;
