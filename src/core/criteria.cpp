@@ -24,7 +24,10 @@ constexpr std::array<BoundKey, 6> kBoundKeys = {{
     {"minTenureDays", "maxTenureDays", Metric::TenureDays},
 }};
 
-constexpr std::array<const char*, 5> kStructureKeys = {"loyaltyLevels", "all", "any", "not", "attributes"};
+constexpr std::array<const char*, 6> kStructureKeys = {"loyaltyLevels", "all", "any", "not", "attributes", "window"};
+
+// The keys of a "window" object (read_window).
+constexpr std::array<const char*, 5> kWindowKeys = {"days", "minOrders", "maxOrders", "minSpend", "maxSpend"};
 
 // Segment membership keys (read_membership).
 constexpr std::array<const char*, 2> kMembershipKeys = {"inSegment", "notInSegment"};
@@ -71,14 +74,7 @@ std::size_t distance(const std::string& a, const std::string& b) {
     return row[b.size()];
 }
 
-std::string unknown_key_problem(const std::string& key) {
-    std::vector<std::string> known;
-    for (const auto& b : kBoundKeys) {
-        known.emplace_back(b.min_key);
-        known.emplace_back(b.max_key);
-    }
-    for (const char* k : kStructureKeys) known.emplace_back(k);
-    for (const char* k : kMembershipKeys) known.emplace_back(k);
+std::string suggest_key(const std::string& key, const std::vector<std::string>& known) {
     std::string best;
     std::size_t best_distance = 0;
     if (!key.empty() && key.size() <= 64) {
@@ -93,6 +89,17 @@ std::string unknown_key_problem(const std::string& key) {
     }
     if (!best.empty()) return "unknown key (did you mean \"" + best + "\"?)";
     return "unknown key";
+}
+
+std::string unknown_key_problem(const std::string& key) {
+    std::vector<std::string> known;
+    for (const auto& b : kBoundKeys) {
+        known.emplace_back(b.min_key);
+        known.emplace_back(b.max_key);
+    }
+    for (const char* k : kStructureKeys) known.emplace_back(k);
+    for (const char* k : kMembershipKeys) known.emplace_back(k);
+    return suggest_key(key, known);
 }
 
 class Reader {
@@ -118,6 +125,8 @@ public:
                 out.negated.push_back(level(member, here, depth + 1));
             } else if (key == "attributes") {
                 out.attributes = read_attribute_conditions(member, here);
+            } else if (key == "window") {
+                out.windows.push_back(read_window(member, here));
             } else {
                 throw CriteriaError(here, unknown_key_problem(key));
             }
@@ -127,6 +136,71 @@ public:
     }
 
 private:
+    // A non-negative number of at most 18 decimal places and at most 10^18,
+    // as bounds take (read_bound), in units of 10^-18.
+    static exact::int128 bound_number(const json::Value& member, const std::string& path) {
+        if (member.kind != json::Kind::Number) throw CriteriaError(path, "expected a non-negative number");
+        exact::Number number = exact::parse_number(member.text);
+        switch (number.status) {
+            case exact::NumberStatus::Ok: break;
+            case exact::NumberStatus::Negative:
+            case exact::NumberStatus::Malformed: throw CriteriaError(path, "expected a non-negative number");
+            case exact::NumberStatus::TooPrecise:
+                throw CriteriaError(path, "expected a number with at most 18 decimal places");
+            case exact::NumberStatus::TooLarge: throw CriteriaError(path, "expected a number no greater than 10^18");
+        }
+        return number.units;
+    }
+
+    // "window": {"days": D, "minOrders": .., "maxOrders": .., "minSpend": .., "maxSpend": ..}
+    static WindowCondition read_window(const json::Value& member, const std::string& path) {
+        const char* shape =
+            "expected an object with \"days\" and at least one of minOrders, maxOrders, minSpend, "
+            "maxSpend";
+        if (member.kind != json::Kind::Object) throw CriteriaError(path, shape);
+        WindowCondition w;
+        w.path = path;
+        bool has_days = false;
+        for (const auto& [key, value] : member.members) {
+            std::string here = member_path(path, key);
+            if (key == kWindowKeys[0]) {
+                std::string range =
+                    "expected a number of days greater than 0 and at most " + std::to_string(kMaxWindowDays);
+                if (value.kind != json::Kind::Number) throw CriteriaError(here, range);
+                exact::Number number = exact::parse_number(value.text);
+                if (number.status == exact::NumberStatus::TooPrecise)
+                    throw CriteriaError(here, "expected a number with at most 18 decimal places");
+                if (number.status != exact::NumberStatus::Ok || number.units <= 0 ||
+                    number.units > static_cast<exact::int128>(kMaxWindowDays) * exact::kOne)
+                    throw CriteriaError(here, range);
+                w.days = number.units;
+                has_days = true;
+            } else if (key == kWindowKeys[1]) {
+                w.min_orders = bound_number(value, here);
+            } else if (key == kWindowKeys[2]) {
+                w.max_orders = bound_number(value, here);
+            } else if (key == kWindowKeys[3]) {
+                w.min_spend = bound_number(value, here);
+            } else if (key == kWindowKeys[4]) {
+                w.max_spend = bound_number(value, here);
+            } else {
+                throw CriteriaError(here, suggest_key(key, {kWindowKeys.begin(), kWindowKeys.end()}));
+            }
+        }
+        if (!has_days) throw CriteriaError(path, shape);
+        if (!w.min_orders && !w.max_orders && !w.min_spend && !w.max_spend) throw CriteriaError(path, shape);
+        auto check = [&](const std::optional<exact::int128>& low, const std::optional<exact::int128>& high,
+                         const char* low_key, const char* high_key) {
+            if (low && high && *low > *high)
+                throw CriteriaError(path, std::string(low_key) + " (" + exact::format_units(*low) +
+                                              ") is greater than " + high_key + " (" + exact::format_units(*high) +
+                                              ")");
+        };
+        check(w.min_orders, w.max_orders, "minOrders", "maxOrders");
+        check(w.min_spend, w.max_spend, "minSpend", "maxSpend");
+        return w;
+    }
+
     static bool read_bound(const std::string& key, const json::Value& member, const std::string& path, Criteria& out) {
         for (const auto& b : kBoundKeys) {
             bool minimum = key == b.min_key;
@@ -233,6 +307,14 @@ bool uses_attributes(const Criteria& criteria) noexcept {
     for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
         for (const Criteria& child : *children)
             if (uses_attributes(child)) return true;
+    return false;
+}
+
+bool uses_windows(const Criteria& criteria) noexcept {
+    if (!criteria.windows.empty()) return true;
+    for (const auto* children : {&criteria.all, &criteria.any, &criteria.negated})
+        for (const Criteria& child : *children)
+            if (uses_windows(child)) return true;
     return false;
 }
 

@@ -14,6 +14,7 @@
 #include "core/attributes.hpp"
 #include "core/exact.hpp"
 #include "core/json.hpp"
+#include "core/windows.hpp"
 
 namespace segmentation {
 
@@ -53,6 +54,8 @@ struct Criteria {
     std::vector<Criteria> negated;            // "not": zero or one element
     // Customer attributes (core/attributes.hpp): every condition must hold.
     std::vector<AttributeCondition> attributes;
+    // Behaviour in a time window (core/windows.hpp): zero or one per level.
+    std::vector<WindowCondition> windows;
 };
 
 // Criteria nest at most this deep; the top-level object is level 1.
@@ -87,6 +90,8 @@ void check_attributes(const Criteria& criteria, const AttributeSchema& schema);
 bool uses_attributes(const Criteria& criteria) noexcept;
 // Whether it tests attribute `name` anywhere.
 bool uses_attribute(const Criteria& criteria, const std::string& name) noexcept;
+// Whether a document has a "window" condition anywhere.
+bool uses_windows(const Criteria& criteria) noexcept;
 // Every segment id the criteria refer to (inSegment, notInSegment), at any
 // level, ascending and without repeats.
 std::vector<std::int64_t> referenced_segments(const Criteria& criteria);

@@ -22,6 +22,8 @@
 
 namespace segmentation {
 
+class WindowTotals;  // core/windows.hpp
+
 // Instants and durations in microseconds; the epoch does not matter because
 // only differences are used (PostgreSQL's timestamptz fits directly).
 using Micros = std::int64_t;
@@ -35,6 +37,10 @@ struct Customer {
     std::optional<std::string_view> loyalty_level;
     // Attribute values (core/attributes.hpp), owned elsewhere; none: every attribute is NULL.
     const AttributeValues* attributes = nullptr;
+    // Totals of its orders in the windows criteria use (core/windows.hpp),
+    // owned elsewhere; none: window tests do not hold (callers read them
+    // first when the criteria use windows).
+    const WindowTotals* windows = nullptr;
 };
 
 }  // namespace segmentation

@@ -9,6 +9,7 @@
 #include "core/json.hpp"
 #include "core/attributes.hpp"
 #include "core/matcher.hpp"
+#include "core/windows.hpp"
 
 namespace segmentation {
 namespace {
@@ -153,6 +154,8 @@ private:
                 object(member.items[i], path + "[" + std::to_string(i) + "]");
             }
             out_ += ']';
+        } else if (key == "window" && member.kind == json::Kind::Object) {
+            window(member, path);
         } else if (key == "not" && member.kind == json::Kind::Object) {
             object(member, path);
         } else {
@@ -160,6 +163,25 @@ private:
             out_ += boolean(member_holds(key, member, path));
             out_ += '}';
         }
+    }
+
+    // {"days": <as written>, "orders": <in the window>, "spend": <their sum>,
+    // "held": <bool>}; orders and spend are null without the customer's totals.
+    void window(const json::Value& member, const std::string& path) {
+        WindowCondition condition =
+            read_criteria(alone("window", member), path.substr(0, path.rfind('.'))).windows.front();
+        const WindowTotal* total =
+            customer_.windows != nullptr ? customer_.windows->find(window_span(condition.days)) : nullptr;
+        std::string days;
+        for (const auto& [key, value] : member.members)
+            if (key == "days") days = value.text;
+        out_ += "{\"days\": " + days + ", \"orders\": ";
+        out_ += total != nullptr ? std::to_string(total->orders) : "null";
+        out_ += ", \"spend\": ";
+        out_ += total != nullptr ? exact::format_units(total->spend / 2) : "null";
+        out_ += ", \"held\": ";
+        out_ += boolean(member_holds("window", member, path));
+        out_ += '}';
     }
 
     // {"country": {"bound": {"in": [...]}, "value": "DE", "held": true}, ...}

@@ -1,9 +1,11 @@
 #include "core/matcher.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 #include "core/references.hpp"
+#include "core/windows.hpp"
 
 namespace segmentation {
 
@@ -116,8 +118,26 @@ void compile_attribute(const AttributeCondition& c, std::vector<detail::Attribut
     if (c.max) add(Op::AtMost).limit = exact::money_key_from_units(c.max->units);
 }
 
+detail::WindowTest compile_window(const WindowCondition& w) {
+    detail::WindowTest t{};
+    t.span = window_span(w.days);
+    t.has_min_orders = w.min_orders.has_value();
+    if (w.min_orders) t.min_orders = ceil_div(*w.min_orders, kUnitsPerWhole);
+    t.has_max_orders = w.max_orders.has_value();
+    if (w.max_orders) t.max_orders = floor_div(*w.max_orders, kUnitsPerWhole);
+    t.has_min_spend = w.min_spend.has_value();
+    if (w.min_spend) t.min_spend = exact::money_key_from_units(*w.min_spend);
+    t.has_max_spend = w.max_spend.has_value();
+    if (w.max_spend) t.max_spend = exact::money_key_from_units(*w.max_spend);
+    return t;
+}
+
 Group compile_level(const Criteria& c, bool& uses_time) {
     Group g;
+    for (const WindowCondition& w : c.windows) {
+        g.windows.push_back(compile_window(w));
+        uses_time = true;  // orders leave windows as the clock moves
+    }
     for (const AttributeCondition& a : c.attributes) compile_attribute(a, g.attribute_tests);
     g.kind = Group::Kind::All;
     for (const Bound& b : c.bounds) {
@@ -217,6 +237,18 @@ bool attribute_holds(const detail::AttributeTest& t, const Facts& f) noexcept {
     return false;
 }
 
+// A window test over the totals of its span; without them it does not hold.
+bool window_holds(const detail::WindowTest& t, const Facts& f) noexcept {
+    if (f.windows == nullptr) return false;
+    const WindowTotal* total = f.windows->find(t.span);
+    if (total == nullptr) return false;
+    if (t.has_min_orders && total->orders < t.min_orders) return false;
+    if (t.has_max_orders && total->orders > t.max_orders) return false;
+    if (t.has_min_spend && total->spend < t.min_spend) return false;
+    if (t.has_max_spend && total->spend > t.max_spend) return false;
+    return true;
+}
+
 // inSegment: in one of the segments; notInSegment: in none. Without a view
 // of the customer's membership, neither holds.
 bool membership_holds(const detail::MembershipCheck& m, const Facts& f) noexcept {
@@ -240,6 +272,8 @@ bool group_holds(const Group& g, const Facts& f) noexcept {
                 if (!attribute_holds(t, f)) return false;
             for (const detail::MembershipCheck& m : g.memberships)
                 if (!membership_holds(m, f)) return false;
+            for (const detail::WindowTest& w : g.windows)
+                if (!window_holds(w, f)) return false;
             for (const Group& child : g.children)
                 if (!group_holds(child, f)) return false;
             return true;
@@ -315,14 +349,29 @@ std::optional<int128> test_change(const Test& t, const Facts& f, const Customer&
     }
 }
 
+// When a window's totals next change with the clock alone: just after its
+// oldest order leaves it (orders never enter a window that way).
+std::optional<int128> window_change(const detail::WindowTest& t, const Facts& f) noexcept {
+    if (f.windows == nullptr) return std::nullopt;
+    const WindowTotal* total = f.windows->find(t.span);
+    if (total == nullptr || total->orders <= 0 || !total->oldest) return std::nullopt;
+    return static_cast<int128>(*total->oldest) + t.span + 1;
+}
+
 void group_change(const Group& g, const Facts& f, const Customer& c, std::optional<Micros>& earliest) noexcept {
-    for (const Test& t : g.tests) {
-        auto when = test_change(t, f, c);
-        if (!when || *when <= f.as_of || *when > std::numeric_limits<Micros>::max()) continue;
+    auto consider = [&](std::optional<int128> when) {
+        if (!when || *when <= f.as_of || *when > std::numeric_limits<Micros>::max()) return;
         Micros instant = static_cast<Micros>(*when);
         if (!earliest || instant < *earliest) earliest = instant;
-    }
+    };
+    for (const Test& t : g.tests) consider(test_change(t, f, c));
+    for (const detail::WindowTest& w : g.windows) consider(window_change(w, f));
     for (const Group& child : g.children) group_change(child, f, c, earliest);
+}
+
+void collect_window_spans(const Group& g, std::vector<Micros>& spans) {
+    for (const detail::WindowTest& w : g.windows) spans.push_back(w.span);
+    for (const Group& child : g.children) collect_window_spans(child, spans);
 }
 
 }  // namespace
@@ -349,6 +398,7 @@ detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept {
     f.loyalty_level = &customer.loyalty_level;
     f.attributes = customer.attributes;
     f.membership = nullptr;
+    f.windows = customer.windows;
     return f;
 }
 
@@ -359,6 +409,9 @@ Matcher::Matcher(const Criteria& criteria) {
     root_ = compile_level(criteria, uses_time);
     uses_time_ = uses_time;
     references_ = referenced_segments(criteria);
+    collect_window_spans(root_, window_spans_);
+    std::sort(window_spans_.begin(), window_spans_.end());
+    window_spans_.erase(std::unique(window_spans_.begin(), window_spans_.end()), window_spans_.end());
 }
 
 bool Matcher::matches(const detail::Facts& facts) const noexcept { return group_holds(root_, facts); }
@@ -386,6 +439,12 @@ std::optional<Micros> Matcher::next_change(const Customer& customer, Micros as_o
 
 void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     if (matcher.uses_membership()) uses_membership_ = true;
+    if (matcher.uses_windows()) {
+        std::vector<Micros> spans;
+        std::set_union(window_spans_.begin(), window_spans_.end(), matcher.window_spans().begin(),
+                       matcher.window_spans().end(), std::back_inserter(spans));
+        window_spans_ = std::move(spans);
+    }
     ids_.push_back(segment_id);
     segments_.push_back(Entry{segment_id, std::move(matcher), segments_.size()});
     member_.assign(segments_.size(), 0);

@@ -59,6 +59,7 @@ struct Facts {
     const std::optional<std::string_view>* loyalty_level;
     const AttributeValues* attributes;  // may be null: no attribute has a value
     const MembershipView* membership;   // null: membership tests do not hold
+    const WindowTotals* windows;        // null: window tests do not hold
 };
 
 enum class TestKind : std::uint8_t {
@@ -98,6 +99,14 @@ struct MembershipCheck {
     std::vector<std::int64_t> segments;
 };
 
+// One "window" condition: bounds on the orders and spend of one span.
+struct WindowTest {
+    Micros span;  // window_span(days)
+    bool has_min_orders, has_max_orders, has_min_spend, has_max_spend;
+    exact::int128 min_orders, max_orders;  // whole orders (rounded up, down)
+    exact::MoneyKey min_spend, max_spend;  // threshold keys (twice the units)
+};
+
 struct Group {
     enum class Kind : std::uint8_t { All, Any, Not };
     Kind kind = Kind::All;
@@ -106,6 +115,7 @@ struct Group {
     bool has_loyalty_levels = false;
     std::vector<std::string> loyalty_levels;
     std::vector<AttributeTest> attribute_tests;
+    std::vector<WindowTest> windows;
     std::vector<Group> children;
 };
 
@@ -135,6 +145,11 @@ public:
     // True when some test depends on the clock (recency, tenure, frequency).
     bool uses_time() const noexcept { return uses_time_; }
 
+    // True when some test is a "window": matching needs the customer's
+    // WindowTotals for each of window_spans() (ascending, without repeats).
+    bool uses_windows() const noexcept { return !window_spans_.empty(); }
+    const std::vector<Micros>& window_spans() const noexcept { return window_spans_; }
+
     // True when some test is inSegment or notInSegment.
     bool uses_membership() const noexcept { return !references_.empty(); }
     // The segments those tests name, ascending, without repeats.
@@ -149,6 +164,7 @@ private:
     detail::Group root_;
     bool uses_time_ = false;
     std::vector<std::int64_t> references_;
+    std::vector<Micros> window_spans_;
 };
 
 detail::Facts derive_facts(const Customer& customer, Micros as_of) noexcept;
@@ -180,6 +196,11 @@ public:
     std::optional<Micros> evaluate(const Customer& customer, Micros as_of, std::vector<std::int64_t>& matched,
                                    const MembershipContext& context = {}) const;
 
+    // The window spans of every segment's criteria, ascending, without
+    // repeats: what evaluating a customer needs in Customer::windows.
+    bool uses_windows() const noexcept { return !window_spans_.empty(); }
+    const std::vector<Micros>& window_spans() const noexcept { return window_spans_; }
+
     // True when some segment's criteria refer to other segments.
     bool uses_membership() const noexcept { return uses_membership_; }
     // True when some referred segment is manual (not in the set).
@@ -207,6 +228,7 @@ private:
     bool uses_membership_ = false;
     bool refers_to_manual_ = false;
     bool has_overrides_ = false;
+    std::vector<Micros> window_spans_;  // ascending
     mutable std::vector<char> member_;  // scratch, by ascending id (backends are single-threaded)
     std::vector<std::int64_t> frozen_;  // ascending
 };

@@ -15,6 +15,7 @@
 #include "core/json.hpp"
 #include "core/matcher.hpp"
 #include "core/references.hpp"
+#include "core/windows.hpp"
 
 using namespace segmentation;
 
@@ -80,6 +81,38 @@ std::vector<Customer> customers() {
     return all;
 }
 
+// Order histories (time, whole amount) behind the customers above, for
+// "window" criteria: totals are computed for each instant a customer is
+// matched at, as the glue's query computes them.
+const std::vector<std::pair<Micros, long long>>& history(std::size_t which) {
+    static const std::vector<std::pair<Micros, long long>> histories[] = {
+        {},
+        {{kNow - 40 * kDay, 100}, {kNow - 30 * kDay, 50}, {kNow - 30 * kDay + 1, 25}, {kNow - kDay / 3, 10}},
+        {{kNow, 20}},
+        {{kNow + 5 * kDay, -99999}, {kNow - 365 * kDay, 1}},
+    };
+    return histories[which % 4];
+}
+
+Customer with_windows(const Customer& c, std::size_t which, const Matcher& matcher, Micros as_of,
+                      WindowTotals& totals) {
+    totals.clear();
+    for (Micros span : matcher.window_spans()) {
+        WindowTotal t;
+        t.span = span;
+        for (const auto& [when, amount] : history(which)) {
+            if (static_cast<exact::int128>(as_of) - when > span) continue;
+            t.orders += 1;
+            t.spend += money(amount);
+            if (!t.oldest || when < *t.oldest) t.oldest = when;
+        }
+        totals.set(t);
+    }
+    Customer out = c;
+    out.windows = &totals;
+    return out;
+}
+
 void require(bool condition) {
     if (!condition) std::abort();
 }
@@ -131,16 +164,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     ExplainContext described;
     described.schema = &kSchema;
-    for (const Customer& c : people) {
+    WindowTotals totals;
+    for (std::size_t i = 0; i < people.size(); ++i) {
+        // The customer with its window totals at an instant (they change with it).
+        auto at = [&](Micros as_of) { return with_windows(people[i], i, matcher, as_of, totals); };
+        Customer c = at(kNow);
         bool now = matcher.matches(c, kNow);
         std::optional<Micros> next = matcher.next_change(c, kNow);
         if (next) {
             // No change before the announced instant.
             require(*next > kNow);
-            require(matcher.matches(c, *next - 1) == now);
+            require(matcher.matches(at(*next - 1), *next - 1) == now);
         } else {
-            require(matcher.matches(c, kNow + 100000 * kDay) == now);
+            require(matcher.matches(at(kNow + 100000 * kDay), kNow + 100000 * kDay) == now);
         }
+        c = at(kNow);
         require(explained(text, c, ExplainContext{}) == now);  // no view: membership tests do not hold
         for (const std::vector<std::int64_t>& manual : memberships) {
             MemberList view(manual);

@@ -9,7 +9,9 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
+#include "core/matcher.hpp"
 #include "glue/membership/customer_lookup.hpp"
+#include "glue/membership/windows.hpp"
 #include "glue/membership/evaluation.hpp"
 #include "glue/tracking/configuration.hpp"
 
@@ -26,6 +28,14 @@ const spi::Statement kMembership = {
     2,
     {spi::kKeyType, INT8OID}};
 
+// The customer's window totals, for criteria that use windows.
+void read_windows_for(Datum key, const std::string& criteria, TimestampTz as_of, Customer& customer,
+                      WindowTotals& windows) {
+    Matcher matcher(parse_criteria(criteria));
+    if (!matcher.uses_windows()) return;
+    read_window_totals(key, matcher.window_spans(), as_of, windows);
+    customer.windows = &windows;
+}
 const spi::Statement kOverride = {
     "SELECT CASE WHEN included THEN 'included' ELSE 'excluded' END, reason, actor, "
     "       pg_catalog.to_jsonb(created_at)::text "
@@ -86,6 +96,8 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_criteria) {
     require_single_node("explain_match");
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot explain a match");
+    WindowTotals windows;
+    read_windows_for(key, criteria, as_of, customer, windows);
     // The customer's loyalty level lives in SPI's memory: explain before finish().
     std::string explanation = explain(key, customer, criteria, parsed, as_of, schema, "cannot explain a match");
     spi::finish();
@@ -123,7 +135,9 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_segment) {
     std::string explanation = "{\"segment_id\": " + std::to_string(segment) + ", \"name\": " + json_string(name) +
                               ", \"automatic\": " + (automatic ? "true" : "false");
     std::string decided_by = "assignment";
+    WindowTotals windows;
     if (automatic) {
+        read_windows_for(key, criteria, as_of, customer, windows);
         explanation += ", \"criteria\": " + explain(key, customer, criteria, parsed, as_of, schema, doing);
         explanation += ", \"override\": ";
         if (spi::run(kOverride, {key, Int64GetDatum(segment)}, nullptr, true) > 0) {

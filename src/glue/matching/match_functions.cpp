@@ -12,6 +12,7 @@
 #include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/membership/windows.hpp"
 
 #include <algorithm>
 
@@ -27,6 +28,10 @@ void refuse_membership_on_rows(const Matcher& matcher) {
         throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                     "inSegment and notInSegment cannot be matched against a customer_metrics row", "",
                     "Use segmentation.segment_match(customer id, criteria), which reads the customer's segments.");
+    // "window" needs the customer's orders, which a metrics row does not carry either.
+    if (matcher.uses_windows())
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "window criteria cannot be matched against a customer_metrics row",
+                    "", "Use segmentation.segment_match(customer id, criteria), which reads the customer's orders.");
 }
 
 }  // namespace
@@ -105,8 +110,14 @@ SEGMENTATION_FUNCTION(segmentation_next_change_at) {
     require_argument(fcinfo, 0, "customer");
     TimestampTz as_of = as_of_argument(fcinfo, 1);
     Customer customer = match_cache(fcinfo).customer_row(fcinfo, 0);
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    if (segments->uses_windows())
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "next_change_at cannot answer for a customer_metrics row while segments use window criteria",
+                    "When an order leaves a window depends on the customer's orders, which the row does not carry.",
+                    "customer_metrics.reevaluate_at holds the customer's next change.");
     std::vector<int64> unused;
-    std::optional<Micros> next = storable_instant(automatic_segments()->evaluate(customer, as_of, unused));
+    std::optional<Micros> next = storable_instant(segments->evaluate(customer, as_of, unused));
     if (!next) PG_RETURN_NULL();
     PG_RETURN_TIMESTAMPTZ(*next);
 }
@@ -119,6 +130,17 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_id) {
     spi::connect();
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot match customer");
+    // Window totals (windows.hpp) for the criteria's windows, and for the
+    // segments' own when the criteria refer to segments.
+    WindowTotals windows;
+    std::shared_ptr<const SegmentSet> all_segments;
+    if (matcher.uses_membership()) all_segments = automatic_segments();
+    std::vector<Micros> spans =
+        all_segments ? merge_spans(matcher.window_spans(), all_segments->window_spans()) : matcher.window_spans();
+    if (!spans.empty()) {
+        read_window_totals(key, spans, as_of, windows);
+        customer.windows = &windows;
+    }
     bool result;
     if (matcher.uses_membership()) {
         // The customer's segments at as_of: automatic ones evaluated (in the

@@ -548,6 +548,8 @@ SEGMENTATION_FUNCTION(segmentation_segment_match_support) {
         }
         // inSegment / notInSegment: not over a row; the call reports it when it runs.
         if (!referenced_segments(parsed).empty()) PG_RETURN_POINTER(nullptr);
+        // "window": not over a row either (it reads orders); the call reports it.
+        if (uses_windows(parsed)) PG_RETURN_POINTER(nullptr);
         if (condition_count(parsed) <= kMaxInlinedConditions) {
             builder.prepare_attributes(parsed);
             Expr* inlined = pg::call([&] { return builder.level(parsed); });

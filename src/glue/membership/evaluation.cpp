@@ -11,6 +11,7 @@
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/spi.hpp"
+#include "glue/membership/windows.hpp"
 
 namespace segmentation::glue {
 
@@ -228,6 +229,7 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
     Evaluation result;
     Customer customer = state.customer;
     customer.attributes = &state.attributes;
+    customer.windows = &state.windows;
     result.due_at = storable_instant(segments.evaluate(customer, as_of, matched, state.context));
     for_each_membership_change(matched, state.current, [&](int64 segment, bool added) {
         if (!scope.covers(segment) || segments.frozen(segment)) return;
@@ -256,10 +258,11 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
     std::vector<Change> changes;
     std::vector<Datum> due_keys;
     std::vector<std::optional<TimestampTz>> due_times;
-    CustomerState state;
-    for (uint64 row = 0; row < rows; ++row) {
+    std::vector<CustomerState> states(rows);
+    for (uint64 row = 0; row < rows; ++row) read_customer_state(row, states[row], with_overrides);
+    read_window_totals(states, *segments, as_of);  // windows.hpp: nothing unless criteria use windows
+    for (const CustomerState& state : states) {
         poll_interrupts();
-        read_customer_state(row, state, with_overrides);
         Evaluation e = evaluate_state(state, *segments, as_of, scope, changes);
         if (e.due_changed) {
             due_keys.push_back(state.key);

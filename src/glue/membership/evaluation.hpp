@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/matcher.hpp"
+#include "core/windows.hpp"
 #include "glue/boundary/guard.hpp"
 #include "glue/boundary/metric_values.hpp"
 
@@ -48,6 +49,10 @@ struct CustomerState {
     std::vector<int64> current;  // automatic segments it is in, ascending
     AttributeValues attributes;
     MembershipContext context;  // manual segments and overrides
+    // Totals of its in-window orders (windows.hpp), read apart from the
+    // row when some segment's criteria use windows (evaluate_state points
+    // customer.windows here).
+    WindowTotals windows;
 };
 
 // The columns a statement must select, in order, for read_customer_state(),

@@ -4,6 +4,7 @@
 #include "glue/membership/customer_scan.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/boundary/spi.hpp"
+#include "glue/membership/windows.hpp"
 
 using namespace segmentation;
 using namespace segmentation::glue;
@@ -34,6 +35,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
             break;
         }
         stale.clear();
+        read_window_totals(batch, *segments, as_of);  // one statement per batch, when criteria use windows
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (i % 256 == 0) poll_interrupts();
             unused.clear();

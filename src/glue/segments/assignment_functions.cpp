@@ -16,6 +16,7 @@
 #include "glue/matching/match_cache.hpp"
 #include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/evaluation.hpp"
+#include "glue/membership/windows.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/segments/actor.hpp"
@@ -238,6 +239,11 @@ SEGMENTATION_FUNCTION(segmentation_calculate_automatic_segments) {
     MembershipContext context;
     if (segments->refers_to_manual() || segments->has_overrides())
         context = read_membership_context(key, segments->has_overrides());
+    WindowTotals windows;  // windows.hpp: read only when criteria use windows
+    if (segments->uses_windows()) {
+        read_window_totals(key, segments->window_spans(), as_of, windows);
+        customer.windows = &windows;
+    }
     std::vector<int64> matched;
     segments->evaluate(customer, as_of, matched, context);
     spi::finish();
@@ -264,6 +270,7 @@ ClusterCallResult assign_automatic_here(Datum key, TimestampTz now) {
     // The usual answer is "nothing to change": then no lock and no write.
     CustomerState state;
     read_customer_state(0, state, with_overrides);
+    if (segments->uses_windows()) read_window_totals(state.key, segments->window_spans(), now, state.windows);
     std::vector<Change> unused;
     Evaluation e = evaluate_state(state, *segments, now, Scope{}, unused);
     std::vector<Change> changes;

@@ -20,6 +20,7 @@
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/membership/windows.hpp"
 #include "glue/segments/actor.hpp"
 #include "glue/tracking/configuration.hpp"
 
@@ -91,7 +92,8 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
     // may change with the clock sooner than the old.
     std::vector<Datum> stale;
     std::vector<Change> unused;
-    std::size_t last = batch.size() - 1;  // the last customer this step covers
+    read_window_totals(batch, *segments, now);  // when criteria use windows
+    std::size_t last = batch.size() - 1;        // the last customer this step covers
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (i % 256 == 0) poll_interrupts();
         unused.clear();

@@ -17,6 +17,7 @@
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/membership/windows.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/metrics_writer.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -422,6 +423,12 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             static AttributeValues attribute_values;
             read_attribute_values(attributes, attribute_values);
             after.attributes = &attribute_values;
+            // Window criteria (membership/windows.hpp): this customer's in-window orders, this statement's included.
+            static WindowTotals window_totals;
+            if (segments->uses_windows()) {
+                read_window_totals(d.key, segments->window_spans(), now, window_totals);
+                after.windows = &window_totals;
+            }
             // Segment membership (inSegment, overrides): the customer's manual
             // segments, and its overrides when some customer has any.
             current.clear();

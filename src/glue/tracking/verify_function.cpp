@@ -12,7 +12,9 @@
 #include "glue/membership/customer_lookup.hpp"
 #include "glue/membership/customer_scan.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/membership/windows.hpp"
 #include "glue/boundary/results.hpp"
+#include "core/membership.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/tracked_columns.hpp"
 #include "glue/tracking/cluster_work.hpp"
@@ -98,7 +100,8 @@ std::string membership_drift(bool online_changes) {
 // in the order of their references, and these rows report the differences
 // it found (customer, expected, actual), in the same shape.
 const char* const kEvaluatedMembershipDrift =
-    "SELECT u.c, 'membership', u.e, u.a FROM unnest($2::text[], $3::text[], $4::text[]) AS u(c, e, a) "
+    "SELECT u.c, u.p, u.e, nullif(u.a, '') FROM unnest($2::text[], $5::text[], $3::text[], $4::text[]) AS u(c, p, e, "
+    "a) "
     "WHERE $1 IS NOT NULL";
 
 std::string ids_text(const std::vector<int64>& ids) {
@@ -117,12 +120,19 @@ Datum text_array(const std::vector<std::string>& values) {
 }
 
 struct MembershipDrift {
-    std::vector<std::string> customers, expected, actual;
+    std::vector<std::string> customers, problems, expected, actual;
 };
+
+std::string timestamp_text(TimestampTz at) {
+    return pg::call([&] { return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at))); });
+}
 
 // Every customer not waiting for refresh_due(), evaluated at as_of as the
 // triggers evaluate it (a batch of customers per SPI connection).
-MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<int64>& changing) {
+// With window criteria, due times are checked here too (next_change_at()
+// cannot see orders): when `check_due`, a stored due time later than the
+// evaluator's next change is reported as the SQL check reports it.
+MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<int64>& changing, bool check_due) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     OverriddenCustomers overridden;
     overridden.load(segments->has_overrides());
@@ -139,12 +149,26 @@ MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<
             spi::finish();
             break;
         }
+        read_window_totals(batch, *segments, as_of);  // when criteria use windows
         for (CustomerState& state : batch) {
+            Customer customer = state.customer;
+            customer.attributes = &state.attributes;
+            customer.windows = &state.windows;
+            if (check_due) {
+                // Every customer, waiting or not, as kDueDrift checks them.
+                std::vector<int64> ignored;
+                std::optional<Micros> next =
+                    storable_instant(segments->evaluate(customer, as_of, ignored, state.context));
+                if (next && (!state.reevaluate_at || *state.reevaluate_at > *next)) {
+                    drift.customers.push_back(key_text(state.key));
+                    drift.problems.push_back("due time");
+                    drift.expected.push_back(timestamp_text(*next));
+                    drift.actual.push_back(state.reevaluate_at ? timestamp_text(*state.reevaluate_at) : "");
+                }
+            }
             if (state.reevaluate_at && *state.reevaluate_at <= as_of) continue;  // waiting: not drift
             if (overridden.contains(state.key)) state.context = read_membership_context(state.key, true);
             matched.clear();
-            Customer customer = state.customer;
-            customer.attributes = &state.attributes;
             segments->evaluate(customer, as_of, matched, state.context);
             // Segments with an online change in progress are on their way.
             auto changing_segment = [&](int64 id) {
@@ -155,6 +179,7 @@ MembershipDrift evaluated_membership_drift(TimestampTz as_of, const std::vector<
                                 state.current.end());
             if (matched == state.current) continue;
             drift.customers.push_back(key_text(state.key));
+            drift.problems.push_back("membership");
             drift.expected.push_back(ids_text(matched));
             drift.actual.push_back(ids_text(state.current));
         }
@@ -211,24 +236,29 @@ void drift_queries(TimestampTz as_of_time, const Tracking& t, const DriftEmit& e
                                     "the segments changing are not checked")));
         });
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
-    bool evaluated = segments->uses_membership() || segments->has_overrides();
+    // Window criteria (membership/windows.hpp) are matched by the evaluator,
+    // which reads orders, and due times with them.
+    bool windows = segments->uses_windows();
+    bool evaluated = segments->uses_membership() || segments->has_overrides() || windows;
     std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
     changing.insert(changing.end(), moving.begin(), moving.end());
     std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
-    std::string queries[] = {metrics_drift(t), membership, changing.empty() ? due_drift() : "", kAssignmentDrift};
-    Datum values[4] = {as_of, 0, 0, 0};
-    Oid types[4] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+    std::string queries[] = {metrics_drift(t), membership, changing.empty() && !windows ? due_drift() : "",
+                             kAssignmentDrift};
+    Datum values[5] = {as_of, 0, 0, 0, 0};
+    Oid types[5] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     int ordinal = 0;
     for (const std::string& sql : queries) {
         ++ordinal;
         if (sql.empty()) continue;
         int nargs = 1;
         if (evaluated && sql == membership) {
-            MembershipDrift drift = evaluated_membership_drift(as_of_time, changing);
+            MembershipDrift drift = evaluated_membership_drift(as_of_time, changing, windows && changing.empty());
             values[1] = text_array(drift.customers);
             values[2] = text_array(drift.expected);
             values[3] = text_array(drift.actual);
-            nargs = 4;
+            values[4] = text_array(drift.problems);
+            nargs = 5;
         }
         emit(ordinal, sql, nargs, types, values);
     }
