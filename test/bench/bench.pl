@@ -28,8 +28,9 @@ my $HERE = dirname(abs_path($0));
 my $ROOT = abs_path("$HERE/../..");
 
 my %opt = (sizes => '10000,100000,1000000', keys => 'bigint,text,uuid', reps => 3, seconds => 10,
-           clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results");
-GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s')
+           clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results", only => '');
+GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s',
+           'only=s')
     or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR]\n";
 if ($opt{smoke}) {
     # Every measurement path once, on a small shop: a check that the
@@ -236,6 +237,25 @@ sub set_up {
         q{SELECT (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.customers),
                  (SELECT count(*) FROM segmentation.segments WHERE is_automatic)});
     my ($members) = $dbh->selectrow_array('SELECT count(*) FROM segmentation.assignments');
+    $R{$size}{$key}{facts} = {orders => $orders, customers => $customers, segments => $segments, members => $members};
+    $dbh->disconnect;
+}
+
+# For --only edits: the shop tracked, with the 20 segments and VIP.
+sub set_up_tracking_only {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    die "--only edits measures bigint keys\n" unless $key eq 'bigint';
+    my $dbh = connect_db($db);
+    progress("$db: tracking the shop, creating 20 automatic segments and VIP");
+    $dbh->do('CREATE EXTENSION segmentation');
+    $dbh->do(q{SELECT segmentation.track_customers('shop.customers', 'id', 'created_at', 'loyalty_level')});
+    $dbh->do(q{SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at')});
+    run_psql($db, '-o', '/dev/null', '-f', "$HERE/segments.sql");
+    my ($orders, $customers, $segments, $members) = $dbh->selectrow_array(
+        q{SELECT (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.customers),
+                 (SELECT count(*) FROM segmentation.segments WHERE is_automatic),
+                 (SELECT count(*) FROM segmentation.assignments)});
     $R{$size}{$key}{facts} = {orders => $orders, customers => $customers, segments => $segments, members => $members};
     $dbh->disconnect;
 }
@@ -513,7 +533,8 @@ sub measure_edits {
     for my $edit (@edits) {
         my ($id, $run) = @$edit;
         progress("$db: $id while orders arrive");
-        my ($stop, $log) = ("$TMP/stop_$id", "$TMP/writer_$id.log");
+        my ($stop, $log) = ("$TMP/stop_${size}_${key}_$id", "$TMP/writer_${size}_${key}_$id.log");
+        unlink $stop, $log;
         my $writer = start_writer($db, $size, $key, $stop, $log);
         # Orders flowing first: 20 inserts, or 10 s at most.
         for (my $waited = 0; $waited < 10; $waited += 0.1) {
@@ -728,6 +749,21 @@ sub row { out(sprintf '  %-52s %14s %13s   %s', @_) }
 
 sub target { my ($ok, $text) = @_; "target $text: " . ($ok ? 'met' : 'NOT met') }
 
+sub report_edits {
+    my ($r) = @_;
+    out('segment edits while one writer inserts orders (worst insert latency overlapping the edit)');
+    for ([plain_create => 'create_segment()'], [plain_update => 'UPDATE segments SET criteria'],
+         [plain_delete => 'DELETE FROM segments'], [online_create => 'CALL create_segment_concurrently()'],
+         [online_update => 'CALL update_segment_concurrently()'], [online_delete => 'CALL delete_segment_concurrently()']) {
+        my $e = $r->{"edit_$_->[0]"} or next;
+        row($_->[1], fmt_ms($e->{ms}), '',
+            sprintf('stall %s (before: %s), %d inserts meanwhile, %d notifications; %s', fmt_ms($e->{stall}),
+                    fmt_ms($e->{before}), $e->{inserts}, $e->{notifications},
+                    target($e->{stall} <= 100, 'stall <= 100 ms')));
+    }
+    row('segmentation.verify() after the edits', fmt_ms($r->{verify_edits}{ms}), '', $r->{verify_edits}{info});
+}
+
 sub report_size {
     my ($size, $key) = @_;
     my $r = $R{$size}{$key};
@@ -739,6 +775,7 @@ sub report_size {
     out(sprintf '== %s customers, %s keys: %s orders, %d automatic segments, %s assignments ==',
         commas($n), $key, commas($f->{orders}), $f->{segments}, commas($f->{members}));
     out(sprintf '  %-52s %14s %13s   %s', 'measurement (median of ' . $opt{reps} . ')', 'time', 'per customer', 'compared');
+    return report_edits($r) if $opt{only};
 
     out("set-up (once)");
     row('generate the shop (scripts/generate_shop.sql)', fmt_ms($ms->('generate')), '', '') if $r->{generate};
@@ -777,17 +814,7 @@ sub report_size {
                 sprintf('%s orders / 1 order: %s', commas($h), fmt_x($long, $short)));
         }
     }
-    out('segment edits while one writer inserts orders (worst insert latency overlapping the edit)');
-    for ([plain_create => 'create_segment()'], [plain_update => 'UPDATE segments SET criteria'],
-         [plain_delete => 'DELETE FROM segments'], [online_create => 'CALL create_segment_concurrently()'],
-         [online_update => 'CALL update_segment_concurrently()'], [online_delete => 'CALL delete_segment_concurrently()']) {
-        my $e = $r->{"edit_$_->[0]"} or next;
-        row($_->[1], fmt_ms($e->{ms}), '',
-            sprintf('stall %s (before: %s), %d inserts meanwhile, %d notifications; %s', fmt_ms($e->{stall}),
-                    fmt_ms($e->{before}), $e->{inserts}, $e->{notifications},
-                    target($e->{stall} <= 100, 'stall <= 100 ms')));
-    }
-    row('segmentation.verify() after the edits', fmt_ms($ms->('verify_edits')), '', $r->{verify_edits}{info});
+    report_edits($r);
     out('refresh, nothing to change');
     row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
     for my $suffix (0, 1) {
@@ -958,6 +985,12 @@ for my $size (@SIZES) {
     for my $key (@KEYS) {
         my $db = dbname($size, $key);
         my $ok = attempt($db, sub {
+            if ($opt{only} eq 'edits') {  # the segment edits under load alone, on a tracked shop
+                set_up_tracking_only($size, $key);
+                measure_edits($size, $key);
+                return;
+            }
+            die "--only takes 'edits'\n" if $opt{only};
             set_up($size, $key);
             my $dbh = connect_db($db);
             measure_match($size, $key, $dbh);
@@ -983,7 +1016,7 @@ for my $size (@SIZES) {
         unless $opt{keep} || grep { $_ eq 'bigint' } @KEYS;
 }
 
-report_summary();
+report_summary() unless $opt{only};
 out('');
 out(sprintf 'total time: %.1f min', (time - $started) / 60);
 if (@failed_steps) {
