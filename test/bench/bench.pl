@@ -247,10 +247,11 @@ sub set_up_tracking_only {
     my $db = dbname($size, $key);
     die "--only edits measures bigint keys\n" unless $key eq 'bigint';
     my $dbh = connect_db($db);
-    progress("$db: tracking the shop, creating 20 automatic segments and VIP");
+    progress("$db: tracking the shop (with its attributes), creating the segments");
     $dbh->do('CREATE EXTENSION segmentation');
     $dbh->do(q{SELECT segmentation.track_customers('shop.customers', 'id', 'created_at', 'loyalty_level')});
     $dbh->do(q{SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at')});
+    $dbh->do(q{SELECT segmentation.track_customer_attributes('{country, birth_date}')});
     run_psql($db, '-o', '/dev/null', '-f', "$HERE/segments.sql");
     my ($orders, $customers, $segments, $members) = $dbh->selectrow_array(
         q{SELECT (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.customers),
