@@ -641,8 +641,8 @@ FROM unnest(ARRAY[
 -- References through every way of writing a definition: one statement
 -- making a cycle of new segments (or a chain, which is fine), the admin API
 -- making one, 10,000 copies of one id, deleting a referenced segment through
--- delete_segment(). The previews match customer_metrics rows, which do not
--- carry memberships: they refuse these keys as segment_match(row) does.
+-- delete_segment(). The previews match these keys by customer id (a
+-- customer_metrics row does not carry memberships).
 SELECT statement, pg_temp.outcome(statement) AS outcome
 FROM unnest(ARRAY[
     $s$INSERT INTO segmentation.segments (id, name, criteria, is_automatic) OVERRIDING SYSTEM VALUE

@@ -83,7 +83,12 @@ SELECT pg_temp.outcome($$SELECT count(*) FROM segmentation.customer_metrics m
 SELECT pg_temp.outcome($$SELECT count(*) FROM segmentation.customer_metrics m,
                          (VALUES ('{"any": [{"minOrders": 9}, {"window": {"days": 30, "minOrders": 1}}]}'::jsonb)) v(c)
                          WHERE segmentation.segment_match(m, v.c)$$) AS from_values;
-SELECT pg_temp.outcome($$SELECT matching FROM segmentation.preview('{"window": {"days": 30, "minOrders": 1}}')$$) AS preview;
+-- preview matches window criteria by customer id instead: the same answers
+-- as segment_match(id) at the same instant.
+SELECT p.matching, p.customers, p.sample,
+       (SELECT count(*) FROM win_customers c
+        WHERE segmentation.segment_match(c.id, '{"window": {"days": 30, "minOrders": 3}}', :as_of)) AS by_id
+FROM segmentation.preview('{"window": {"days": 30, "minOrders": 3}}', :as_of) p;
 -- An infinite as_of has no window.
 SELECT pg_temp.outcome($$SELECT segmentation.segment_match(1, '{"window": {"days": 30, "minOrders": 1}}', 'infinity')$$) AS infinite;
 

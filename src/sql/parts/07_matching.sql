@@ -54,6 +54,11 @@ CREATE FUNCTION segmentation.preview(criteria jsonb, as_of timestamptz DEFAULT p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    -- inSegment, notInSegment and window need the customer's segments and
+    -- orders, which a metrics row does not carry: those criteria are matched
+    -- by customer id (slower), the others over the row.
+    by_customer boolean;
 BEGIN
     IF preview.criteria IS NULL OR preview.as_of IS NULL OR preview.sample_size IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
@@ -64,12 +69,14 @@ BEGIN
             MESSAGE = pg_catalog.format('preview takes a sample_size from 0 to 1000, not %s', preview.sample_size);
     END IF;
     PERFORM segmentation.check_criteria(preview.criteria);
-    SELECT pg_catalog.count(*) FILTER (WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)),
+    by_customer := pg_catalog.jsonb_path_exists(preview.criteria,
+        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
+    SELECT pg_catalog.count(*) FILTER (WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END),
            pg_catalog.count(*)
       INTO matching, customers
       FROM segmentation.customer_metrics m;
     sample := ARRAY(SELECT m.customer_id::text FROM segmentation.customer_metrics m
-                    WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)
+                    WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END
                     ORDER BY m.customer_id LIMIT preview.sample_size);
 END
 $$;
@@ -88,6 +95,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- As in preview: some criteria are matched by customer id.
+    by_customer boolean := pg_catalog.jsonb_path_exists(preview_change.criteria,
+        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
     segment record;
 BEGIN
     IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
@@ -117,7 +127,7 @@ BEGIN
       FROM segmentation.customer_metrics m
       LEFT JOIN segmentation.overrides o
         ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-     WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+     WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
        AND NOT EXISTS (SELECT FROM segmentation.assignments a
                        WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
     entering_sample := ARRAY(
@@ -125,7 +135,7 @@ BEGIN
           FROM segmentation.customer_metrics m
           LEFT JOIN segmentation.overrides o
             ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-         WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+         WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
            AND NOT EXISTS (SELECT FROM segmentation.assignments a
                            WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
          ORDER BY m.customer_id LIMIT preview_change.sample_size);
@@ -135,7 +145,7 @@ BEGIN
       LEFT JOIN segmentation.overrides o
         ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
      WHERE a.segment_id = preview_change.segment_id
-       AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of));
+       AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END);
     leaving_sample := ARRAY(
         SELECT a.customer_id::text
           FROM segmentation.assignments a
@@ -143,7 +153,7 @@ BEGIN
           LEFT JOIN segmentation.overrides o
             ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
          WHERE a.segment_id = preview_change.segment_id
-           AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
+           AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
          ORDER BY a.customer_id LIMIT preview_change.sample_size);
 END
 $$;
