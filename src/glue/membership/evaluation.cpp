@@ -158,6 +158,15 @@ bool Scope::covers(int64 segment) const {
     return segments.empty() || std::binary_search(segments.begin(), segments.end(), segment);
 }
 
+Scope scope_with_dependents(const SegmentSet& segments, const std::vector<int64>& changed) {
+    Scope scope;
+    scope.segments = segments.dependents(changed);
+    scope.segments.insert(scope.segments.end(), changed.begin(), changed.end());
+    std::sort(scope.segments.begin(), scope.segments.end());
+    scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
+    return scope;
+}
+
 const char* cause_name(Cause cause) {
     switch (cause) {
         case Cause::Order: return "order";

@@ -40,6 +40,11 @@ struct Scope {
     bool covers(int64 segment) const;
 };
 
+// The scope of a change to `changed`: those segments and every segment whose
+// criteria refer to them (inSegment, notInSegment), directly or through
+// others, which move with them.
+Scope scope_with_dependents(const SegmentSet& segments, const std::vector<int64>& changed);
+
 // A customer as stored: metrics, automatic segments, due time, and what
 // else decides its membership (manual segments, overrides).
 struct CustomerState {

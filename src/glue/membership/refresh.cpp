@@ -16,6 +16,23 @@ constexpr std::size_t kBatchSize = 10000;
 
 }  // namespace
 
+std::size_t collect_stale_customers(std::vector<CustomerState>& batch, const SegmentSet& segments, TimestampTz as_of,
+                                    const Scope& scope, const OverriddenCustomers& overridden,
+                                    std::vector<Datum>& stale, std::size_t limit) {
+    read_window_totals(batch, segments, as_of);  // one statement per batch, when criteria use windows
+    std::vector<Change> unused;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i % 256 == 0) poll_interrupts();
+        unused.clear();
+        Evaluation e = evaluate_state(batch[i], segments, as_of, scope, unused);
+        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) {
+            stale.push_back(batch[i].key);
+            if (stale.size() == limit) return i + 1;
+        }
+    }
+    return batch.size();
+}
+
 RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     RefreshTotals totals;
@@ -24,7 +41,6 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
     CustomerScan scan;
     scan.open();
     std::vector<CustomerState> batch;
-    std::vector<Change> unused;
     std::vector<Datum> stale;
     for (;;) {
         poll_interrupts();
@@ -35,15 +51,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
             break;
         }
         stale.clear();
-        read_window_totals(batch, *segments, as_of);  // one statement per batch, when criteria use windows
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (i % 256 == 0) poll_interrupts();
-            unused.clear();
-            Evaluation e = evaluate_state(batch[i], *segments, as_of, scope, unused);
-            // The scan does not read overrides: customers with some are read again, with them.
-            if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key))
-                stale.push_back(batch[i].key);
-        }
+        collect_stale_customers(batch, *segments, as_of, scope, overridden, stale);
         totals.customers += static_cast<int64>(batch.size());
         // Only customers that need a write are locked, read again and written.
         totals.count(evaluate_customers(stale, as_of, cause, scope));

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "glue/membership/customer_scan.hpp"
 #include "glue/membership/evaluation.hpp"
 
 namespace segmentation::glue {
@@ -18,6 +19,16 @@ struct RefreshTotals {
         for (const Change& c : changes) (c.added ? added : removed) += 1;
     }
 };
+
+// Appends to `stale` the customers of `batch` (read by a CustomerScan) whose
+// membership within `scope` or due time must change at `as_of`, and those
+// with overrides (the scan does not read them), to be locked, read again and
+// written by evaluate_customers. Stops after `limit` of them; returns how
+// many of the batch it looked at. Reads the batch's window totals when the
+// criteria use windows. Needs SPI.
+std::size_t collect_stale_customers(std::vector<CustomerState>& batch, const SegmentSet& segments, TimestampTz as_of,
+                                    const Scope& scope, const OverriddenCustomers& overridden,
+                                    std::vector<Datum>& stale, std::size_t limit = SIZE_MAX);
 
 // Re-evaluates every customer at `as_of`, streaming them in batches: only
 // customers whose assignments or due time must change are locked and

@@ -215,10 +215,7 @@ bool change_override(FunctionCallInfo fcinfo, OverrideChange change) {
             CommandCounterIncrement();
         });
         std::shared_ptr<const SegmentSet> segments = automatic_segments();
-        Scope scope;
-        scope.segments = segments->dependents({segment});
-        scope.segments.push_back(segment);
-        std::sort(scope.segments.begin(), scope.segments.end());
+        Scope scope = scope_with_dependents(*segments, {segment});
         TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
         evaluate_customers({key}, now, Cause::Override, scope, &by);
     }

@@ -19,8 +19,8 @@
 #include "glue/membership/customer_scan.hpp"
 #include "glue/membership/evaluation.hpp"
 #include "glue/membership/notify.hpp"
+#include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
-#include "glue/membership/windows.hpp"
 #include "glue/segments/actor.hpp"
 #include "glue/tracking/configuration.hpp"
 
@@ -69,12 +69,7 @@ bool remove_some(int64 segment) {
 std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) {
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
     TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-    // The segment, and those whose criteria refer to it (they move with it).
-    Scope scope;
-    scope.segments = segments->dependents({segment});
-    scope.segments.push_back(segment);
-    std::sort(scope.segments.begin(), scope.segments.end());
-    scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
+    Scope scope = scope_with_dependents(*segments, {segment});
     OverriddenCustomers overridden;
     overridden.load(segments->has_overrides());
     CustomerScan scan;
@@ -91,24 +86,9 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
     // meanwhile). The due time only ever moves earlier here: the new criteria
     // may change with the clock sooner than the old.
     std::vector<Datum> stale;
-    std::vector<Change> unused;
-    read_window_totals(batch, *segments, now);  // when criteria use windows
-    std::size_t last = batch.size() - 1;        // the last customer this step covers
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (i % 256 == 0) poll_interrupts();
-        unused.clear();
-        Evaluation e = evaluate_state(batch[i], *segments, now, scope, unused);
-        // The scan does not read overrides: customers with some are read again, with them.
-        if (e.membership_changed || e.due_changed || overridden.contains(batch[i].key)) {
-            stale.push_back(batch[i].key);
-            if (stale.size() == kStepWrites) {
-                last = i;
-                break;
-            }
-        }
-    }
+    std::size_t covered = collect_stale_customers(batch, *segments, now, scope, overridden, stale, kStepWrites);
     evaluate_customers(stale, now, Cause::Definition, scope);
-    return batch[last].key;
+    return batch[covered - 1].key;  // the next step starts after the last customer this one covered
 }
 
 }  // namespace

@@ -248,15 +248,8 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     // Compiling the segments checks every reference (42704, and 22023 for a cycle).
     std::shared_ptr<const SegmentSet> segments =
         TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event) ? automatic_segments() : nullptr;
-    Scope scope;
-    if (!redefined.empty()) {
-        // The segments whose criteria refer to a redefined one change with it.
-        std::vector<int64> dependents = segments->dependents(redefined);
-        scope.segments = redefined;
-        scope.segments.insert(scope.segments.end(), dependents.begin(), dependents.end());
-        std::sort(scope.segments.begin(), scope.segments.end());
-        scope.segments.erase(std::unique(scope.segments.begin(), scope.segments.end()), scope.segments.end());
-    }
+    // The segments whose criteria refer to a redefined one change with it.
+    Scope scope = redefined.empty() ? Scope{} : scope_with_dependents(*segments, redefined);
     // The assignments to forget and the customers to evaluate, on one
     // server, or on each of this node's shard groups on Citus.
     auto work = [&] {
