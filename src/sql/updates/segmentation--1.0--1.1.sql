@@ -480,6 +480,11 @@ CREATE FUNCTION segmentation.preview(criteria jsonb, as_of timestamptz DEFAULT p
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    -- inSegment, notInSegment and window need the customer's segments and
+    -- orders, which a metrics row does not carry: those criteria are matched
+    -- by customer id (slower), the others over the row.
+    by_customer boolean;
 BEGIN
     IF preview.criteria IS NULL OR preview.as_of IS NULL OR preview.sample_size IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
@@ -490,12 +495,14 @@ BEGIN
             MESSAGE = pg_catalog.format('preview takes a sample_size from 0 to 1000, not %s', preview.sample_size);
     END IF;
     PERFORM segmentation.check_criteria(preview.criteria);
-    SELECT pg_catalog.count(*) FILTER (WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)),
+    by_customer := pg_catalog.jsonb_path_exists(preview.criteria,
+        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
+    SELECT pg_catalog.count(*) FILTER (WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END),
            pg_catalog.count(*)
       INTO matching, customers
       FROM segmentation.customer_metrics m;
     sample := ARRAY(SELECT m.customer_id::text FROM segmentation.customer_metrics m
-                    WHERE segmentation.segment_match(m, preview.criteria, preview.as_of)
+                    WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END
                     ORDER BY m.customer_id LIMIT preview.sample_size);
 END
 $$;
@@ -512,6 +519,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- As in preview: some criteria are matched by customer id.
+    by_customer boolean := pg_catalog.jsonb_path_exists(preview_change.criteria,
+        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
     segment record;
 BEGIN
     IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
@@ -539,24 +549,35 @@ BEGIN
     END IF;
     SELECT pg_catalog.count(*) INTO entering
       FROM segmentation.customer_metrics m
-     WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+     WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
        AND NOT EXISTS (SELECT FROM segmentation.assignments a
                        WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
     entering_sample := ARRAY(
-        SELECT m.customer_id::text FROM segmentation.customer_metrics m
-         WHERE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+        SELECT m.customer_id::text
+          FROM segmentation.customer_metrics m
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
+         WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
            AND NOT EXISTS (SELECT FROM segmentation.assignments a
                            WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
          ORDER BY m.customer_id LIMIT preview_change.sample_size);
     SELECT pg_catalog.count(*) INTO leaving
-      FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+      FROM segmentation.assignments a
+      JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+      LEFT JOIN segmentation.overrides o
+        ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
      WHERE a.segment_id = preview_change.segment_id
-       AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of);
+       AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END);
     leaving_sample := ARRAY(
         SELECT a.customer_id::text
-          FROM segmentation.assignments a JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+          FROM segmentation.assignments a
+          JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
+          LEFT JOIN segmentation.overrides o
+            ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
          WHERE a.segment_id = preview_change.segment_id
-           AND NOT segmentation.segment_match(m, preview_change.criteria, preview_change.as_of)
+           AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
          ORDER BY a.customer_id LIMIT preview_change.sample_size);
 END
 $$;
@@ -679,81 +700,6 @@ GRANT EXECUTE ON FUNCTION
 TO segmentation_viewer;
 
 ------------------------------------------------------------------------------
--- preview_change with overrides (issue 13): a customer's override of the
--- segment decides over the new criteria, so an excluded customer never
--- enters and an included one never leaves.
-------------------------------------------------------------------------------
-
-CREATE OR REPLACE FUNCTION segmentation.preview_change(segment_id bigint, criteria jsonb,
-                                            as_of timestamptz DEFAULT pg_catalog.now(),
-                                            sample_size integer DEFAULT 10,
-                                            OUT entering bigint, OUT leaving bigint,
-                                            OUT entering_sample text[], OUT leaving_sample text[])
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    segment record;
-BEGIN
-    IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
-       OR preview_change.sample_size IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-            MESSAGE = 'segment_id, criteria, as_of and sample_size must not be NULL';
-    END IF;
-    IF preview_change.sample_size < 0 OR preview_change.sample_size > 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = pg_catalog.format('preview_change takes a sample_size from 0 to 1000, not %s',
-                                        preview_change.sample_size);
-    END IF;
-    PERFORM segmentation.check_criteria(preview_change.criteria);
-    SELECT s.name, s.is_automatic INTO segment FROM segmentation.segments s WHERE s.id = preview_change.segment_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-            MESSAGE = pg_catalog.format('cannot preview a change of segment %s: segment %s does not exist',
-                                        preview_change.segment_id, preview_change.segment_id);
-    END IF;
-    IF NOT segment.is_automatic THEN
-        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-            MESSAGE = pg_catalog.format('cannot preview a change of segment %s (%I): it is manual',
-                                        preview_change.segment_id, segment.name),
-            DETAIL = 'Members of manual segments do not follow criteria.';
-    END IF;
-    SELECT pg_catalog.count(*) INTO entering
-      FROM segmentation.customer_metrics m
-      LEFT JOIN segmentation.overrides o
-        ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-     WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
-       AND NOT EXISTS (SELECT FROM segmentation.assignments a
-                       WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
-    entering_sample := ARRAY(
-        SELECT m.customer_id::text
-          FROM segmentation.customer_metrics m
-          LEFT JOIN segmentation.overrides o
-            ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-         WHERE coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
-           AND NOT EXISTS (SELECT FROM segmentation.assignments a
-                           WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
-         ORDER BY m.customer_id LIMIT preview_change.sample_size);
-    SELECT pg_catalog.count(*) INTO leaving
-      FROM segmentation.assignments a
-      JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
-      LEFT JOIN segmentation.overrides o
-        ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
-     WHERE a.segment_id = preview_change.segment_id
-       AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of));
-    leaving_sample := ARRAY(
-        SELECT a.customer_id::text
-          FROM segmentation.assignments a
-          JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
-          LEFT JOIN segmentation.overrides o
-            ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
-         WHERE a.segment_id = preview_change.segment_id
-           AND NOT coalesce(o.included, segmentation.segment_match(m, preview_change.criteria, preview_change.as_of))
-         ORDER BY a.customer_id LIMIT preview_change.sample_size);
-END
-$$;
-
-------------------------------------------------------------------------------
 -- Citus: set-based work shard by shard, per-customer functions on the
 -- customer's node (issue 12)
 ------------------------------------------------------------------------------
@@ -815,113 +761,3 @@ CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
 
 REVOKE ALL ON TABLE segmentation.cluster_tasks, segmentation.cluster_calls FROM PUBLIC;
 REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_call_run() FROM PUBLIC;
-
-------------------------------------------------------------------------------
--- preview and preview_change with inSegment, notInSegment and window criteria
--- (matched by customer id)
-------------------------------------------------------------------------------
-
-CREATE OR REPLACE FUNCTION segmentation.preview(criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now(),
-                                     sample_size integer DEFAULT 10,
-                                     OUT matching bigint, OUT customers bigint, OUT sample text[])
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    -- inSegment, notInSegment and window need the customer's segments and
-    -- orders, which a metrics row does not carry: those criteria are matched
-    -- by customer id (slower), the others over the row.
-    by_customer boolean;
-BEGIN
-    IF preview.criteria IS NULL OR preview.as_of IS NULL OR preview.sample_size IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-            MESSAGE = 'criteria, as_of and sample_size must not be NULL';
-    END IF;
-    IF preview.sample_size < 0 OR preview.sample_size > 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = pg_catalog.format('preview takes a sample_size from 0 to 1000, not %s', preview.sample_size);
-    END IF;
-    PERFORM segmentation.check_criteria(preview.criteria);
-    by_customer := pg_catalog.jsonb_path_exists(preview.criteria,
-        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
-    SELECT pg_catalog.count(*) FILTER (WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END),
-           pg_catalog.count(*)
-      INTO matching, customers
-      FROM segmentation.customer_metrics m;
-    sample := ARRAY(SELECT m.customer_id::text FROM segmentation.customer_metrics m
-                    WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END
-                    ORDER BY m.customer_id LIMIT preview.sample_size);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION segmentation.preview_change(segment_id bigint, criteria jsonb,
-                                            as_of timestamptz DEFAULT pg_catalog.now(),
-                                            sample_size integer DEFAULT 10,
-                                            OUT entering bigint, OUT leaving bigint,
-                                            OUT entering_sample text[], OUT leaving_sample text[])
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    -- As in preview: some criteria are matched by customer id.
-    by_customer boolean := pg_catalog.jsonb_path_exists(preview_change.criteria,
-        'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
-    segment record;
-BEGIN
-    IF preview_change.segment_id IS NULL OR preview_change.criteria IS NULL OR preview_change.as_of IS NULL
-       OR preview_change.sample_size IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-            MESSAGE = 'segment_id, criteria, as_of and sample_size must not be NULL';
-    END IF;
-    IF preview_change.sample_size < 0 OR preview_change.sample_size > 1000 THEN
-        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-            MESSAGE = pg_catalog.format('preview_change takes a sample_size from 0 to 1000, not %s',
-                                        preview_change.sample_size);
-    END IF;
-    PERFORM segmentation.check_criteria(preview_change.criteria);
-    SELECT s.name, s.is_automatic INTO segment FROM segmentation.segments s WHERE s.id = preview_change.segment_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-            MESSAGE = pg_catalog.format('cannot preview a change of segment %s: segment %s does not exist',
-                                        preview_change.segment_id, preview_change.segment_id);
-    END IF;
-    IF NOT segment.is_automatic THEN
-        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-            MESSAGE = pg_catalog.format('cannot preview a change of segment %s (%I): it is manual',
-                                        preview_change.segment_id, segment.name),
-            DETAIL = 'Members of manual segments do not follow criteria.';
-    END IF;
-    SELECT pg_catalog.count(*) INTO entering
-      FROM segmentation.customer_metrics m
-      LEFT JOIN segmentation.overrides o
-        ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-     WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
-       AND NOT EXISTS (SELECT FROM segmentation.assignments a
-                       WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id);
-    entering_sample := ARRAY(
-        SELECT m.customer_id::text
-          FROM segmentation.customer_metrics m
-          LEFT JOIN segmentation.overrides o
-            ON o.customer_id = m.customer_id AND o.segment_id = preview_change.segment_id
-         WHERE coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
-           AND NOT EXISTS (SELECT FROM segmentation.assignments a
-                           WHERE a.customer_id = m.customer_id AND a.segment_id = preview_change.segment_id)
-         ORDER BY m.customer_id LIMIT preview_change.sample_size);
-    SELECT pg_catalog.count(*) INTO leaving
-      FROM segmentation.assignments a
-      JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
-      LEFT JOIN segmentation.overrides o
-        ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
-     WHERE a.segment_id = preview_change.segment_id
-       AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END);
-    leaving_sample := ARRAY(
-        SELECT a.customer_id::text
-          FROM segmentation.assignments a
-          JOIN segmentation.customer_metrics m ON m.customer_id = a.customer_id
-          LEFT JOIN segmentation.overrides o
-            ON o.customer_id = a.customer_id AND o.segment_id = a.segment_id
-         WHERE a.segment_id = preview_change.segment_id
-           AND NOT coalesce(o.included, CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview_change.criteria, preview_change.as_of) ELSE segmentation.segment_match(m, preview_change.criteria, preview_change.as_of) END)
-         ORDER BY a.customer_id LIMIT preview_change.sample_size);
-END
-$$;
