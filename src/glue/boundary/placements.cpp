@@ -145,11 +145,14 @@ RelationSetPtr build_set(uint64 rows) {
         }
     }
     set->sharded = distributed_found == 3;
-    // The channel of cluster tasks and calls (cluster_work.hpp), when 1.1.
-    Oid calls = pg::call([] { return get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false)); });
-    for (const auto& [logical, local] : set->shards)
-        if (OidIsValid(calls) && logical == calls)
-            set->renames.emplace_back("segmentation.cluster_calls", qualified_name(local));
+    // The channel of cluster tasks and calls (cluster_work.hpp), and the
+    // overrides (distributed with the customers), when 1.1.
+    for (const char* table : {"cluster_calls", "overrides"}) {
+        Oid oid = pg::call([&] { return get_relname_relid(table, get_namespace_oid("segmentation", false)); });
+        for (const auto& [logical, local] : set->shards)
+            if (OidIsValid(oid) && logical == oid)
+                set->renames.emplace_back(std::string("segmentation.") + table, qualified_name(local));
+    }
     return set;
 }
 
@@ -161,7 +164,9 @@ RelationSetPtr build_set(uint64 rows) {
 // is new: it gets them at its first use).
 void complete_shard_defaults(const RelationSet& set) {
     Catalog base = pg::call([] { return base_catalog(); });
-    for (Oid logical : {base.customer_metrics, base.assignments, base.assignment_log}) {
+    Oid overrides = pg::call([] { return overrides_relation(); });
+    for (Oid logical : {base.customer_metrics, base.assignments, base.assignment_log, overrides}) {
+        if (!OidIsValid(logical)) continue;
         Oid shard = InvalidOid;
         for (const auto& [l, local] : set.shards)
             if (l == logical) shard = local;

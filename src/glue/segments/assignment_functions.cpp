@@ -137,15 +137,15 @@ const spi::Statement kLockCustomerForOverride = {
 const spi::Statement kSetOverride = {
     "WITH made AS ("
     "  INSERT INTO segmentation.overrides AS o (customer_id, segment_id, included, actor, reason, created_at) "
-    "  VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (customer_id, segment_id) DO UPDATE "
+    "  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id, segment_id) DO UPDATE "
     "  SET included = excluded.included, actor = excluded.actor, reason = excluded.reason, "
     "      created_at = excluded.created_at "
     "  WHERE o.included <> excluded.included RETURNING 1) "
     "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor, reason) "
     "SELECT $1, $2, CASE WHEN $3 THEN 'included' ELSE 'excluded' END, true, 'override', $4, $5 FROM made "
     "RETURNING 1",
-    5,
-    {kKeyType, INT8OID, BOOLOID, TEXTOID, TEXTOID}};
+    6,
+    {kKeyType, INT8OID, BOOLOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
 
 const spi::Statement kRemoveOverride = {
     "WITH gone AS (DELETE FROM segmentation.overrides WHERE customer_id = $1 AND segment_id = $2 RETURNING 1) "
@@ -179,48 +179,6 @@ void require_automatic_segment(int64 segment, const std::string& doing) {
                     doing + ": segment " + std::to_string(segment) + " (\"" + name + "\") is manual",
                     "Overrides apply to automatic segments.",
                     "Assign or remove manual segments with assign_manual_segment() and remove_manual_segment().");
-}
-
-// include_customer, exclude_customer, remove_override: one path.
-bool change_override(FunctionCallInfo fcinfo, OverrideChange change) {
-    Datum key = key_argument(fcinfo, 0);
-    require_argument(fcinfo, 1, "segment id");
-    int64 segment = PG_GETARG_INT64(1);
-    std::string doing = override_doing(change, segment, key);
-    spi::connect();
-    require_single_node(change == OverrideChange::Include   ? "include_customer"
-                        : change == OverrideChange::Exclude ? "exclude_customer"
-                                                            : "remove_override");
-    // Tables, definitions, customer: the one lock order. Overrides change
-    // what every evaluation reads (SegmentSet::has_overrides), so they are
-    // made like a definition change, with the definitions lock exclusive.
-    lock_tracked_tables(read_tracking());
-    lock_definitions_exclusively();
-    require_automatic_segment(segment, doing);
-    if (spi::run(kLockCustomerForOverride, {key}) == 0 && spi::run(kLockCustomerForOverride, {key}) == 0)
-        unknown_customer(key, doing);
-    Attribution by{actor(), PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), static_cast<bool>(PG_ARGISNULL(2))};
-    char nulls[5] = {' ', ' ', ' ', ' ', static_cast<char>(by.reason_null ? 'n' : ' ')};
-    bool changed = change == OverrideChange::Remove
-                       ? spi::run(kRemoveOverride, {key, Int64GetDatum(segment), by.actor, by.reason}, nulls + 1) > 0
-                       : spi::run(kSetOverride,
-                                  {key, Int64GetDatum(segment), BoolGetDatum(change == OverrideChange::Include),
-                                   by.actor, by.reason},
-                                  nulls) > 0;
-    if (changed) {
-        // Every backend compiles its segments again (this one at once), so
-        // that all evaluations read overrides from now on.
-        pg::call([] {
-            CacheInvalidateRelcacheByRelid(catalog().segments);
-            CommandCounterIncrement();
-        });
-        std::shared_ptr<const SegmentSet> segments = automatic_segments();
-        Scope scope = scope_with_dependents(*segments, {segment});
-        TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-        evaluate_customers({key}, now, Cause::Override, scope, &by);
-    }
-    spi::finish();
-    return changed;
 }
 
 }  // namespace
@@ -306,6 +264,53 @@ bool remove_manual_here(Datum key, int64 segment, Datum reason, bool reason_null
     return removed;
 }
 
+// include_customer, exclude_customer, remove_override: one path, run where
+// the customer is (on Citus, on its node, through cluster_call).
+bool change_override_here(Datum key, int64 segment, OverrideChange change, Datum reason, bool reason_null,
+                          TimestampTz now) {
+    std::string doing = override_doing(change, segment, key);
+    // Tables, definitions, customer: the one lock order. Overrides change
+    // what every evaluation reads (SegmentSet::has_overrides), so they are
+    // made like a definition change, with the definitions lock exclusive.
+    lock_tables_here();
+    lock_definitions_exclusively();
+    require_automatic_segment(segment, doing);
+    if (spi::run(kLockCustomerForOverride, {key}) == 0 && spi::run(kLockCustomerForOverride, {key}) == 0)
+        unknown_customer(key, doing);
+    Attribution by{actor(), reason, reason_null};
+    char nulls[6] = {' ', ' ', ' ', ' ', static_cast<char>(by.reason_null ? 'n' : ' '), ' '};
+    bool changed = change == OverrideChange::Remove
+                       ? spi::run(kRemoveOverride, {key, Int64GetDatum(segment), by.actor, by.reason}, nulls + 1) > 0
+                       : spi::run(kSetOverride,
+                                  {key, Int64GetDatum(segment), BoolGetDatum(change == OverrideChange::Include),
+                                   by.actor, by.reason, TimestampTzGetDatum(now)},
+                                  nulls) > 0;
+    if (changed) {
+        // Every backend compiles its segments again (this one at once), so
+        // that all evaluations read overrides from now on.
+        pg::call([] {
+            CacheInvalidateRelcacheByRelid(catalog().segments);
+            CommandCounterIncrement();
+        });
+        std::shared_ptr<const SegmentSet> segments = automatic_segments();
+        Scope scope = scope_with_dependents(*segments, {segment});
+        evaluate_customers({key}, now, Cause::Override, scope, &by);
+    }
+    return changed;
+}
+
+bool include_customer_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now) {
+    return change_override_here(key, segment, OverrideChange::Include, reason, reason_null, now);
+}
+
+bool exclude_customer_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now) {
+    return change_override_here(key, segment, OverrideChange::Exclude, reason, reason_null, now);
+}
+
+bool remove_override_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now) {
+    return change_override_here(key, segment, OverrideChange::Remove, reason, reason_null, now);
+}
+
 }  // namespace segmentation::glue
 
 // segmentation.assign_automatic_segments(customer_id, OUT added bigint[], OUT removed bigint[])
@@ -362,15 +367,37 @@ SEGMENTATION_FUNCTION(segmentation_customer_segments) {
     return (Datum)0;
 }
 
+namespace {
+
+// include_customer, exclude_customer, remove_override: here, or on Citus on
+// the node holding the customer (`call` names the function there).
+bool change_override(FunctionCallInfo fcinfo, const char* call, OverrideChange change) {
+    Datum key = key_argument(fcinfo, 0);
+    require_argument(fcinfo, 1, "segment id");
+    int64 segment = PG_GETARG_INT64(1);
+    Datum reason = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
+    bool reason_null = PG_ARGISNULL(2);
+    spi::connect();
+    bool changed = runs_on_cluster()
+                       ? cluster_call(call, key, segment, reason, reason_null).changed
+                       : change_override_here(key, segment, change, reason, reason_null, transaction_start());
+    spi::finish();
+    return changed;
+}
+
+}  // namespace
+
 // segmentation.include_customer(customer_id, segment_id, reason) -> boolean
 SEGMENTATION_FUNCTION(segmentation_include_customer) {
-    PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Include));
+    PG_RETURN_BOOL(change_override(fcinfo, "include_customer", OverrideChange::Include));
 }
 
 // segmentation.exclude_customer(customer_id, segment_id, reason) -> boolean
 SEGMENTATION_FUNCTION(segmentation_exclude_customer) {
-    PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Exclude));
+    PG_RETURN_BOOL(change_override(fcinfo, "exclude_customer", OverrideChange::Exclude));
 }
 
 // segmentation.remove_override(customer_id, segment_id, reason) -> boolean
-SEGMENTATION_FUNCTION(segmentation_remove_override) { PG_RETURN_BOOL(change_override(fcinfo, OverrideChange::Remove)); }
+SEGMENTATION_FUNCTION(segmentation_remove_override) {
+    PG_RETURN_BOOL(change_override(fcinfo, "remove_override", OverrideChange::Remove));
+}

@@ -234,9 +234,6 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     } else if (TRIGGER_FIRED_BY_DELETE(event)) {
         deleted = ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
         refuse_deleting_referenced(deleted);
-    } else if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
-        if (pg::call([] { return OidIsValid(overrides_relation()); }))
-            spi::run_once("DELETE FROM segmentation.overrides", false);
     }
     // Online changes work on one server only, for now: their steps scan the
     // node's own tables.
@@ -253,8 +250,12 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     // The assignments to forget and the customers to evaluate, on one
     // server, or on each of this node's shard groups on Citus.
     auto work = [&] {
-        if (TRIGGER_FIRED_BY_TRUNCATE(event))
+        if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+            // (On Citus, the overrides of this shard group.)
+            if (pg::call([] { return OidIsValid(overrides_relation()); }))
+                spi::run_once("DELETE FROM segmentation.overrides", false);
             deleted = ids_from_results(spi::run_once("SELECT DISTINCT segment_id FROM segmentation.assignments", true));
+        }
         forget_segments(deleted);
         if (!redefined.empty()) {
             TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });

@@ -95,7 +95,7 @@ void prepare_distributed_tracking() {
     if (extension_tables_distributed()) return;
     spi::run_once(
         "SELECT 1 FROM segmentation.customer_metrics UNION ALL SELECT 1 FROM segmentation.assignments "
-        "UNION ALL SELECT 1 FROM segmentation.assignment_log LIMIT 1",
+        "UNION ALL SELECT 1 FROM segmentation.assignment_log UNION ALL SELECT 1 FROM segmentation.overrides LIMIT 1",
         true);
     if (pg::call([] { return SPI_processed; }) > 0)
         refuse("segmentation's tables hold customers already",
@@ -116,7 +116,7 @@ void distribute_extension_tables(Oid relation) {
         return quote_literal_cstr(
             quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), get_rel_name(relation)));
     });
-    for (const char* table : {"customer_metrics", "assignments", "assignment_log", "cluster_calls"})
+    for (const char* table : {"customer_metrics", "assignments", "assignment_log", "cluster_calls", "overrides"})
         spi::run_once(std::string("SELECT pg_catalog.create_distributed_table('segmentation.") + table +
                       "', 'customer_id', colocate_with => " + colocate + ")");
 }

@@ -255,6 +255,12 @@ SEGMENTATION_FUNCTION(segmentation_cluster_call_run) {
         result.changed = assign_manual_here(key, segment, as_of);
     else if (call == "remove_manual_segment")
         result.changed = remove_manual_here(key, segment, reason, reason_null, as_of);
+    else if (call == "include_customer")
+        result.changed = include_customer_here(key, segment, reason, reason_null, as_of);
+    else if (call == "exclude_customer")
+        result.changed = exclude_customer_here(key, segment, reason, reason_null, as_of);
+    else if (call == "remove_override")
+        result.changed = remove_override_here(key, segment, reason, reason_null, as_of);
     else
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown cluster call \"" + call + "\"");
     settings.end();

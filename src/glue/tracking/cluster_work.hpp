@@ -44,7 +44,7 @@ void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of);
 
 struct ClusterCallResult {
     std::vector<int64> added, removed;  // assign_automatic_segments
-    bool changed = false;               // assign_manual_segment, remove_manual_segment
+    bool changed = false;               // assign_manual_segment, remove_manual_segment, the overrides
 };
 
 // `call` for customer `key` (of the key type) on the node holding it.
@@ -66,5 +66,11 @@ void verify_into_cluster_calls(TimestampTz as_of, int64 id);
 ClusterCallResult assign_automatic_here(Datum key, TimestampTz now);
 bool assign_manual_here(Datum key, int64 segment, TimestampTz now);
 bool remove_manual_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now);
+
+// The bodies of include_customer, exclude_customer and remove_override
+// (assignment_functions.cpp), the override made at `now`.
+bool include_customer_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now);
+bool exclude_customer_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now);
+bool remove_override_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now);
 
 }  // namespace segmentation::glue

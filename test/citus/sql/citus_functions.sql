@@ -1,0 +1,87 @@
+-- Citus: the functions of the README that are delegated to the node holding
+-- the customer (overrides, explain_match) or read from the coordinator
+-- (segment_members) give the same answers as on one server (docs/citus.md).
+-- The same steps (functions_steps.psql) run on one server and on a cluster:
+-- every answer must be the same.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+SELECT current_setting('port') AS coordinator \gset
+SELECT min(nodeport) AS worker1, max(nodeport) AS worker2 FROM pg_dist_node WHERE groupid <> 0 \gset
+CREATE DATABASE functions_single;
+CREATE DATABASE functions_cluster;
+SELECT count(*) AS workers FROM run_command_on_workers('CREATE DATABASE functions_cluster') WHERE success;
+\c functions_cluster - 127.0.0.1 :worker1
+CREATE EXTENSION citus;
+\c functions_cluster - 127.0.0.1 :worker2
+CREATE EXTENSION citus;
+\c functions_cluster - 127.0.0.1 :coordinator
+SET client_min_messages = warning;
+CREATE EXTENSION citus;
+SELECT citus_set_coordinator_host('127.0.0.1', current_setting('port')::int);
+SELECT count(citus_add_node('127.0.0.1', port)) AS workers FROM unnest(ARRAY[:worker1, :worker2]) AS port;
+
+\c functions_single - 127.0.0.1 :coordinator
+CREATE EXTENSION segmentation;
+\set cluster false
+\set prefix single_
+\i test/citus/sql/functions_steps.psql
+-- The common steps' membership and history, without ids and times.
+SELECT string_agg(concat_ws('|', customer_id, segment_id, is_automatic, assigned_by), E'\n'
+                  ORDER BY customer_id, segment_id) AS assignments
+FROM segmentation.assignments \gset single_
+SELECT string_agg(concat_ws('|', customer_id, segment_id, action, is_automatic, cause, actor, reason), E'\n'
+                  ORDER BY customer_id, segment_id, action, cause, is_automatic, reason) AS history
+FROM segmentation.assignment_log \gset single_
+SELECT coalesce(string_agg(concat_ws('|', customer_id, problem, expected, actual), E'\n'), 'no drift') AS verify
+FROM segmentation.verify('2250-01-01') \gset single_
+
+\c functions_cluster - 127.0.0.1 :coordinator
+CREATE EXTENSION segmentation;
+\set cluster true
+\set prefix cluster_
+\i test/citus/sql/functions_steps.psql
+SELECT string_agg(concat_ws('|', customer_id, segment_id, is_automatic, assigned_by), E'\n'
+                  ORDER BY customer_id, segment_id) AS assignments
+FROM segmentation.assignments \gset cluster_
+SELECT string_agg(concat_ws('|', customer_id, segment_id, action, is_automatic, cause, actor, reason), E'\n'
+                  ORDER BY customer_id, segment_id, action, cause, is_automatic, reason) AS history
+FROM segmentation.assignment_log \gset cluster_
+SELECT coalesce(string_agg(concat_ws('|', customer_id, problem, expected, actual), E'\n'), 'no drift') AS verify
+FROM segmentation.verify('2250-01-01') \gset cluster_
+
+-- Overrides: the answers on one server, and whether the cluster gave the same.
+SELECT :'single_include1' AS include1, :'single_include1_again' AS again, :'single_exclude19' AS exclude19,
+       :'single_exclude18' AS exclude18, :'single_include18' AS include18,
+       (:'single_include1', :'single_include1_again', :'single_exclude19', :'single_exclude18', :'single_include18')
+       = (:'cluster_include1', :'cluster_include1_again', :'cluster_exclude19', :'cluster_exclude18',
+          :'cluster_include18') AS same;
+SELECT :'single_segments1' AS segments1, :'single_segments1' = :'cluster_segments1' AS same;
+SELECT :'single_segments19' AS segments19, :'single_segments19' = :'cluster_segments19' AS same;
+SELECT :'single_override_refresh' AS refresh_all, :'single_override_refresh' = :'cluster_override_refresh' AS same;
+SELECT :'single_calculated19' AS calculated19, :'single_calculated1' AS calculated1,
+       (:'single_calculated19', :'single_calculated1') = (:'cluster_calculated19', :'cluster_calculated1') AS same;
+SELECT :'single_remove19' AS remove19, :'single_remove19_again' AS again,
+       (:'single_remove19', :'single_remove19_again') = (:'cluster_remove19', :'cluster_remove19_again') AS same;
+SELECT :'single_override_error_manual' AS manual, :'single_override_error_no_segment' AS no_segment,
+       :'single_override_error_no_customer' AS no_customer,
+       (:'single_override_error_manual', :'single_override_error_no_segment', :'single_override_error_no_customer')
+       = (:'cluster_override_error_manual', :'cluster_override_error_no_segment',
+          :'cluster_override_error_no_customer') AS same;
+SELECT :'single_overrides' AS overrides, :'single_overrides' = :'cluster_overrides' AS same;
+
+-- Membership, history and verify after all the steps.
+SELECT :'single_assignments' = :'cluster_assignments' AS same_assignments,
+       :'single_history' = :'cluster_history' AS same_history;
+SELECT :'single_verify' AS verify_at_end, :'single_verify' = :'cluster_verify' AS same;
+-- The overrides are distributed with the customers.
+SELECT partmethod, colocationid = (SELECT colocationid FROM pg_dist_partition
+                                   WHERE logicalrelid = 'shop.orders'::regclass) AS colocated
+FROM pg_dist_partition WHERE logicalrelid = 'segmentation.overrides'::regclass;
+SELECT count(*) AS leftovers FROM (SELECT 1 FROM segmentation.cluster_tasks UNION ALL
+                                   SELECT 1 FROM segmentation.cluster_calls) x;
+
+\c citus_regression - 127.0.0.1 :coordinator
+SET client_min_messages = warning;
+SELECT count(*) AS workers FROM run_command_on_workers('DROP DATABASE functions_cluster WITH (FORCE)') WHERE success;
+DROP DATABASE functions_cluster WITH (FORCE);
+DROP DATABASE functions_single WITH (FORCE);
