@@ -93,7 +93,6 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_criteria) {
     Criteria parsed = parse_criteria(criteria);  // the criteria's error before the customer's
     AttributeSchema schema = attribute_schema(parsed, true);
     spi::connect();
-    require_single_node("explain_match");
     Customer customer;
     if (!load_customer(key, customer)) unknown_customer(key, "cannot explain a match");
     WindowTotals windows;
@@ -117,7 +116,6 @@ SEGMENTATION_FUNCTION(segmentation_explain_match_segment) {
     TimestampTz as_of = as_of_argument(fcinfo, 2);
     std::string doing = "cannot explain segment " + std::to_string(segment) + " for customer \"" + key_text(key) + "\"";
     spi::connect();
-    require_single_node("explain_match");
     if (spi::run(kSegment, {Int64GetDatum(segment)}, nullptr, true) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, doing + ": segment " + std::to_string(segment) + " does not exist");
     bool automatic = false;

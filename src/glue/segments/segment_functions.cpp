@@ -213,7 +213,6 @@ SEGMENTATION_FUNCTION(segmentation_segment_members) {
     bool from_start = PG_ARGISNULL(1);
     Datum after = from_start ? (Datum)0 : key_argument(fcinfo, 1);
     spi::connect();
-    require_single_node("segment_members");
     if (spi::run(kSegmentExists, {Int64GetDatum(segment)}, nullptr, true) == 0)
         throw Error(ERRCODE_UNDEFINED_OBJECT, "cannot list the members of segment " + std::to_string(segment) +
                                                   ": segment " + std::to_string(segment) + " does not exist");

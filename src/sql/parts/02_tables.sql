@@ -144,7 +144,8 @@ CREATE TABLE segmentation.cluster_tasks (
 );
 
 CREATE TABLE segmentation.cluster_calls (
-    customer_id    bigint,
+    -- The key type, like the other tables' keys (text until tracked).
+    customer_id    text,
     id             bigint NOT NULL,
     call           text NOT NULL,
     segment_id     bigint,

@@ -761,3 +761,24 @@ CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
 
 REVOKE ALL ON TABLE segmentation.cluster_tasks, segmentation.cluster_calls FROM PUBLIC;
 REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_call_run() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Citus: functions delegated (overrides, segment_members, explain_match,
+-- windows on Citus; issue 12)
+------------------------------------------------------------------------------
+
+-- The key of cluster_calls follows the others' type (text until tracked), as
+-- in a fresh install: Citus co-locates it with the tracked table only when
+-- the types are the same.
+DO $$
+DECLARE
+    key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = 'segmentation.customer_metrics'::pg_catalog.regclass
+                        AND a.attname = 'customer_id');
+BEGIN
+    IF key_type <> 'bigint' THEN
+        EXECUTE pg_catalog.format('ALTER TABLE segmentation.cluster_calls ALTER COLUMN customer_id TYPE %s USING customer_id::text::%s',
+                                  key_type, key_type);
+    END IF;
+END
+$$;

@@ -69,6 +69,24 @@ SELECT :'single_override_error_manual' AS manual, :'single_override_error_no_seg
           :'cluster_override_error_no_customer') AS same;
 SELECT :'single_overrides' AS overrides, :'single_overrides' = :'cluster_overrides' AS same;
 
+-- segment_members and explain_match.
+SELECT :'single_members_big' AS members_big, :'single_members_big' = :'cluster_members_big' AS same;
+SELECT :'single_members_bigloyal' AS members_bigloyal,
+       :'single_members_bigloyal' = :'cluster_members_bigloyal' AS same;
+SELECT :'single_members_after_7' AS after_7, :'single_members_limit0' AS limit0,
+       (:'single_members_after_7', :'single_members_limit0')
+       = (:'cluster_members_after_7', :'cluster_members_limit0') AS same;
+SELECT :'single_members_error_no_segment' AS no_segment, :'single_members_error_limit' AS bad_limit,
+       (:'single_members_error_no_segment', :'single_members_error_limit')
+       = (:'cluster_members_error_no_segment', :'cluster_members_error_limit') AS same;
+SELECT :'single_explain1'::jsonb AS explain1, :'single_explain1' = :'cluster_explain1' AS same;
+SELECT :'single_explain19'::jsonb AS explain19, :'single_explain19' = :'cluster_explain19' AS same;
+SELECT :'single_explain4_vip'::jsonb AS explain4_vip, :'single_explain4_vip' = :'cluster_explain4_vip' AS same;
+SELECT :'single_explain7'::jsonb AS explain7, :'single_explain7' = :'cluster_explain7' AS same;
+SELECT :'single_explain_error_no_customer' AS no_customer, :'single_explain_error_no_segment' AS no_segment,
+       (:'single_explain_error_no_customer', :'single_explain_error_no_segment')
+       = (:'cluster_explain_error_no_customer', :'cluster_explain_error_no_segment') AS same;
+
 -- Membership, history and verify after all the steps.
 SELECT :'single_assignments' = :'cluster_assignments' AS same_assignments,
        :'single_history' = :'cluster_history' AS same_history;
@@ -80,8 +98,51 @@ FROM pg_dist_partition WHERE logicalrelid = 'segmentation.overrides'::regclass;
 SELECT count(*) AS leftovers FROM (SELECT 1 FROM segmentation.cluster_tasks UNION ALL
                                    SELECT 1 FROM segmentation.cluster_calls) x;
 
+-- segment_members with text and uuid keys: pages in the key type's order
+-- (the collation's, for text) on a cluster as on one server.
+\set keytype text
+\c functions_single - 127.0.0.1 :coordinator
+CREATE DATABASE functions_text_single;
+\c functions_text_single - 127.0.0.1 :coordinator
+CREATE EXTENSION segmentation;
+\set cluster false
+\set prefix text_single_
+\i test/citus/sql/members_text_steps.psql
+\set db functions_text_cluster
+\i test/citus/sql/cluster_database.psql
+CREATE EXTENSION segmentation;
+\set cluster true
+\set prefix text_cluster_
+\i test/citus/sql/members_text_steps.psql
+SELECT :'text_single_members' AS text_members, :'text_single_member_count' AS text_member_count,
+       (:'text_single_members', :'text_single_member_count')
+       = (:'text_cluster_members', :'text_cluster_member_count') AS same;
+\set keytype uuid
+\c functions_single - 127.0.0.1 :coordinator
+CREATE DATABASE functions_uuid_single;
+\c functions_uuid_single - 127.0.0.1 :coordinator
+CREATE EXTENSION segmentation;
+\set cluster false
+\set prefix uuid_single_
+\i test/citus/sql/members_text_steps.psql
+\set db functions_uuid_cluster
+\i test/citus/sql/cluster_database.psql
+CREATE EXTENSION segmentation;
+\set cluster true
+\set prefix uuid_cluster_
+\i test/citus/sql/members_text_steps.psql
+SELECT :'uuid_single_member_count' AS uuid_member_count,
+       (:'uuid_single_members', :'uuid_single_member_count')
+       = (:'uuid_cluster_members', :'uuid_cluster_member_count') AS same;
+
 \c citus_regression - 127.0.0.1 :coordinator
 SET client_min_messages = warning;
-SELECT count(*) AS workers FROM run_command_on_workers('DROP DATABASE functions_cluster WITH (FORCE)') WHERE success;
+SELECT count(*) AS dropped_on_workers
+FROM unnest(ARRAY['functions_cluster', 'functions_text_cluster', 'functions_uuid_cluster']) AS db,
+     LATERAL run_command_on_workers(format('DROP DATABASE %I WITH (FORCE)', db)) r WHERE r.success;
 DROP DATABASE functions_cluster WITH (FORCE);
+DROP DATABASE functions_text_cluster WITH (FORCE);
+DROP DATABASE functions_uuid_cluster WITH (FORCE);
 DROP DATABASE functions_single WITH (FORCE);
+DROP DATABASE functions_text_single WITH (FORCE);
+DROP DATABASE functions_uuid_single WITH (FORCE);
