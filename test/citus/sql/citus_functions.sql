@@ -59,7 +59,9 @@ SELECT :'single_segments1' AS segments1, :'single_segments1' = :'cluster_segment
 SELECT :'single_segments19' AS segments19, :'single_segments19' = :'cluster_segments19' AS same;
 SELECT :'single_override_refresh' AS refresh_all, :'single_override_refresh' = :'cluster_override_refresh' AS same;
 SELECT :'single_calculated19' AS calculated19, :'single_calculated1' AS calculated1,
-       (:'single_calculated19', :'single_calculated1') = (:'cluster_calculated19', :'cluster_calculated1') AS same;
+       :'single_calculated8' AS calculated8,
+       (:'single_calculated19', :'single_calculated1', :'single_calculated8')
+       = (:'cluster_calculated19', :'cluster_calculated1', :'cluster_calculated8') AS same;
 SELECT :'single_remove19' AS remove19, :'single_remove19_again' AS again,
        (:'single_remove19', :'single_remove19_again') = (:'cluster_remove19', :'cluster_remove19_again') AS same;
 SELECT :'single_override_error_manual' AS manual, :'single_override_error_no_segment' AS no_segment,
