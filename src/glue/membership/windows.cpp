@@ -61,11 +61,43 @@ Datum window_bound(TimestampTz as_of, Micros span, Oid time_type) {
     return Int64GetDatum(static_cast<int64>(start));  // timestamp: the same microseconds, read at UTC
 }
 
-void refuse_on_citus() {
-    if (active_relations() == nullptr && !extension_tables_distributed()) return;
-    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "window criteria do not work on a Citus cluster yet",
-                "Evaluating a \"window\" reads the tracked orders table, which is not done shard by shard yet.",
-                "docs/citus.md says what works on Citus.");
+// On a Citus coordinator (no shard in scope), one customer's totals by a
+// router query: one row, (orders, spend, oldest order time) for each bound
+// of $2 in turn, of the orders of customer $1 only, so that Citus sends it to
+// the customer's shard. (The statement above joins the orders with arrays:
+// a query Citus would run on every shard.)
+std::string customer_totals_sql(const TrackedTable& orders, std::size_t spans) {
+    std::string key = "o." + quoted(orders.key_column);
+    std::string time = "o." + quoted(orders.time_column);
+    std::string time_type = pg::call([&] { return format_type_be(orders.time_type); });
+    std::string sql = "SELECT ";
+    for (std::size_t i = 1; i <= spans; ++i) {
+        std::string in_window =
+            " FILTER (WHERE " + time + " OPERATOR(pg_catalog.>=) ($2::" + time_type + "[])[" + std::to_string(i) + "])";
+        if (i > 1) sql += ", ";
+        sql += "pg_catalog.count(*)" + in_window + ", pg_catalog.sum(coalesce(o." + quoted(orders.value_column) +
+               "::pg_catalog.numeric, 0))" + in_window + ", pg_catalog.min(" + instant_sql(time, orders.time_type) +
+               ")" + in_window;
+    }
+    return sql + " FROM " + orders.name + " o WHERE " + key + " OPERATOR(pg_catalog.=) $1";
+}
+
+// One customer's window total from columns first.. of the current row.
+bool read_total(uint64 row, int first, WindowTotal& total) {
+    return pg::call([&] {
+        total.orders = spi::int64_column(row, first);
+        if (total.orders == 0) return true;
+        auto spend = money_key_of_numeric(spi::column(row, first + 1));
+        total.spend = spend ? *spend : 0;
+        total.oldest = spi::timestamp_column(row, first + 2);
+        return spend.has_value();
+    });
+}
+
+[[noreturn]] void spend_out_of_range(Datum key) {
+    throw Error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                "spend of customer " + key_text(key) + " in a window is outside the supported range",
+                "Sums of order amounts must be finite and below 10^19 in magnitude.");
 }
 
 }  // namespace
@@ -87,7 +119,6 @@ void read_window_totals(const std::vector<Datum>& keys, const std::vector<Micros
     if (TIMESTAMP_NOT_FINITE(as_of))
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "window criteria need a finite as_of",
                     "An order's age at an infinite instant is not a number of days.");
-    refuse_on_citus();
     const Tracking& tracking = cached_tracking();
     if (!tracking.orders) return;  // no tracked orders: none in any window
     TrackedTable orders = *tracking.orders;
@@ -97,12 +128,34 @@ void read_window_totals(const std::vector<Datum>& keys, const std::vector<Micros
     Datum arguments[2];
     Oid types[2];
     pg::call([&] {
-        arguments[0] = key_array(keys.data(), static_cast<int>(keys.size()));
-        types[0] = catalog().key_array_type;
         bool date = time_type == DATEOID;
         arguments[1] = PointerGetDatum(construct_array(bounds.data(), static_cast<int>(bounds.size()), time_type,
                                                        date ? 4 : 8, true, date ? TYPALIGN_INT : TYPALIGN_DOUBLE));
         types[1] = get_array_type(time_type);
+    });
+    // On a Citus coordinator, customer by customer on the customer's shard
+    // (on a node, a shard is in scope and `orders` names it: the statement
+    // below reads that shard).
+    if (active_relations() == nullptr && extension_tables_distributed()) {
+        std::string sql = customer_totals_sql(orders, spans.size());
+        types[0] = pg::call([] { return catalog().key_type; });
+        for (std::size_t customer = 0; customer < keys.size(); ++customer) {
+            poll_interrupts();
+            arguments[0] = keys[customer];
+            if (spi::run_text(sql, 2, types, arguments, nullptr, false) == 0) continue;
+            for (std::size_t window = 0; window < spans.size(); ++window) {
+                WindowTotal total;
+                if (!read_total(0, static_cast<int>(3 * window + 1), total)) spend_out_of_range(keys[customer]);
+                if (total.orders == 0) continue;
+                total.span = spans[window];
+                totals[customer].set(total);
+            }
+        }
+        return;
+    }
+    pg::call([&] {
+        arguments[0] = key_array(keys.data(), static_cast<int>(keys.size()));
+        types[0] = catalog().key_array_type;
     });
     // Not read-only: a read-only statement would run on the caller's snapshot, which, in the
     // orders trigger, does not show the statement's own orders.
@@ -110,20 +163,12 @@ void read_window_totals(const std::vector<Datum>& keys, const std::vector<Micros
     for (uint64 row = 0; row < rows; ++row) {
         std::size_t customer = 0, window = 0;
         WindowTotal total;
-        bool in_range = pg::call([&] {
+        pg::call([&] {
             customer = static_cast<std::size_t>(spi::int64_column(row, 1) - 1);
             window = static_cast<std::size_t>(spi::int64_column(row, 2) - 1);
-            total.orders = spi::int64_column(row, 3);
-            auto spend = money_key_of_numeric(spi::column(row, 4));
-            total.spend = spend ? *spend : 0;
-            total.oldest = spi::timestamp_column(row, 5);
-            return spend.has_value();
         });
         if (customer >= keys.size() || window >= spans.size()) continue;
-        if (!in_range)
-            throw Error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-                        "spend of customer " + key_text(keys[customer]) + " in a window is outside the supported range",
-                        "Sums of order amounts must be finite and below 10^19 in magnitude.");
+        if (!read_total(row, 3, total)) spend_out_of_range(keys[customer]);
         total.span = spans[window];
         totals[customer].set(total);
     }

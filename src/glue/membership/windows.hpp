@@ -18,8 +18,9 @@ namespace segmentation::glue {
 // Reads into totals[i] (cleared first) the totals of keys[i]'s orders in
 // each of `spans` at `as_of`. Without a tracked orders table every total is
 // zero. Needs SPI; the statement replaces SPI_tuptable (earlier results stay
-// valid until the connection finishes). Refuses (0A000) on a Citus cluster
-// and (22023) an infinite as_of.
+// valid until the connection finishes). Refuses (22023) an infinite as_of.
+// On Citus: on a node, reads the tracked orders shard in scope; on the
+// coordinator, each customer's orders by a router query (docs/citus.md).
 void read_window_totals(const std::vector<Datum>& keys, const std::vector<Micros>& spans, TimestampTz as_of,
                         std::vector<WindowTotals>& totals);
 

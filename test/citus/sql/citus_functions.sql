@@ -89,6 +89,25 @@ SELECT :'single_explain_error_no_customer' AS no_customer, :'single_explain_erro
        (:'single_explain_error_no_customer', :'single_explain_error_no_segment')
        = (:'cluster_explain_error_no_customer', :'cluster_explain_error_no_segment') AS same;
 
+-- Criteria with a window.
+SELECT :'single_members_recent' AS members_recent, :'single_quiet_count' AS quiet,
+       (:'single_members_recent', :'single_quiet_count') = (:'cluster_members_recent', :'cluster_quiet_count') AS same;
+SELECT :'single_calculated2_recent' AS calculated2, :'single_calculated2_recent_later' AS later,
+       (:'single_calculated2_recent', :'single_calculated2_recent_later')
+       = (:'cluster_calculated2_recent', :'cluster_calculated2_recent_later') AS same;
+SELECT :'single_explain3_window'::jsonb AS explain3_window,
+       :'single_explain3_window' = :'cluster_explain3_window' AS same;
+SELECT :'single_explain3_recent_later'::jsonb AS explain3_recent_later,
+       :'single_explain3_recent_later' = :'cluster_explain3_recent_later' AS same;
+SELECT :'single_match5' AS match5, :'single_match5' = :'cluster_match5' AS same;
+SELECT :'single_refresh_due_15' AS refresh_due_15, :'single_refresh_due_40' AS refresh_due_40,
+       (:'single_refresh_due_15', :'single_refresh_due_40')
+       = (:'cluster_refresh_due_15', :'cluster_refresh_due_40') AS same;
+SELECT :'single_members_recent_after' AS members_recent_after, :'single_quiet_count_after' AS quiet_after,
+       :'single_due_after' AS due_after,
+       (:'single_members_recent_after', :'single_quiet_count_after', :'single_due_after')
+       = (:'cluster_members_recent_after', :'cluster_quiet_count_after', :'cluster_due_after') AS same;
+
 -- Membership, history and verify after all the steps.
 SELECT :'single_assignments' = :'cluster_assignments' AS same_assignments,
        :'single_history' = :'cluster_history' AS same_history;
