@@ -66,10 +66,17 @@ bool require_trackable_citus_table(Oid relation, const std::string& key_column, 
     bool other_on_citus = false;
     for (const auto* other : {&current.customers, &current.orders})
         if (*other && !citus_table((*other)->relation).kind.empty()) other_on_citus = true;
+    // Once a Citus table was tracked, the extension's tables stay Citus
+    // tables co-located with it (untracking leaves them so).
+    CitusTable metrics;
+    if (extension_tables_distributed()) metrics = citus_table(pg::call([] { return base_catalog().customer_metrics; }));
     if (table.kind.empty()) {
         if (other_on_citus)
             refuse("\"" + relation_name(relation) + "\" is not a Citus table, but the other tracked table is",
                    "Customers and orders must both be Citus tables, or neither.");
+        if (!metrics.kind.empty())
+            refuse("\"" + relation_name(relation) + "\" is not a Citus table, but segmentation's tables are",
+                   "They became Citus tables when a Citus table was tracked, and stay so after it is untracked.");
         return false;
     }
     std::string name = relation_name(relation);
@@ -80,6 +87,10 @@ bool require_trackable_citus_table(Oid relation, const std::string& key_column, 
         refuse("\"" + name + "\" is distributed by \"" + table.column + "\", not by its customer column \"" +
                    key_column + "\"",
                "Everything about one customer must live on one node.");
+    if (!metrics.kind.empty() && metrics.colocation != table.colocation)
+        refuse("\"" + name + "\" is not co-located with segmentation's tables",
+               "They are distributed with the Citus table tracked before; track a table co-located with it "
+               "(create_distributed_table(..., colocate_with => ...)).");
     if (current.customers || current.orders)
         refuse("segmentation tracks one table of a Citus cluster for now; \"" + name + "\" would be the second",
                "Tracking customers and orders together on Citus is not supported yet.");
@@ -104,6 +115,11 @@ void prepare_distributed_tracking() {
     spi::run_once("SELECT pg_catalog.create_reference_table('segmentation.tracked_tables')");
     spi::run_once("SELECT pg_catalog.create_reference_table('segmentation.cluster_tasks')");
     // The coordinator's own copy is arranged by the row's trigger on its placement.
+}
+
+void prepare_distributed_untracking() {
+    set_local("citus.multi_shard_modify_mode", "sequential");
+    set_local("citus.enable_unsafe_triggers", "on");
 }
 
 void distribute_extension_tables(Oid relation) {

@@ -32,6 +32,12 @@ bool require_trackable_citus_table(Oid relation, const std::string& key_column, 
 // transaction use one connection per node. Needs SPI.
 void prepare_distributed_tracking();
 
+// Before a tracked Citus table's triggers are dropped (untrack_orders):
+// Citus drops triggers of a distributed table only with
+// citus.enable_unsafe_triggers on, and the nodes' work must see the
+// configuration row's deletion (one connection per node).
+void prepare_distributed_untracking();
+
 // After the row is recorded: distributes customer_metrics, assignments and
 // assignment_log co-located with `relation`. Needs SPI.
 void distribute_extension_tables(Oid relation);

@@ -11,6 +11,7 @@
 #include "glue/boundary/spi.hpp"
 #include "glue/segments/actor.hpp"
 #include "glue/tracking/configuration.hpp"
+#include "glue/tracking/metrics_sql.hpp"
 
 namespace segmentation::glue {
 namespace {
@@ -97,6 +98,17 @@ RefreshTotals cluster_refresh(const char* task, TimestampTz as_of) {
     spi::run_text("DELETE FROM segmentation.cluster_tasks WHERE id = $1", 1, types, args);
     settings.end();
     return totals;
+}
+
+void cluster_forget_everyone(const char* task) {
+    Settings settings;
+    settings.set("citus.multi_shard_modify_mode", "sequential");
+    int64 id = next_id();
+    start_task(id, task, transaction_start());
+    Datum args[1] = {Int64GetDatum(id)};
+    Oid types[1] = {INT8OID};
+    spi::run_text("DELETE FROM segmentation.cluster_tasks WHERE id = $1", 1, types, args);
+    settings.end();
 }
 
 void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of) {
@@ -198,6 +210,10 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
         lock_tracked_tables(cached_tracking());  // the lock order: tables, definitions, customers
         if (task == "verify") {
             verify_into_cluster_calls(as_of, id);
+            continue;
+        }
+        if (task == "forget_everyone_orders") {
+            forget_everyone(Cause::Order);
             continue;
         }
         RefreshTotals totals;

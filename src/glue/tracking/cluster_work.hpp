@@ -42,6 +42,10 @@ RefreshTotals cluster_refresh(const char* task, TimestampTz as_of);
 // function's result set. Needs SPI and start_set_result().
 void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of);
 
+// Task `task` on every shard, in this transaction, with no result:
+// "forget_everyone_orders" (untrack_orders: every customer leaves). Needs SPI.
+void cluster_forget_everyone(const char* task);
+
 struct ClusterCallResult {
     std::vector<int64> added, removed;  // assign_automatic_segments
     bool changed = false;               // assign_manual_segment, remove_manual_segment, the overrides

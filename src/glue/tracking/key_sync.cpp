@@ -118,9 +118,13 @@ void require_keys_retypable(Oid current, Oid wanted) {
 // freshly created extension's key columns before or after their data.
 SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     TriggerData* trigger = trigger_data(fcinfo, "sync_key_type");
-    // Every backend drops its cached configuration, this one at once.
+    // Every backend drops its cached configuration, this one at once. On
+    // Citus the trigger fires on a node's placement of tracked_tables, while
+    // the cache is kept for the table itself: both are invalidated.
     pg::call([&] {
         CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+        if (base_catalog().tracked_tables != RelationGetRelid(trigger->tg_relation))
+            CacheInvalidateRelcacheByRelid(base_catalog().tracked_tables);
         CommandCounterIncrement();
     });
     spi::connect();
@@ -166,7 +170,11 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     }
     if (active_relations() != nullptr && source) {
         arrange_node_tables();
-        backfill_local_shards(t);
+        // The back-fill comes with the UPDATE that track_orders makes once the
+        // triggers exist (backfill_on_every_node): when the tables are already
+        // Citus tables (tracked before, then untracked), the INSERT of the
+        // configuration row reaches the shards before the triggers do.
+        if (pg::call([&] { return TRIGGER_FIRED_BY_UPDATE(trigger->tg_event); })) backfill_local_shards(t);
     }
     spi::finish();
     return PointerGetDatum(nullptr);

@@ -12,6 +12,7 @@
 #include "glue/membership/segment_cache.hpp"
 #include "glue/tracking/attribute_functions.hpp"
 #include "glue/tracking/citus.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -211,14 +212,31 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     PG_RETURN_INT64(tracked);
 }
 
+namespace {
+
+// On Citus, untracking one of two tracked tables (the other's metrics are
+// rebuilt per shard) is not done yet: only one Citus table can be tracked.
+void refuse_untracking_one_of_two(const char* function) {
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                std::string("segmentation.") + function +
+                    "() does not work on a Citus cluster yet while both tables "
+                    "are tracked",
+                "Rebuilding the other table's metrics shard by shard is not done yet.",
+                "docs/citus.md says what works on Citus.");
+}
+
+}  // namespace
+
 // segmentation.untrack_customers() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     spi::connect();
-    require_single_node("untrack_customers");
+    bool cluster = runs_on_cluster();
     lock_tracked_tables(read_tracking(), AccessExclusiveLock);  // DROP TRIGGER's lock
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.customers.has_value();
+    // (On Citus, a customers table is not tracked yet: nothing to do but the checks.)
+    if (tracked && cluster) refuse_untracking_one_of_two("untrack_customers");
     // Stored criteria stay valid: attributes go with the customers table.
     if (tracked && !t.customers->attribute_columns.empty())
         refuse_attributes_in_use(t.customers->attribute_columns, "cannot untrack customers");
@@ -251,15 +269,20 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
 // segmentation.untrack_orders() -> boolean (whether a table was tracked)
 SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
     spi::connect();
-    require_single_node("untrack_orders");
+    bool cluster = runs_on_cluster();
     lock_tracked_tables(read_tracking(), AccessShareLock, AccessExclusiveLock);
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.orders.has_value();
+    if (tracked && cluster && t.customers) refuse_untracking_one_of_two("untrack_orders");
+    if (tracked && cluster) prepare_distributed_untracking();
     if (tracked) {
         forget_tracking("orders");
-        drop_triggers(*t.orders, "orders");
-        if (t.customers) {
+        drop_triggers(*t.orders, "orders");  // Citus drops them on the shards too
+        if (cluster) {
+            // Every customer goes, shard by shard, on the nodes (docs/citus.md).
+            cluster_forget_everyone("forget_everyone_orders");
+        } else if (t.customers) {
             spi::run_text(orders_cleared_sql(t), 0, nullptr, nullptr);
             refresh_customers(transaction_start(), Cause::Order);
         } else {

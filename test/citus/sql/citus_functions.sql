@@ -108,6 +108,22 @@ SELECT :'single_members_recent_after' AS members_recent_after, :'single_quiet_co
        (:'single_members_recent_after', :'single_quiet_count_after', :'single_due_after')
        = (:'cluster_members_recent_after', :'cluster_quiet_count_after', :'cluster_due_after') AS same;
 
+-- untrack_orders, untrack_customers, and tracking the table again.
+SELECT :'single_manual4' AS manual4, :'single_untrack_customers' AS untrack_customers,
+       :'single_untrack_orders' AS untrack_orders, :'single_untrack_orders_again' AS again,
+       (:'single_manual4', :'single_untrack_customers', :'single_untrack_orders', :'single_untrack_orders_again')
+       = (:'cluster_manual4', :'cluster_untrack_customers', :'cluster_untrack_orders',
+          :'cluster_untrack_orders_again') AS same;
+-- metrics/assignments/overrides/tracked tables left after untrack_orders
+SELECT :'single_after_untrack' AS after_untrack, :'single_metrics_after_order' AS metrics_after_order,
+       (:'single_after_untrack', :'single_metrics_after_order')
+       = (:'cluster_after_untrack', :'cluster_metrics_after_order') AS same;
+SELECT :'single_retracked' AS retracked, :'single_calculated7_retracked' AS calculated7,
+       (:'single_retracked', :'single_calculated7_retracked')
+       = (:'cluster_retracked', :'cluster_calculated7_retracked') AS same;
+SELECT :'single_members_big_retracked' AS members_big_retracked,
+       :'single_members_big_retracked' = :'cluster_members_big_retracked' AS same;
+
 -- Membership, history and verify after all the steps.
 SELECT :'single_assignments' = :'cluster_assignments' AS same_assignments,
        :'single_history' = :'cluster_history' AS same_history;
