@@ -22,6 +22,7 @@
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/segments/actor.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/configuration.hpp"
 
 using namespace segmentation;
@@ -91,7 +92,48 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
     return batch[covered - 1].key;  // the next step starts after the last customer this one covered
 }
 
+// The segment's pending change ("" when none); 42704 when it does not exist.
+std::string pending_change(int64 segment) {
+    if (spi::run(kPendingChange, {Int64GetDatum(segment)}) == 0)
+        throw Error(ERRCODE_UNDEFINED_OBJECT, "segment " + std::to_string(segment) + " does not exist");
+    return pg::call([]() -> const char* {
+        bool null;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
+        return null ? "" : TextDatumGetCString(value);
+    });
+}
+
+// The step's work where the customers are: on one server, or on Citus for
+// the shard group in scope. "more" when a deletion removed some, the last
+// customer covered (as text), or nothing when no work was left.
+std::optional<std::string> step_here(int64 segment, const std::string& change, std::optional<Datum> after) {
+    if (change == "deleting") {
+        if (remove_some(segment)) return std::string("more");
+        return std::nullopt;
+    }
+    std::optional<Datum> last = evaluate_some(segment, !after.has_value(), after.value_or((Datum)0));
+    if (!last) return std::nullopt;
+    return std::string(pg::call([&] { return key_to_text(*last); }));
+}
+
 }  // namespace
+
+namespace segmentation::glue {
+
+std::optional<std::string> change_step_here(int64 segment, const std::optional<std::string>& after) {
+    std::string change = pending_change(segment);
+    if (change.empty()) return std::nullopt;  // completed meanwhile: nothing to do
+    std::optional<Datum> key;
+    if (after)
+        key = pg::call([&] {
+            Oid input, parameter;
+            getTypeInputInfo(catalog().key_type, &input, &parameter);
+            return OidInputFunctionCall(input, const_cast<char*>(after->c_str()), parameter, -1);
+        });
+    return step_here(segment, change, key);
+}
+
+}  // namespace segmentation::glue
 
 // segmentation.segment_change_step(segment_id bigint, after text) -> text:
 // one step of the segment's pending change. Returns where the next step
@@ -102,28 +144,25 @@ SEGMENTATION_FUNCTION(segmentation_segment_change_step) {
     int64 segment = pg::call([&] { return PG_GETARG_INT64(0); });
     bool from_start = pg::call([&] { return PG_ARGISNULL(1); });
     spi::connect();
-    require_single_node("segment_change_step");
     // The lock order: tracked tables, definitions, customers.
     lock_tracked_tables(read_tracking());
     lock_definitions_shared();
-    if (spi::run(kPendingChange, {Int64GetDatum(segment)}) == 0)
-        throw Error(ERRCODE_UNDEFINED_OBJECT, "segment " + std::to_string(segment) + " does not exist");
-    std::string change = pg::call([]() -> const char* {
-        bool null;
-        Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &null);
-        return null ? "" : TextDatumGetCString(value);
-    });
+    std::string change = pending_change(segment);
     if (change.empty())
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "segment " + std::to_string(segment) + " has no online change in progress");
     summarize_changes();
-    std::optional<std::string> next;  // where the next step starts
-    if (change == "deleting") {
-        if (remove_some(segment)) next = "more";
+    std::optional<Datum> after;
+    if (!from_start && change != "deleting") after = pg::call([&] { return customer_key_argument(fcinfo, 1); });
+    // Where the next step starts. On Citus, each node does the step on each
+    // of its shard groups (cluster_work.hpp).
+    std::optional<std::string> next;
+    if (runs_on_cluster()) {
+        std::optional<std::string> after_text;
+        if (after) after_text = std::string(pg::call([&] { return key_to_text(*after); }));
+        next = cluster_change_step(segment, change, after_text);
     } else {
-        Datum after = from_start ? (Datum)0 : pg::call([&] { return customer_key_argument(fcinfo, 1); });
-        std::optional<Datum> last = evaluate_some(segment, from_start, after);
-        if (last) next = pg::call([&] { return key_to_text(*last); });
+        next = step_here(segment, change, after);
     }
     spi::finish();  // frees the step's memory: the result is made after it
     if (!next) PG_RETURN_NULL();

@@ -235,13 +235,6 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         deleted = ids_from_results(spi::run_once("SELECT id FROM segmentation_old ORDER BY id", true));
         refuse_deleting_referenced(deleted);
     }
-    // Online changes work on one server only, for now: their steps scan the
-    // node's own tables.
-    if (online && (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event)) &&
-        extension_tables_distributed() &&
-        spi::run_once("SELECT 1 FROM segmentation_new WHERE pending_change IS NOT NULL", true) > 0)
-        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "online segment changes do not work on a Citus cluster yet", "",
-                    "Change the segment with a plain UPDATE or DELETE of segmentation.segments.");
     // Compiling the segments checks every reference (42704, and 22023 for a cycle).
     std::shared_ptr<const SegmentSet> segments =
         TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event) ? automatic_segments() : nullptr;

@@ -62,19 +62,32 @@ const char* const kTaskNotOnShards = "segmentation's cluster tasks run only on a
 
 bool runs_on_cluster() { return active_relations() == nullptr && extension_tables_distributed(); }
 
-// Writes the task row: its trigger runs the task on every node.
-void start_task(int64 id, const char* task, TimestampTz as_of) {
-    Datum args[6] = {Int64GetDatum(id),
+// Writes the task row: its trigger runs the task on every node. `segment`
+// and `after` are those of an online change's step.
+void start_task(int64 id, const char* task, TimestampTz as_of, std::optional<int64> segment = std::nullopt,
+                const std::optional<std::string>& after = std::nullopt) {
+    Datum args[8] = {Int64GetDatum(id),
                      pg::call([&] { return CStringGetTextDatum(task); }),
                      TimestampTzGetDatum(as_of),
                      actor(),
                      pg::call([] { return CStringGetTextDatum(GetConfigOption("TimeZone", false, false)); }),
-                     pg::call([] { return CStringGetTextDatum(GetConfigOption("DateStyle", false, false)); })};
-    Oid types[6] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
+                     pg::call([] { return CStringGetTextDatum(GetConfigOption("DateStyle", false, false)); }),
+                     Int64GetDatum(segment.value_or(0)),
+                     after ? pg::call([&] { return CStringGetTextDatum(after->c_str()); }) : (Datum)0};
+    Oid types[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
+    char nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', segment ? ' ' : 'n', after ? ' ' : 'n'};
+    if (!segment && !after) {
+        // (The columns of an online change's step are new in 1.1's last section.)
+        spi::run_text(
+            "INSERT INTO segmentation.cluster_tasks (id, task, as_of, actor, time_zone, date_style) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            6, types, args);
+        return;
+    }
     spi::run_text(
-        "INSERT INTO segmentation.cluster_tasks (id, task, as_of, actor, time_zone, date_style) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        6, types, args);
+        "INSERT INTO segmentation.cluster_tasks (id, task, as_of, actor, time_zone, date_style, segment_id, "
+        "after_customer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        8, types, args, nulls);
 }
 
 RefreshTotals cluster_refresh(const char* task, TimestampTz as_of) {
@@ -109,6 +122,31 @@ void cluster_forget_everyone(const char* task) {
     Oid types[1] = {INT8OID};
     spi::run_text("DELETE FROM segmentation.cluster_tasks WHERE id = $1", 1, types, args);
     settings.end();
+}
+
+std::optional<std::string> cluster_change_step(int64 segment, const std::string& change,
+                                               const std::optional<std::string>& after) {
+    Settings settings;
+    settings.set("citus.multi_shard_modify_mode", "sequential");
+    int64 id = next_id();
+    start_task(id, "segment_change_step", transaction_start(), segment, after);
+    Datum args[1] = {Int64GetDatum(id)};
+    Oid types[1] = {INT8OID};
+    // The next step starts after the least of the groups' last customers:
+    // no group skips one (a group ahead looks at some again, all up to date).
+    std::string least = change == "deleting"
+                            ? "pg_catalog.max(drift_customer)"
+                            : "pg_catalog.min(drift_customer::" + key_type_name() + ")::pg_catalog.text";
+    spi::run_text("SELECT " + least + " FROM segmentation.cluster_calls WHERE id = $1", 1, types, args);
+    std::optional<std::string> next;
+    pg::call([&] {
+        const char* text = spi::text_column(0, 1);
+        if (text != nullptr) next = text;
+    });
+    spi::run_text("DELETE FROM segmentation.cluster_calls WHERE id = $1", 1, types, args);
+    spi::run_text("DELETE FROM segmentation.cluster_tasks WHERE id = $1", 1, types, args);
+    settings.end();
+    return next;
 }
 
 void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of) {
@@ -193,6 +231,20 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
         style_datum = row.get("date_style", &null);
     });
     std::string task = text_of(task_datum);
+    // An online change's step: its segment and where it starts.
+    std::optional<int64> segment;
+    std::optional<std::string> after;
+    if (task == "segment_change_step") {
+        bool segment_null = true, after_null = true;
+        Datum segment_datum = 0, after_datum = 0;
+        pg::call([&] {
+            segment_datum = row.get("segment_id", &segment_null);
+            after_datum = row.get("after_customer", &after_null);
+        });
+        if (!segment_null) segment = DatumGetInt64(segment_datum);
+        if (!after_null) after = text_of(after_datum);
+        if (!segment) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "segment_change_step task without a segment");
+    }
     std::string who = text_of(actor_datum);
     std::string zone = text_of(zone_datum);
     std::string style = text_of(style_datum);
@@ -210,6 +262,16 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
         lock_tracked_tables(cached_tracking());  // the lock order: tables, definitions, customers
         if (task == "verify") {
             verify_into_cluster_calls(as_of, id);
+            continue;
+        }
+        if (task == "segment_change_step") {
+            std::optional<std::string> last = change_step_here(*segment, after);
+            Datum args[3] = {Int64GetDatum(id), task_datum,
+                             last ? pg::call([&] { return CStringGetTextDatum(last->c_str()); }) : (Datum)0};
+            Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+            char nulls[3] = {' ', ' ', last ? ' ' : 'n'};
+            spi::run_text("INSERT INTO segmentation.cluster_calls (id, call, drift_customer) VALUES ($1, $2, $3)", 3,
+                          types, args, nulls);
             continue;
         }
         if (task == "forget_everyone_orders") {

@@ -22,6 +22,8 @@
 // the query that reads the results runs where the task wrote them.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "glue/boundary/guard.hpp"
@@ -45,6 +47,13 @@ void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of);
 // Task `task` on every shard, in this transaction, with no result:
 // "forget_everyone_orders" (untrack_orders: every customer leaves). Needs SPI.
 void cluster_forget_everyone(const char* task);
+
+// One step of `segment`'s online `change` (segment_change_step) on every
+// shard group, in this transaction: where the next step starts (the least
+// of the groups' last customers, as text; "more" for a deletion with
+// assignments left), or nothing when no group had work left. Needs SPI.
+std::optional<std::string> cluster_change_step(int64 segment, const std::string& change,
+                                               const std::optional<std::string>& after);
 
 struct ClusterCallResult {
     std::vector<int64> added, removed;  // assign_automatic_segments
@@ -70,6 +79,11 @@ void verify_into_cluster_calls(TimestampTz as_of, int64 id);
 ClusterCallResult assign_automatic_here(Datum key, TimestampTz now);
 bool assign_manual_here(Datum key, int64 segment, TimestampTz now);
 bool remove_manual_here(Datum key, int64 segment, Datum reason, bool reason_null, TimestampTz now);
+
+// A step of `segment`'s online change for the shard group in scope, after
+// the customer `after` (text of a key; from the first without it): the last
+// customer covered, "more", or nothing (online_changes.cpp).
+std::optional<std::string> change_step_here(int64 segment, const std::optional<std::string>& after);
 
 // The bodies of include_customer, exclude_customer and remove_override
 // (assignment_functions.cpp), the override made at `now`.

@@ -140,7 +140,11 @@ CREATE TABLE segmentation.cluster_tasks (
     actor      text NOT NULL,
     -- The caller's settings that verify's text depends on.
     time_zone  text NOT NULL,
-    date_style text NOT NULL
+    date_style text NOT NULL,
+    -- An online change's step (segment_change_step): the segment, and the
+    -- customer after which the step starts (NULL: from the first).
+    segment_id     bigint,
+    after_customer text
 );
 
 CREATE TABLE segmentation.cluster_calls (

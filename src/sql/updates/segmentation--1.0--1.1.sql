@@ -764,7 +764,7 @@ REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_cal
 
 ------------------------------------------------------------------------------
 -- Citus: functions delegated (overrides, segment_members, explain_match,
--- windows on Citus; issue 12)
+-- windows, untracking, online changes on Citus; issue 12)
 ------------------------------------------------------------------------------
 
 -- The key of cluster_calls follows the others' type (text until tracked), as
@@ -782,3 +782,7 @@ BEGIN
     END IF;
 END
 $$;
+
+-- An online change's step on Citus (segment_change_step) runs as a cluster
+-- task: the segment, and the customer after which the step starts.
+ALTER TABLE segmentation.cluster_tasks ADD COLUMN segment_id bigint, ADD COLUMN after_customer text;

@@ -108,6 +108,23 @@ SELECT :'single_members_recent_after' AS members_recent_after, :'single_quiet_co
        (:'single_members_recent_after', :'single_quiet_count_after', :'single_due_after')
        = (:'cluster_members_recent_after', :'cluster_quiet_count_after', :'cluster_due_after') AS same;
 
+-- Online changes.
+SELECT :'single_members_online_created' AS created, :'single_members_online_updated' AS updated,
+       :'single_members_online_by_hand' AS by_hand,
+       (:'single_members_online_created', :'single_members_online_updated', :'single_members_online_by_hand')
+       = (:'cluster_members_online_created', :'cluster_members_online_updated',
+          :'cluster_members_online_by_hand') AS same;
+-- Steps by hand: the members move with the step, not before.
+SELECT :'single_members_online_before_step' AS before_step, :'single_online_step_more' AS more,
+       :'single_members_online_after_step' AS after_step,
+       (:'single_members_online_before_step', :'single_online_step_more', :'single_members_online_after_step')
+       = (:'cluster_members_online_before_step', :'cluster_online_step_more',
+          :'cluster_members_online_after_step') AS same;
+SELECT :'single_online_error_no_change' AS no_change, :'single_online_deleted' AS deleted,
+       :'single_online_assignments_left' AS left,
+       (:'single_online_error_no_change', :'single_online_deleted', :'single_online_assignments_left')
+       = (:'cluster_online_error_no_change', :'cluster_online_deleted', :'cluster_online_assignments_left') AS same;
+
 -- untrack_orders, untrack_customers, and tracking the table again.
 SELECT :'single_manual4' AS manual4, :'single_untrack_customers' AS untrack_customers,
        :'single_untrack_orders' AS untrack_orders, :'single_untrack_orders_again' AS again,
