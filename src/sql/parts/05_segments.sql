@@ -30,17 +30,28 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'segmentation_delete_segment'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- Member counts: one index-only count per segment (assignments_segment_id_idx).
+-- Member counts, from assignments_segment_id_idx (index-only).
 CREATE FUNCTION segmentation.segment_sizes(segment_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (segment_id bigint, name text, is_automatic boolean, members bigint)
-LANGUAGE sql STABLE ROWS 20
+LANGUAGE plpgsql STABLE ROWS 20
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.id, s.name, s.is_automatic,
-           (SELECT pg_catalog.count(*) FROM segmentation.assignments a WHERE a.segment_id = s.id)
-    FROM segmentation.segments s
+#variable_conflict use_column
+BEGIN
+    -- Counted first, then joined, not by a subquery per segment, and in
+    -- PL/pgSQL, not SQL: on Citus the assignments are distributed and
+    -- segments a reference table, and Citus plans neither a correlated
+    -- subquery over both nor a SQL function's parameters.
+    RETURN QUERY
+    WITH c AS MATERIALIZED (
+        SELECT a.segment_id, pg_catalog.count(*) AS members FROM segmentation.assignments a
+        WHERE segment_sizes.segment_ids IS NULL OR a.segment_id OPERATOR(pg_catalog.=) ANY (segment_sizes.segment_ids)
+        GROUP BY a.segment_id)
+    SELECT s.id, s.name, s.is_automatic, coalesce(c.members, 0)
+    FROM segmentation.segments s LEFT JOIN c ON c.segment_id OPERATOR(pg_catalog.=) s.id
     WHERE segment_sizes.segment_ids IS NULL OR s.id OPERATOR(pg_catalog.=) ANY (segment_sizes.segment_ids)
-    ORDER BY s.name, s.id
+    ORDER BY s.name, s.id;
+END
 $$;
 
 -- A page of a segment's members in key order, after the key "after" (NULL:
