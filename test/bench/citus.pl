@@ -145,12 +145,17 @@ for my $side (qw(single citus)) {
     $dbh->do('SELECT segmentation.create_segment(?, ?::jsonb, true)', undef, @$_) for @SEGMENTS;
     $R{$side}{create_segments} = [(time - $t0) * 1000];
     ($INFO{$side}{members}) = $dbh->selectrow_array('SELECT count(*) FROM segmentation.assignments');
+    # The two sides are generated and evaluated minutes apart, so a customer
+    # near a bound in days may differ; segments without days must not.
+    ($INFO{$side}{timeless}) = $dbh->selectrow_array(q{
+        SELECT count(*) FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id
+        WHERE s.criteria::text NOT LIKE '%Days%'});
     ($INFO{$side}{orders}) = $dbh->selectrow_array('SELECT count(*) FROM shop.orders');
     $dbh->do('VACUUM ANALYZE');
     $dbh->disconnect;
 }
-check($INFO{single}{members} == $INFO{citus}{members},
-      "after set-up: $INFO{single}{members} members on one server, $INFO{citus}{members} on Citus");
+check($INFO{single}{timeless} == $INFO{citus}{timeless},
+      "after set-up: $INFO{single}{timeless} members of segments without days on one server, $INFO{citus}{timeless} on Citus");
 
 # Per node: the time the workers spent in a function of the extension,
 # between a reset and now (pg_stat_user_functions, track_functions = all).
@@ -275,7 +280,7 @@ for my $i (0 .. $#$nodes) {
         $refresh_nodes->[$i]{ms} / ($opt{reps} + 1), $insert_nodes->[$i]{calls},
         $insert_nodes->[$i]{calls} ? 1000 * $insert_nodes->[$i]{ms} / $insert_nodes->[$i]{calls} : 0);
 }
-out(@failed ? 'CHECKS FAILED:' : 'checks: memberships equal after set-up; verify() clean on both sides, twice');
+out(@failed ? 'CHECKS FAILED:' : 'checks: members of the segments without days equal after set-up; verify() clean on both sides, twice');
 out("  $_") for @failed;
 out("total time: " . sprintf('%.1f min', (time - $started) / 60) . "; report: $file");
 exit(@failed ? 3 : 0);

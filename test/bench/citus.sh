@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 CITUS_NODE_CONF="track_functions = all
-shared_buffers = 512MB
+shared_buffers = 1GB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 ${CITUS_NODE_CONF:-}"
