@@ -5,14 +5,16 @@
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
+#include "glue/tracking/attribute_functions.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 
 namespace segmentation::glue {
 namespace {
 
 const char* const kSupported =
-    "segmentation tracks plain PostgreSQL tables, and on Citus an orders table distributed by its customer column "
-    "(docs/citus.md).";
+    "segmentation tracks plain PostgreSQL tables, and on Citus customers and orders tables distributed by their "
+    "customer column and co-located (docs/citus.md).";
 
 // Citus's classification of `relation` ('' when it is not a Citus table),
 // with its distribution column's name and its colocation group.
@@ -80,9 +82,20 @@ bool require_trackable_citus_table(Oid relation, const std::string& key_column, 
         refuse("\"" + name + "\" is distributed by \"" + table.column + "\", not by its customer column \"" +
                    key_column + "\"",
                "Everything about one customer must live on one node.");
-    if (current.customers || current.orders)
-        refuse("segmentation tracks one table of a Citus cluster for now; \"" + name + "\" would be the second",
-               "Tracking customers and orders together on Citus is not supported yet.");
+    // The other tracked table (customers for orders, orders for customers):
+    // a customer's row and orders must be on the same node, in the same shard group.
+    for (const auto* other : {&current.customers, &current.orders}) {
+        if (!*other || (*other)->relation == relation) continue;
+        CitusTable theirs = citus_table((*other)->relation);
+        if (theirs.kind.empty())
+            refuse("\"" + name + "\" is a Citus table, but the other tracked table " + (*other)->name + " is not",
+                   "Customers and orders must both be Citus tables, or neither.");
+        if (theirs.colocation != table.colocation)
+            refuse("\"" + name + "\" is not co-located with the tracked table " + (*other)->name,
+                   "A customer's row and orders must be in the same shard group: distribute it with colocate_with "
+                   "=> '" +
+                       (*other)->name + "'.");
+    }
     return true;
 }
 
@@ -146,21 +159,27 @@ void arrange_node_tables() {
             "ADD CONSTRAINT assignment_log_pkey PRIMARY KEY (customer_id, id)");
 }
 
-void backfill_on_every_node(const std::string& kind) {
-    Datum args[1] = {pg::call([&] { return CStringGetTextDatum(kind.c_str()); })};
-    Oid types[1] = {TEXTOID};
-    spi::run_text("UPDATE segmentation.tracked_tables SET live = live WHERE kind = $1", 1, types, args);
-}
+void backfill_on_every_node(const char* task) { (void)cluster_refresh(task, transaction_start()); }
 
-void backfill_local_shards(const Tracking& t) {
-    if (!t.orders || t.customers) return;
-    for (const RelationSetPtr& group : local_shard_groups()) {
-        poll_interrupts();
-        RelationScope scope(group);
-        Tracking local = cached_tracking();
+RefreshTotals backfill_here(const std::string& task, TimestampTz as_of) {
+    Tracking local = cached_tracking();  // the tracked tables' shards in scope
+    if (task == "track_orders" && local.orders) {
         spi::run_text(orders_backfill_sql(local), 0, nullptr, nullptr);
-        refresh_customers(transaction_start(), Cause::Order);
+        return refresh_customers(as_of, Cause::Order);
     }
+    if (task == "track_customers" && local.customers) {
+        // As on one server: customers the table does not have leave; the
+        // others get their creation time, loyalty level, attributes and
+        // (when new) order totals.
+        forget_matching(customers_missing_sql(*local.customers), Cause::Customer);
+        spi::run_text(customers_upsert_sql(local, local.customers->name), 0, nullptr, nullptr);
+        return refresh_customers(as_of, Cause::Customer);
+    }
+    if (task == "track_attributes" && local.customers) {
+        spi::run_text(attributes_backfill_sql(*local.customers), 0, nullptr, nullptr);
+        return refresh_customers(as_of, Cause::Customer);
+    }
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown cluster task \"" + task + "\"");
 }
 
 void refuse_distributing_tracked_table(const std::string& trigger_function) {

@@ -119,8 +119,13 @@ void require_keys_retypable(Oid current, Oid wanted) {
 SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     TriggerData* trigger = trigger_data(fcinfo, "sync_key_type");
     // Every backend drops its cached configuration, this one at once.
+    // On a Citus node the trigger fires on the node's placement of the table,
+    // while the caches know the table by its own OID: both are invalidated.
     pg::call([&] {
-        CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+        Oid fired_on = RelationGetRelid(trigger->tg_relation);
+        CacheInvalidateRelcacheByRelid(fired_on);
+        Oid table = base_catalog().tracked_tables;
+        if (OidIsValid(table) && table != fired_on) CacheInvalidateRelcacheByRelid(table);
         CommandCounterIncrement();
     });
     spi::connect();
@@ -164,10 +169,8 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
             for (const std::string& view : views) spi::run_once(view);
         }
     }
-    if (active_relations() != nullptr && source) {
-        arrange_node_tables();
-        backfill_local_shards(t);
-    }
+    // (The back-fill of a tracked Citus table is a cluster task: citus.hpp.)
+    if (active_relations() != nullptr && source) arrange_node_tables();
     spi::finish();
     return PointerGetDatum(nullptr);
 }
