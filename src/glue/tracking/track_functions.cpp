@@ -284,7 +284,9 @@ SEGMENTATION_FUNCTION(segmentation_set_live_evaluation) {
     bool live = PG_GETARG_BOOL(1);
     spi::connect();
     Datum args[2] = {ObjectIdGetDatum(relation), BoolGetDatum(live)};
-    Oid types[2] = {OIDOID, BOOLOID};
+    // regclass, not oid: on Citus the statement reaches every node's copy of
+    // tracked_tables with the table's name, which each node resolves to its OID.
+    Oid types[2] = {REGCLASSOID, BOOLOID};
     if (spi::run_text("UPDATE segmentation.tracked_tables SET live = $2 WHERE relation = $1", 2, types, args) == 0) {
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, relation_name(relation) + " is not tracked", "",
                     "Tracked tables are listed in segmentation.tracked_tables.");
