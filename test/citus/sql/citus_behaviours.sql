@@ -162,7 +162,7 @@ SELECT 'membership', count(*) FROM segmentation.customer_metrics m
 LEFT JOIN segmentation.assignments b ON b.customer_id = m.customer_id AND b.segment_id = :big
 LEFT JOIN segmentation.assignments g ON g.customer_id = m.customer_id AND g.segment_id = :gold
 WHERE (m.lifetime_value >= 2500) IS DISTINCT FROM (b.customer_id IS NOT NULL)
-   OR (m.loyalty_level = 'GOLD') IS DISTINCT FROM (g.customer_id IS NOT NULL);
+   OR coalesce(m.loyalty_level = 'GOLD', false) IS DISTINCT FROM (g.customer_id IS NOT NULL);
 SELECT * FROM drift;
 SELECT count(*) AS customers, count(*) FILTER (WHERE customer_id > 20) AS without_row
 FROM segmentation.customer_metrics;
