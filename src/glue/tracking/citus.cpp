@@ -106,6 +106,15 @@ void prepare_distributed_tracking() {
     // The tracking triggers go to the shards with the table.
     set_local("citus.enable_unsafe_triggers", "on");
     if (extension_tables_distributed()) return;
+    // The coordinator's functions read segments and tracked_tables in the
+    // coordinator's placement of these reference tables, which exists only
+    // when the coordinator is in Citus's metadata.
+    spi::run_once("SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND noderole = 'primary'", true);
+    if (pg::call([] { return SPI_processed; }) == 0)
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "the Citus coordinator is not in the cluster's metadata",
+                    "segmentation keeps its definitions in reference tables, with a copy on every node, the "
+                    "coordinator's included.",
+                    "Run SELECT citus_set_coordinator_host('<host>', <port>) on the coordinator first.");
     spi::run_once(
         "SELECT 1 FROM segmentation.customer_metrics UNION ALL SELECT 1 FROM segmentation.assignments "
         "UNION ALL SELECT 1 FROM segmentation.assignment_log LIMIT 1",

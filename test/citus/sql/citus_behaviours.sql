@@ -110,7 +110,7 @@ CREATE EXTENSION citus;
 \c orders_first - 127.0.0.1 :coordinator
 SET client_min_messages = warning;
 CREATE EXTENSION citus;
-SELECT citus_set_coordinator_host('127.0.0.1', current_setting('port')::int);
+-- Workers, but no coordinator in the metadata yet.
 SELECT count(citus_add_node('127.0.0.1', port)) AS workers FROM unnest(ARRAY[:worker1, :worker2]) AS port;
 CREATE EXTENSION segmentation;
 RESET client_min_messages;
@@ -128,7 +128,11 @@ INSERT INTO shop.orders SELECT g, 1 + g % 22, 10 * g, '2024-03-01'::timestamptz 
 FROM generate_series(1, 100) g;
 SELECT segmentation.create_segment('Big', '{"minLifetimeValue": 2500}', true) AS big \gset
 SELECT segmentation.create_segment('Gold', '{"loyaltyLevels": ["GOLD"]}', true) AS gold \gset
+-- The extension's definitions need a copy on the coordinator too.
+SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at');
+SELECT :'LAST_ERROR_SQLSTATE' AS no_coordinator;
 SET client_min_messages = warning;
+SELECT citus_set_coordinator_host('127.0.0.1', current_setting('port')::int);
 SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at') AS customers_from_orders;
 RESET client_min_messages;
 CREATE TABLE shop.lone_customers (id bigint PRIMARY KEY, created_at timestamptz NOT NULL);
