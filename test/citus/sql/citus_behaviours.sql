@@ -181,6 +181,39 @@ DELETE FROM shop.customers WHERE id IN (6, 7);
 BEGIN;
 UPDATE shop.customers SET tier = NULL;
 ROLLBACK;
+-- Straight to a worker: to the shards of customer 40 on its node, and
+-- through that worker's copy of Citus's metadata.
+SELECT shard_name('shop.customers', s.shardid) AS customers_shard,
+       shard_name('shop.orders', get_shard_id_for_distribution_column('shop.orders', 40)) AS orders_shard,
+       p.nodeport AS node40
+FROM pg_dist_shard s JOIN pg_dist_shard_placement p USING (shardid)
+WHERE s.shardid = get_shard_id_for_distribution_column('shop.customers', 40) \gset
+\c orders_first - 127.0.0.1 :node40
+INSERT INTO :customers_shard VALUES (40, '2024-07-01', 'GOLD');
+INSERT INTO :orders_shard VALUES (600, 40, 3000, '2024-07-02');
+UPDATE :customers_shard SET tier = NULL WHERE id = 40;
+INSERT INTO shop.customers VALUES (41, '2024-07-03', 'GOLD');
+\c orders_first - 127.0.0.1 :coordinator
+SELECT customer_id, loyalty_level, lifetime_value, order_count FROM segmentation.customer_metrics
+WHERE customer_id IN (40, 41) ORDER BY 1;
+SELECT customer_id, segment_id = :big AS big, segment_id = :gold AS gold FROM segmentation.assignments
+WHERE customer_id IN (40, 41) ORDER BY 1, 2;
+-- Customer 40's shard group moves to the other worker: its customer and
+-- order writes stay exact there.
+SELECT get_shard_id_for_distribution_column('shop.customers', 40) AS moving,
+       CASE :node40 WHEN :worker1 THEN :worker2 ELSE :worker1 END AS target \gset
+SET client_min_messages = warning;
+SELECT citus_move_shard_placement(:moving, '127.0.0.1', :node40, '127.0.0.1', :target,
+                                  shard_transfer_mode => 'block_writes') IS NOT NULL AS moved;
+RESET client_min_messages;
+SELECT nodeport = :target AS on_target FROM pg_dist_shard_placement WHERE shardid = :moving;
+UPDATE shop.customers SET tier = 'GOLD' WHERE id = 40;
+INSERT INTO shop.orders VALUES (601, 40, 5, '2024-07-05');
+DELETE FROM shop.orders WHERE id = 600;
+SELECT customer_id, loyalty_level, lifetime_value, order_count FROM segmentation.customer_metrics
+WHERE customer_id = 40;
+SELECT segment_id = :big AS big, segment_id = :gold AS gold FROM segmentation.assignments
+WHERE customer_id = 40 ORDER BY 1, 2;
 SELECT * FROM drift;
 SELECT count(*) AS drift_at_end FROM segmentation.verify('2250-01-01');
 
