@@ -201,4 +201,15 @@ void refuse_distributing_tracked_table(const std::string& trigger_function) {
         "Call segmentation.untrack_" + kind + "() first, distribute the table, then track it again. " + kSupported);
 }
 
+void refuse_truncating_citus_table(Relation relation) {
+    std::string name = pg::call([&] {
+        return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                          RelationGetRelationName(relation));
+    });
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot truncate " + name + ": segmentation tracks it on Citus",
+                "Citus truncates the table's shards without firing their triggers: metrics and segment membership "
+                "would stay as they were.",
+                "Use DELETE FROM " + name + " instead.");
+}
+
 }  // namespace segmentation::glue

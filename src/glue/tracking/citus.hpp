@@ -57,4 +57,9 @@ RefreshTotals backfill_here(const std::string& task, TimestampTz as_of);
 // table's shards (a table segmentation does not track).
 [[noreturn]] void refuse_distributing_tracked_table(const std::string& trigger_function);
 
+// Throws 0A000 for TRUNCATE of a tracked Citus table (`relation`, the
+// coordinator's table): Citus truncates its shards without firing their
+// triggers, which would leave metrics and membership as they were.
+[[noreturn]] void refuse_truncating_citus_table(Relation relation);
+
 }  // namespace segmentation::glue

@@ -214,6 +214,12 @@ SELECT customer_id, loyalty_level, lifetime_value, order_count FROM segmentation
 WHERE customer_id = 40;
 SELECT segment_id = :big AS big, segment_id = :gold AS gold FROM segmentation.assignments
 WHERE customer_id = 40 ORDER BY 1, 2;
+-- TRUNCATE is refused: Citus truncates the shards without their triggers.
+TRUNCATE shop.orders;
+SELECT :'LAST_ERROR_SQLSTATE' AS truncate_orders;
+TRUNCATE shop.customers CASCADE;
+SELECT :'LAST_ERROR_SQLSTATE' AS truncate_customers;
+SELECT (SELECT count(*) FROM shop.customers) AS customers, (SELECT count(*) FROM shop.orders) AS orders;
 SELECT * FROM drift;
 SELECT count(*) AS drift_at_end FROM segmentation.verify('2250-01-01');
 
