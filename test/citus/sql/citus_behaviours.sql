@@ -75,6 +75,8 @@ SELECT :'single_removed_manual' AS removed_manual, :'single_remove_automatic' AS
        :'single_remove_no_segment' AS remove_no_segment,
        (:'single_removed_manual', :'single_remove_automatic', :'single_remove_no_segment')
        = (:'cluster_removed_manual', :'cluster_remove_automatic', :'cluster_remove_no_segment') AS same;
+SELECT :'single_drift' AS drift, :'single_repair' AS repair,
+       (:'single_drift', :'single_repair') = (:'cluster_drift', :'cluster_repair') AS same;
 SELECT :'single_metrics' = :'cluster_metrics' AS same_metrics,
        :'single_assignments' = :'cluster_assignments' AS same_assignments,
        :'single_history' = :'cluster_history' AS same_history;
