@@ -235,6 +235,17 @@ namespace {
 
 std::shared_ptr<const SegmentSet> compile_automatic_segments() {
     lock_definitions(AccessShareLock);
+    // On a Citus node outside any scope (the coordinator's API functions,
+    // a function pushed down to a worker), segments is read in the node's
+    // placement of the reference table: its own copy, the shell table, is
+    // empty or stale (docs/citus.md).
+    RelationSetPtr node;
+    if (active_relations() == nullptr && pg::call([] { return citus_present(); })) {
+        spi::connect();
+        node = node_relations();
+        spi::finish();
+    }
+    RelationScope scope(node);
     if (compiled && still_current()) return compiled;
     compiled.reset();
     std::vector<StoredSegment> rows;

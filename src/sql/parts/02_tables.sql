@@ -148,8 +148,7 @@ CREATE TABLE segmentation.cluster_tasks (
 );
 
 CREATE TABLE segmentation.cluster_calls (
-    -- The key type, like the other tables' keys (text until tracked).
-    customer_id    text,
+    customer_id    bigint,
     id             bigint NOT NULL,
     call           text NOT NULL,
     segment_id     bigint,

@@ -778,22 +778,6 @@ REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_cal
 -- windows, untracking, online changes on Citus; issue 12)
 ------------------------------------------------------------------------------
 
--- The key of cluster_calls follows the others' type (text until tracked), as
--- in a fresh install: Citus co-locates it with the tracked table only when
--- the types are the same.
-DO $$
-DECLARE
-    key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
-                      WHERE a.attrelid = 'segmentation.customer_metrics'::pg_catalog.regclass
-                        AND a.attname = 'customer_id');
-BEGIN
-    IF key_type <> 'bigint' THEN
-        EXECUTE pg_catalog.format('ALTER TABLE segmentation.cluster_calls ALTER COLUMN customer_id TYPE %s USING customer_id::text::%s',
-                                  key_type, key_type);
-    END IF;
-END
-$$;
-
 -- An online change's step on Citus (segment_change_step) runs as a cluster
 -- task: the segment, and the customer after which the step starts.
 ALTER TABLE segmentation.cluster_tasks ADD COLUMN segment_id bigint, ADD COLUMN after_customer text;
