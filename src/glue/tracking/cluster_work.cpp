@@ -114,7 +114,7 @@ RefreshTotals cluster_refresh(const char* task, TimestampTz as_of) {
     return totals;
 }
 
-void cluster_forget_everyone(const char* task) {
+void cluster_untracked(const char* task) {
     Settings settings;
     settings.set("citus.multi_shard_modify_mode", "sequential");
     int64 id = next_id();
@@ -275,8 +275,10 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
                           types, args, nulls);
             continue;
         }
-        if (task == "forget_everyone_orders") {
-            forget_everyone(Cause::Order);
+        if (task.rfind("untracked_", 0) == 0) {
+            bool customers = task.rfind("untracked_customers", 0) == 0;
+            untracked_here(customers ? "customers" : "orders", task.find("_with_other") != std::string::npos,
+                           task.find("_paused") == std::string::npos, as_of);
             continue;
         }
         RefreshTotals totals;

@@ -44,9 +44,15 @@ RefreshTotals cluster_refresh(const char* task, TimestampTz as_of);
 // function's result set. Needs SPI and start_set_result().
 void cluster_verify(FunctionCallInfo fcinfo, TimestampTz as_of);
 
-// Task `task` on every shard, in this transaction, with no result:
-// "forget_everyone_orders" (untrack_orders: every customer leaves). Needs SPI.
-void cluster_forget_everyone(const char* task);
+// Untracking's work on every shard, in this transaction (no result): task
+// "untracked_customers" or "untracked_orders", then "_with_other" when the
+// other table stays tracked, then "_paused" when the untracked table was
+// not evaluated live (untracked_here's arguments). Needs SPI.
+void cluster_untracked(const char* task);
+
+// What the customers keep when `kind` is untracked (track_functions.cpp),
+// where they are: the other table tracked or not; the untracked one live or not.
+void untracked_here(const char* kind, bool other_tracked, bool live, TimestampTz now);
 
 // One step of `segment`'s online `change` (segment_change_step) on every
 // shard group, in this transaction: where the next step starts (the least

@@ -218,17 +218,61 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     PG_RETURN_INT64(tracked);
 }
 
+namespace segmentation::glue {
+
+// What untracking leaves of the customers, where they are (on Citus, for the
+// shard group in scope): untrack_customers' and untrack_orders' work once
+// the configuration row and the triggers are gone. `other_tracked`: the
+// other table stays tracked; `live`: the untracked table was evaluated live.
+void untracked_here(const char* kind, bool other_tracked, bool live, TimestampTz now) {
+    if (std::string(kind) == "customers") {
+        if (!other_tracked) return forget_everyone(Cause::Customer);
+        // Customers are those with orders again, known since their first order.
+        forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0", Cause::Customer);
+        if (pg::call([] { return catalog().has_attributes; }))
+            spi::run_once(
+                "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL, "
+                "attributes = NULL "
+                "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL "
+                "OR attributes IS NOT NULL");
+        else
+            spi::run_once(
+                "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
+                "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
+        refresh_customers(now, Cause::Customer);
+        return;
+    }
+    if (!other_tracked) return forget_everyone(Cause::Order);
+    // orders_cleared_sql reads whether customers are tracked and whether
+    // the orders were evaluated live.
+    Tracking t;
+    t.customers = TrackedTable{};
+    t.orders = TrackedTable{};
+    t.orders->live = live;
+    spi::run_text(orders_cleared_sql(t), 0, nullptr, nullptr);
+    refresh_customers(now, Cause::Order);
+}
+
+}  // namespace segmentation::glue
+
 namespace {
 
-// On Citus, untracking one of two tracked tables (the other's metrics are
-// rebuilt per shard) is not done yet: only one Citus table can be tracked.
-void refuse_untracking_one_of_two(const char* function) {
-    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                std::string("segmentation.") + function +
-                    "() does not work on a Citus cluster yet while both tables "
-                    "are tracked",
-                "Rebuilding the other table's metrics shard by shard is not done yet.",
-                "docs/citus.md says what works on Citus.");
+// Untracking `kind` ("customers" or "orders"), whose configuration `t` was
+// read under the locks: the row, the triggers, then what the customers keep.
+// On Citus, Citus drops the triggers on every shard and each node does the
+// rest on each of its shard groups (a cluster task).
+void untrack(const char* kind, const Tracking& t, bool cluster) {
+    bool customers = std::string(kind) == "customers";
+    const TrackedTable& table = customers ? *t.customers : *t.orders;
+    const std::optional<TrackedTable>& other = customers ? t.orders : t.customers;
+    if (cluster) prepare_distributed_untracking();
+    forget_tracking(kind);  // first: the drop guard lets untracked tables' triggers go
+    drop_triggers(table, kind);
+    if (!cluster) return untracked_here(kind, other.has_value(), table.live, transaction_start());
+    // The task names what the nodes need: which table went, whether the
+    // other stays, and whether the one that went was evaluated live.
+    std::string task = std::string("untracked_") + kind + (other ? "_with_other" : "") + (table.live ? "" : "_paused");
+    cluster_untracked(task.c_str());
 }
 
 }  // namespace
@@ -241,33 +285,10 @@ SEGMENTATION_FUNCTION(segmentation_untrack_customers) {
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.customers.has_value();
-    // (On Citus, a customers table is not tracked yet: nothing to do but the checks.)
-    if (tracked && cluster) refuse_untracking_one_of_two("untrack_customers");
     // Stored criteria stay valid: attributes go with the customers table.
     if (tracked && !t.customers->attribute_columns.empty())
         refuse_attributes_in_use(t.customers->attribute_columns, "cannot untrack customers");
-    if (tracked) {
-        forget_tracking("customers");  // first: the drop guard lets untracked tables' triggers go
-        drop_triggers(*t.customers, "customers");
-        if (t.orders) {
-            // Customers are those with orders again, known since their first order.
-            forget_matching("SELECT customer_id FROM segmentation.customer_metrics WHERE order_count = 0",
-                            Cause::Customer);
-            if (pg::call([] { return catalog().has_attributes; }))
-                spi::run_once(
-                    "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL, "
-                    "attributes = NULL "
-                    "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL "
-                    "OR attributes IS NOT NULL");
-            else
-                spi::run_once(
-                    "UPDATE segmentation.customer_metrics SET customer_since = first_order_at, loyalty_level = NULL "
-                    "WHERE customer_since IS DISTINCT FROM first_order_at OR loyalty_level IS NOT NULL");
-            refresh_customers(transaction_start(), Cause::Customer);
-        } else {
-            forget_everyone(Cause::Customer);
-        }
-    }
+    if (tracked) untrack("customers", t, cluster);
     spi::finish();
     PG_RETURN_BOOL(tracked);
 }
@@ -280,21 +301,7 @@ SEGMENTATION_FUNCTION(segmentation_untrack_orders) {
     lock_definitions_exclusively();
     Tracking t = read_tracking();
     bool tracked = t.orders.has_value();
-    if (tracked && cluster && t.customers) refuse_untracking_one_of_two("untrack_orders");
-    if (tracked && cluster) prepare_distributed_untracking();
-    if (tracked) {
-        forget_tracking("orders");
-        drop_triggers(*t.orders, "orders");  // Citus drops them on the shards too
-        if (cluster) {
-            // Every customer goes, shard by shard, on the nodes (docs/citus.md).
-            cluster_forget_everyone("forget_everyone_orders");
-        } else if (t.customers) {
-            spi::run_text(orders_cleared_sql(t), 0, nullptr, nullptr);
-            refresh_customers(transaction_start(), Cause::Order);
-        } else {
-            forget_everyone(Cause::Order);
-        }
-    }
+    if (tracked) untrack("orders", t, cluster);
     spi::finish();
     PG_RETURN_BOOL(tracked);
 }
