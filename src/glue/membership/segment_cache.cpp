@@ -231,9 +231,7 @@ std::vector<std::string> segments_referring_to(const std::vector<int64>& segment
     return found;
 }
 
-namespace {
-
-std::shared_ptr<const SegmentSet> compile_automatic_segments() {
+std::shared_ptr<const SegmentSet> automatic_segments() {
     lock_definitions(AccessShareLock);
     // On a Citus node outside any scope (the coordinator's API functions,
     // a function pushed down to a worker), segments is read in the node's
@@ -271,21 +269,6 @@ std::shared_ptr<const SegmentSet> compile_automatic_segments() {
     checked_in = current_statement();
     compiled = std::move(set);
     return compiled;
-}
-
-}  // namespace
-
-std::shared_ptr<const SegmentSet> automatic_segments() {
-    // On a Citus node outside a shard's scope (the coordinator's API
-    // functions), the definitions are this node's placement of segments:
-    // the table itself is a shell, whose rows stopped changing when it
-    // became a reference table (docs/citus.md).
-    if (active_relations() != nullptr || !pg::call([] { return citus_present(); })) return compile_automatic_segments();
-    spi::connect();
-    RelationScope node(node_relations());
-    std::shared_ptr<const SegmentSet> set = compile_automatic_segments();
-    spi::finish();
-    return set;
 }
 
 void lock_definitions_shared() { lock_definitions(AccessShareLock); }
