@@ -108,6 +108,10 @@ SELECT :'single_members_recent_after' AS members_recent_after, :'single_quiet_co
        (:'single_members_recent_after', :'single_quiet_count_after', :'single_due_after')
        = (:'cluster_members_recent_after', :'cluster_quiet_count_after', :'cluster_due_after') AS same;
 
+-- preview.
+SELECT :'single_preview' AS preview, :'single_preview_any' AS preview_any,
+       (:'single_preview', :'single_preview_any') = (:'cluster_preview', :'cluster_preview_any') AS same;
+
 -- segment_sizes.
 SELECT :'single_sizes' AS sizes, :'single_sizes_some' AS sizes_some,
        (:'single_sizes', :'single_sizes_some') = (:'cluster_sizes', :'cluster_sizes_some') AS same;
