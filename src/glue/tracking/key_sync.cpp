@@ -24,7 +24,8 @@ const char* const kObjectsOverKeys =
     "WITH keyed AS (SELECT c.oid, c.reltype, a.attnum FROM pg_catalog.pg_class c "
     "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
     "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
-    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls')) "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls', "
+    "'notification_outbox')) "
     "SELECT pg_catalog.string_agg(DISTINCT user_object, '; ') FROM ("
     "  SELECT CASE WHEN r.rulename = '_RETURN' "
     "              THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0) "
@@ -53,7 +54,8 @@ const char* const kViewsOverKeys =
     "WITH RECURSIVE keyed AS (SELECT c.oid, a.attnum FROM pg_catalog.pg_class c "
     "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
     "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
-    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls')), "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls', "
+    "'notification_outbox')), "
     "views(oid) AS ("
     "  SELECT r.ev_class FROM pg_catalog.pg_depend d JOIN keyed k ON d.refobjid = k.oid AND d.refobjsubid = k.attnum "
     "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
@@ -155,10 +157,14 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
             bool has_calls = pg::call([] {                                                   // 1.1 (docs/citus.md)
                 return OidIsValid(get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false)));
             });
-            for (const char* table :
-                 {"customer_metrics", "assignments", "assignment_log", "overrides", "cluster_calls"})
+            bool has_outbox = pg::call([] {  // 1.1 (docs/citus.md, notifications)
+                return OidIsValid(get_relname_relid("notification_outbox", get_namespace_oid("segmentation", false)));
+            });
+            for (const char* table : {"customer_metrics", "assignments", "assignment_log", "overrides", "cluster_calls",
+                                      "notification_outbox"})
                 if ((std::string(table) != "overrides" || has_overrides) &&
-                    (std::string(table) != "cluster_calls" || has_calls))
+                    (std::string(table) != "cluster_calls" || has_calls) &&
+                    (std::string(table) != "notification_outbox" || has_outbox))
                     spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " +
                                   type + " USING customer_id::text::" + type);
             for (const std::string& view : views) spi::run_once(view);
