@@ -136,6 +136,39 @@ is_deeply(received(5, 2), [customer(2, [$loyal], []), customer(7, [$loyal], [])]
 
 $writer->do(q{SELECT segmentation.assign_automatic_segments(3)});
 is_deeply(received(2), [], 'assign_automatic_segments with nothing to change sends nothing');
+$writer->do("DELETE FROM segmentation.assignments WHERE segment_id = $big AND customer_id = 4");
+$writer->do(q{SELECT segmentation.assign_automatic_segments(4)});
+is_deeply(received(5, 1), [customer(4, [$big], [])], 'assign_automatic_segments (run on the customer\'s node)');
+
+# Editing a segment re-evaluates its members on every node.
+my @between = map { $_->[0] } @{$check->selectall_arrayref(
+    'SELECT customer_id FROM segmentation.customer_metrics WHERE lifetime_value >= 100 AND lifetime_value < 400 ORDER BY 1')};
+ok(@between >= 2, 'some Big customers are under 400');
+$writer->do(qq{SELECT segmentation.update_segment($big, criteria => '{"minLifetimeValue": 400}')});
+is_deeply(received(5, scalar @between), [sort map { customer($_, [], [$big]) } @between],
+          'update_segment: the customers who leave');
+$writer->do(qq{SELECT segmentation.update_segment($big, criteria => '{"minLifetimeValue": 100}')});
+is_deeply(received(5, scalar @between), [sort map { customer($_, [$big], []) } @between],
+          'update_segment: the customers who enter');
+
+# refresh_due: customer 3 ordered today, so is Recent until 30 days from now;
+# evaluated 1,000 days ahead, it leaves. refresh_all (now) brings it back.
+$writer->do(q{INSERT INTO shop.orders VALUES (201, 3, 1, now())});
+is_deeply(received(2), [], '(customer 3 already in every segment it qualifies for)');
+my ($recent) = $writer->selectrow_array(q{SELECT segmentation.create_segment('Recent', '{"maxDaysSinceLastPurchase": 30}', true)});
+is_deeply(received(5, 1), [customer(3, [$recent], [])], 'create_segment: one member');
+$writer->begin_work;
+$writer->do(q{SELECT segmentation.refresh_due(now() + interval '1000 days')});
+$writer->rollback;
+is_deeply(received(2), [], 'refresh_due rolled back: nothing');
+$writer->do(q{SELECT segmentation.refresh_due(now() + interval '1000 days')});
+is_deeply(received(5, 1), [customer(3, [], [$recent])], 'refresh_due');
+$writer->do('SELECT segmentation.refresh_all()');
+is_deeply(received(5, 1), [customer(3, [$recent], [])], 'refresh_all');
+$writer->do("SELECT segmentation.delete_segment($recent)");
+is_deeply(received(5, 1), [customer(3, [], [$recent])], 'delete_segment');
+$writer->do(q{DELETE FROM shop.orders WHERE id = 201});
+is_deeply(received(2), [], '(nothing changes)');
 
 # Above segmentation.notify_customer_limit (the coordinator's setting): one
 # summary per segment, whatever node the customers are on.
