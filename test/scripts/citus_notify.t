@@ -103,6 +103,24 @@ $writer->commit;
 is_deeply(received(5, 3), [map { customer($_, [$big], []) } 4, 5, 6],
           'multi-shard writes (two-phase commit): the net change per customer');
 
+# A new session: its first statement opens new connections to the workers,
+# whose backends load the library only when the trigger fires.
+my $fresh = connect_to($coordinator, $db);
+$fresh->do(q{SELECT segmentation.check_criteria('{}')});
+$fresh->begin_work;
+$fresh->do(q{INSERT INTO shop.orders SELECT 320 + g, g, 1000, '2024-06-06' FROM generate_series(7, 8) g});
+$fresh->commit;
+is_deeply(received(5, 2), [customer(7, [$big], []), customer(8, [$big], [])],
+          'INSERT ... SELECT (COPY to the shards) in a transaction block, first statement of new connections');
+$fresh->begin_work;
+$fresh->do(q{INSERT INTO shop.orders SELECT 300 + g, g, -1000, '2024-06-05' FROM generate_series(7, 8) g});
+$fresh->do(q{INSERT INTO shop.orders VALUES (311, 7, 1000, '2024-06-05'), (312, 8, 1000, '2024-06-05')});
+$fresh->commit;
+is_deeply(received(3), [], 'a transaction whose changes cancel out sends nothing');
+$fresh->do(q{DELETE FROM shop.orders WHERE id IN (311, 312, 327, 328, 307, 308)});
+is_deeply(received(5, 2), [customer(7, [], [$big]), customer(8, [], [$big])], 'a multi-shard DELETE');
+$fresh->disconnect;
+
 $writer->begin_work;
 $writer->do(q{DELETE FROM shop.orders WHERE customer_id IN (1, 2, 3, 4)});
 $writer->rollback;

@@ -429,7 +429,8 @@ bool transaction_wrote = false;
 // when the library is loaded after Citus (always, unless it is listed before
 // citus in shared_preload_libraries).
 bool before_citus_callbacks = false;
-std::optional<bool> on_coordinator;  // per backend
+std::optional<bool> on_coordinator;     // per backend
+bool in_transaction_statement = false;  // COMMIT, ROLLBACK, PREPARE TRANSACTION, ... running
 ExecutorStart_hook_type previous_executor_start = nullptr;
 ExecutorFinish_hook_type previous_executor_finish = nullptr;
 
@@ -612,9 +613,17 @@ SEGMENTATION_BOUNDARY void at_executor_start(QueryDesc* query, int flags) {
     (previous_executor_start ? previous_executor_start : standard_ExecutorStart)(query, flags);
 }
 
+// Whether a statement that changes this node's changes can be written now:
+// inside no RelationScope (not in the middle of the extension's own work),
+// and not while a transaction statement (ROLLBACK, ...) runs.
+bool can_flush_now() {
+    return !shard_pending.empty() && active_relations() == nullptr && !in_transaction_statement &&
+           pg::call([] { return IsTransactionState(); });
+}
+
 SEGMENTATION_BOUNDARY void at_executor_finish(QueryDesc* query) {
     (previous_executor_finish ? previous_executor_finish : standard_ExecutorFinish)(query);
-    if (!shard_pending.empty() && active_relations() == nullptr) run_guarded(flush_shard_pending);
+    if (can_flush_now()) run_guarded(flush_shard_pending);
 }
 
 SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query, bool read_only,
@@ -632,12 +641,16 @@ SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query,
     }
     if ((IsA(tree, CopyStmt) && reinterpret_cast<CopyStmt*>(tree)->is_from) || IsA(tree, TruncateStmt))
         transaction_wrote = true;
+    // (Citus runs queries of its own during a ROLLBACK: no outbox write then.
+    // After an error, the transaction's end resets the flag.)
+    bool was_in_transaction_statement = in_transaction_statement;
+    if (transaction != nullptr) in_transaction_statement = true;
     (previous_utility_hook ? previous_utility_hook : standard_ProcessUtility)(statement, query, read_only, context,
                                                                               params, environment, dest, completion);
+    in_transaction_statement = was_in_transaction_statement;
     if (transaction != nullptr && transaction->kind == TRANS_STMT_COMMIT_PREPARED) send_committed_prepared_or_warn();
     // (COPY into a shard fires its triggers outside the executor.)
-    if (!shard_pending.empty() && active_relations() == nullptr && IsTransactionState())
-        run_guarded(flush_shard_pending);
+    if (transaction == nullptr && can_flush_now()) run_guarded(flush_shard_pending);
 }
 
 SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
@@ -659,6 +672,7 @@ SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
             forget_transaction();
             preparing_gid.clear();
             transaction_wrote = false;
+            in_transaction_statement = false;
             break;
         default: break;
     }
@@ -740,6 +754,8 @@ void remember_change(Datum customer_key, int64 segment, bool added) {
 void summarize_changes() {
     if (!sent.summary_mode) switch_to_summary(sent);
 }
+
+void flush_shard_notifications() { flush_shard_pending(); }
 
 void register_notify_callbacks() {
     // A Citus setting defined (not a placeholder from postgresql.conf): Citus

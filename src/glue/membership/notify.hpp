@@ -20,6 +20,13 @@ void remember_change(Datum customer_key, int64 segment, bool added);
 // segment it moved anyone in, never per-customer events.
 void summarize_changes();
 
+// Citus (docs/citus.md, "Notifications on Citus"): writes the changes made
+// on this node's shards so far into the outbox, where the coordinator's
+// session finds them before it commits. The triggers that work on shards
+// call it before they return (the end of each statement does too, once the
+// library is loaded). Needs SPI.
+void flush_shard_notifications();
+
 SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 
 // The segmentation.notify setting: off skips notifications (bulk loads).

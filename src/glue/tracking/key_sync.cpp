@@ -6,6 +6,7 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/placements.hpp"
+#include "glue/membership/notify.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
@@ -174,6 +175,7 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
         arrange_node_tables();
         backfill_local_shards(t);
     }
+    flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
     return PointerGetDatum(nullptr);
 }
