@@ -237,10 +237,43 @@ for (1 .. 50) {
 is($delivered, 1, 'once it has ended, deliver_notifications() takes its change');
 is_deeply(received(5, 1), [customer(8, [$big], [])], 'and announces it');
 
+# Sessions of the shop's application, which only writes orders, with the
+# library preloaded as the README says (here the build under test, by path).
+my ($destdir) = $check->selectrow_array('SHOW extension_destdir');
+my ($pkglibdir) = $check->selectrow_array(q{SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'});
+my $library = ($destdir // '') . "$pkglibdir/segmentation";
+$setup->do("ALTER DATABASE $db SET session_preload_libraries = '$library'");
+$setup->do($_) for (
+    'CREATE ROLE notify_shop LOGIN', 'CREATE ROLE notify_plain LOGIN',
+    'GRANT USAGE ON SCHEMA shop TO notify_shop, notify_plain',
+    'GRANT INSERT, SELECT ON shop.orders TO notify_shop, notify_plain',
+    'GRANT segmentation_viewer TO notify_shop',
+);
+sub connect_as {
+    my ($role) = @_;
+    return DBI->connect("dbi:Pg:dbname=$db;host=$host;port=$coordinator", $role, undef, \%options);
+}
+my $shop = connect_as('notify_shop');
+$shop->do(q{INSERT INTO shop.orders VALUES (108, 5, -600, '2024-06-05')});
+is_deeply(received(5, 1), [customer(5, [], [$big])],
+          'a preloaded session of a role with segmentation_viewer: sent at its commit');
+$shop->begin_work;
+$shop->do(q{INSERT INTO shop.orders VALUES (109, 5, 600, '2024-06-05'), (110, 6, -600, '2024-06-05')});
+$shop->commit;
+is_deeply(received(5, 2), [customer(5, [$big], []), customer(6, [], [$big])], 'and in a transaction block');
+my $other = connect_as('notify_plain');
+$other->do(q{INSERT INTO shop.orders VALUES (111, 6, 600, '2024-06-05')});
+is_deeply(received(1), [], 'a role that may not read the outbox: not sent at its commit');
+($changes) = $writer->selectrow_array('SELECT segmentation.deliver_notifications()');
+is($changes, 1, 'deliver_notifications() takes its change while the session lives');
+is_deeply(received(5, 1), [customer(6, [$big], [])], 'and announces it');
+$_->disconnect for ($shop, $other);
+
 is_deeply($check->selectall_arrayref('SELECT count(*) FROM segmentation.verify()'), [[0]], 'no drift');
 
 $_->disconnect for ($writer, $listener, $check, $setup, $on_worker);
 for my $port (@workers, $coordinator) {
     connect_to($port, 'postgres')->do("DROP DATABASE $db WITH (FORCE)");
 }
+$admin->do('DROP ROLE notify_shop, notify_plain');
 done_testing();

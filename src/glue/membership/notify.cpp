@@ -575,17 +575,20 @@ Oid outbox_relation() {
 // transaction that may have left rows in the outbox, and may read them.
 // Needs SPI.
 bool drains_here(Oid relation) {
-    if (!OidIsValid(relation) || !extension_tables_distributed()) return false;
+    // Through the session's own connections, so as the session's role; a
+    // role that may not read the outbox leaves its rows to
+    // deliver_notifications() (checked first: its lookups would fail).
+    if (!OidIsValid(relation) || !pg::call([&] {
+            return pg_class_aclcheck(relation, GetUserId(), ACL_SELECT | ACL_DELETE) == ACLCHECK_OK &&
+                   pg_namespace_aclcheck(get_rel_namespace(relation), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+        }))
+        return false;
+    if (!extension_tables_distributed()) return false;
     if (!on_coordinator) {
         spi::run_once("SELECT groupid = 0 FROM pg_catalog.pg_dist_local_group", true);
         on_coordinator = pg::call([] { return SPI_processed > 0 && spi::bool_column(0, 1); });
     }
-    if (!*on_coordinator || citus_internal_backend()) return false;
-    // Through the session's own connections, so as the session's role.
-    return pg::call([&] {
-        return pg_class_aclcheck(relation, GetUserId(), ACL_SELECT | ACL_DELETE) == ACLCHECK_OK &&
-               pg_namespace_aclcheck(get_rel_namespace(relation), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
-    });
+    return *on_coordinator && !citus_internal_backend();
 }
 
 // At PRE_COMMIT on the coordinator: this session's outbox rows, announced
