@@ -602,17 +602,65 @@ void drain_own_outbox() {
         spi::run_once("SELECT pg_catalog.citus_backend_gpid()::pg_catalog.int8", true);
         Datum origin = pg::call([] { return Int64GetDatum(spi::int64_column(0, 1)); });
         Oid types[1] = {INT8OID};
-        // Most transactions have none: a read first, the delete only then.
+        // Most transactions have none: a read first (one connection per
+        // node, those of the transaction), the delete only then.
+        int level = pg::call([] { return NewGUCNestLevel(); });
+        pg::call([] {
+            (void)set_config_option("citus.multi_shard_modify_mode", "sequential", PGC_USERSET, PGC_S_SESSION,
+                                    GUC_ACTION_SAVE, true, 0, false);
+        });
         if (spi::run_text("SELECT 1 FROM segmentation.notification_outbox WHERE origin = $1 LIMIT 1", 1, types, &origin,
                           nullptr, true) > 0)
             take_outbox("origin = $1", origin, INT8OID);
+        pg::call([&] { AtEOXact_GUC(true, level); });
     }
     spi::finish();
     pg::call([] { PopActiveSnapshot(); });
 }
 
+// Whether writing `relation` may change membership on the nodes: one of the
+// extension's tables (segments, the cluster tasks and calls, ...) or a
+// tracked table (it has the tracking triggers, named segmentation_*).
+// PG-style.
+SEGMENTATION_PG_CONTEXT bool may_change_membership(Oid relation) {
+    Oid schema = get_rel_namespace(relation);
+    if (!OidIsValid(schema)) return false;
+    if (schema == get_namespace_oid("segmentation", true)) return true;
+    Relation rel = RelationIdGetRelation(relation);
+    if (rel == nullptr) return false;
+    bool tracked = false;
+    if (rel->trigdesc != nullptr)
+        for (int i = 0; i < rel->trigdesc->numtriggers && !tracked; ++i)
+            tracked = strncmp(rel->trigdesc->triggers[i].tgname, "segmentation_", 13) == 0;
+    RelationClose(rel);
+    return tracked;
+}
+
+// Notes that the transaction writes a table whose writes may leave outbox
+// rows (on a Citus database only: elsewhere nothing reads the flag). Citus
+// keeps the distributed tables' entries in its plans' range table, for the
+// permission checks. PG-style.
+SEGMENTATION_PG_CONTEXT void note_written(List* range_table) {
+    if (transaction_wrote || !citus_present()) return;
+    ListCell* cell;
+    foreach (cell, range_table) {
+        RangeTblEntry* entry = static_cast<RangeTblEntry*>(lfirst(cell));
+        if (entry->rtekind == RTE_RELATION && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 &&
+            may_change_membership(entry->relid)) {
+            transaction_wrote = true;
+            return;
+        }
+    }
+}
+
+SEGMENTATION_PG_CONTEXT void note_written(RangeVar* relation) {
+    if (transaction_wrote || relation == nullptr || !citus_present()) return;
+    Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    if (OidIsValid(relid) && may_change_membership(relid)) transaction_wrote = true;
+}
+
 SEGMENTATION_BOUNDARY void at_executor_start(QueryDesc* query, int flags) {
-    if (query->operation != CMD_SELECT || query->plannedstmt->hasModifyingCTE) transaction_wrote = true;
+    if (query->operation != CMD_SELECT || query->plannedstmt->hasModifyingCTE) note_written(query->plannedstmt->rtable);
     (previous_executor_start ? previous_executor_start : standard_ExecutorStart)(query, flags);
 }
 
@@ -642,8 +690,13 @@ SEGMENTATION_BOUNDARY void at_utility(PlannedStmt* statement, const char* query,
             preparing_gid.clear();  // the GID is only informative
         }
     }
-    if ((IsA(tree, CopyStmt) && reinterpret_cast<CopyStmt*>(tree)->is_from) || IsA(tree, TruncateStmt))
-        transaction_wrote = true;
+    if (IsA(tree, CopyStmt) && reinterpret_cast<CopyStmt*>(tree)->is_from)
+        note_written(reinterpret_cast<CopyStmt*>(tree)->relation);
+    if (IsA(tree, TruncateStmt)) {
+        ListCell* cell;
+        foreach (cell, reinterpret_cast<TruncateStmt*>(tree)->relations)
+            note_written(static_cast<RangeVar*>(lfirst(cell)));
+    }
     // (Citus runs queries of its own during a ROLLBACK: no outbox write then.
     // After an error, the transaction's end resets the flag.)
     bool was_in_transaction_statement = in_transaction_statement;
