@@ -429,7 +429,12 @@ bool transaction_wrote = false;
 // when the library is loaded after Citus (always, unless it is listed before
 // citus in shared_preload_libraries).
 bool before_citus_callbacks = false;
-std::optional<bool> on_coordinator;     // per backend
+std::optional<bool> on_coordinator;  // per backend
+// A session that sends its own outbox rows at commit says so to
+// deliver_notifications() by holding this session-level advisory lock
+// (key: this number and the session's pid), from its first such commit on.
+constexpr int32 kDrainingLockKey = 0x5345474E;  // "SEGN"
+bool draining_lock_held = false;
 bool in_transaction_statement = false;  // COMMIT, ROLLBACK, PREPARE TRANSACTION, ... running
 ExecutorStart_hook_type previous_executor_start = nullptr;
 ExecutorFinish_hook_type previous_executor_finish = nullptr;
@@ -601,6 +606,11 @@ void drain_own_outbox() {
     if (drains_here(relation)) {
         spi::run_once("SELECT pg_catalog.citus_backend_gpid()::pg_catalog.int8", true);
         Datum origin = pg::call([] { return Int64GetDatum(spi::int64_column(0, 1)); });
+        if (!draining_lock_held) {
+            spi::run_once("SELECT pg_catalog.pg_advisory_lock(" + std::to_string(kDrainingLockKey) +
+                          ", pg_catalog.pg_backend_pid())");
+            draining_lock_held = true;
+        }
         Oid types[1] = {INT8OID};
         // Most transactions have none: a read first (one connection per
         // node, those of the transaction), the delete only then.
@@ -849,15 +859,17 @@ SEGMENTATION_FUNCTION(segmentation_deliver_notifications) {
         // One delivery at a time: two would wait on each other's rows.
         spi::run_once(
             "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('segmentation.deliver_notifications'))");
-        // The sessions that send their own rows at commit: live sessions on
-        // this node whose role may read the outbox.
+        // The sessions that send their own rows at commit: those holding the
+        // advisory lock of kDrainingLockKey (their rows may be uncommitted,
+        // or committed by a single-shard statement and taken at their next
+        // commit). This session's own are taken here.
         spi::run_once(
-            "SELECT COALESCE(pg_catalog.array_agg(n.id::pg_catalog.int8 * 10000000000 + a.pid), "
-            "'{}'::pg_catalog.int8[]) FROM pg_catalog.pg_stat_activity a, "
+            "SELECT COALESCE(pg_catalog.array_agg(n.id::pg_catalog.int8 * 10000000000 + l.pid), "
+            "'{}'::pg_catalog.int8[]) FROM pg_catalog.pg_locks l, "
             "(SELECT pg_catalog.citus_nodeid_for_gpid(pg_catalog.citus_backend_gpid()) AS id) n "
-            "WHERE a.usesysid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid() "
-            "AND pg_catalog.has_schema_privilege(a.usesysid, 'segmentation', 'USAGE') "
-            "AND pg_catalog.has_table_privilege(a.usesysid, 'segmentation.notification_outbox', 'SELECT, DELETE')",
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = " +
+                std::to_string(kDrainingLockKey) +
+                " AND l.objid::pg_catalog.int8 = l.pid AND l.pid <> pg_catalog.pg_backend_pid()",
             true);
         Datum live = pg::call([] { return spi::column(0, 1); });
         changes = take_outbox("origin <> ALL ($1)", live, INT8ARRAYOID);
