@@ -58,7 +58,10 @@ my ($nodes) = $setup->selectrow_array(q{SELECT count(DISTINCT nodeport) FROM pg_
 is($nodes, 2, 'the customers are spread over both workers');
 
 # Sessions that send their changes at commit have the library loaded (the
-# README says to preload it on the coordinator; here, a call loads it).
+# README says to preload it on the coordinator; here, a call loads it) and
+# segmentation.citus_notify_at_commit on (off by default: set here for the
+# database, so for every session of the test but the one turning it off).
+$setup->do("ALTER DATABASE $db SET segmentation.citus_notify_at_commit = on");
 my $writer = connect_to($coordinator, $db);
 $writer->do(q{SELECT segmentation.check_criteria('{}')});
 my $listener = connect_to($coordinator, $db);
@@ -221,6 +224,18 @@ is(outbox_left(), 0, 'the outbox is empty');
 ($changes) = $writer->selectrow_array('SELECT segmentation.deliver_notifications()');
 is($changes, 0, 'a second delivery finds nothing');
 is_deeply(received(1), [], 'and sends nothing');
+
+# The default: a session with segmentation.citus_notify_at_commit off (this
+# one sent its own before, holding the advisory lock that tells
+# deliver_notifications() to skip it) leaves its changes to the delivery.
+$writer->do('SET segmentation.citus_notify_at_commit = off');
+$writer->do(q{INSERT INTO shop.orders VALUES (108, 9, 500, '2024-06-04')});
+is_deeply(received(2), [], 'citus_notify_at_commit off: nothing sent at commit');
+is(outbox_left(), 1, 'the change waits in the outbox');
+($changes) = $check->selectrow_array('SELECT segmentation.deliver_notifications()');
+is($changes, 1, 'deliver_notifications() from another session takes it');
+is_deeply(received(5, 1), [customer(9, [$big], [])], 'and announces it');
+$writer->do('RESET segmentation.citus_notify_at_commit');
 
 # A session without the library (a superuser's, so it could read the outbox):
 # it never sends its changes itself, so deliver_notifications() sends them,

@@ -22,6 +22,7 @@ namespace segmentation::glue {
 
 bool notify_enabled = true;
 int notify_customer_limit = 1000;
+bool citus_notify_at_commit = false;
 
 namespace {
 
@@ -628,6 +629,18 @@ void drain_own_outbox() {
     pg::call([] { PopActiveSnapshot(); });
 }
 
+// The session no longer sends its own outbox rows at commit (the setting
+// was turned off): deliver_notifications() must not skip them any more.
+void stop_draining() {
+    pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });  // (at PRE_COMMIT: none is active)
+    spi::connect();
+    spi::run_once("SELECT pg_catalog.pg_advisory_unlock(" + std::to_string(kDrainingLockKey) +
+                  ", pg_catalog.pg_backend_pid())");
+    draining_lock_held = false;
+    spi::finish();
+    pg::call([] { PopActiveSnapshot(); });
+}
+
 // Whether writing `relation` may change membership on the nodes: one of the
 // extension's tables (segments, the cluster tasks and calls, ...) or a
 // tracked table (it has the tracking triggers, named segmentation_*).
@@ -724,7 +737,12 @@ SEGMENTATION_BOUNDARY void at_transaction_event(XactEvent event, void*) {
         case XACT_EVENT_PRE_COMMIT:
             if (!shard_pending.empty()) run_guarded(flush_shard_pending_at_end);
             // (Before Citus prepares or commits the nodes' transactions.)
-            if (transaction_wrote && before_citus_callbacks) run_guarded(drain_own_outbox);
+            if (transaction_wrote && before_citus_callbacks) {
+                if (citus_notify_at_commit)
+                    run_guarded(drain_own_outbox);
+                else if (draining_lock_held)
+                    run_guarded(stop_draining);  // deliver_notifications() takes this session's rows again
+            }
             if (anything_to_send()) run_guarded(notify_now);
             break;
         case XACT_EVENT_PRE_PREPARE:

@@ -33,5 +33,10 @@ SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 extern bool notify_enabled;
 // The segmentation.notify_customer_limit setting.
 extern int notify_customer_limit;
+// The segmentation.citus_notify_at_commit setting: on a Citus coordinator, a
+// transaction that wrote tracked tables takes its changes from the nodes'
+// outbox at commit and announces them itself (a query over every shard of the
+// outbox at each such commit); off, deliver_notifications() announces them.
+extern bool citus_notify_at_commit;
 
 }  // namespace segmentation::glue
