@@ -183,6 +183,13 @@ CREATE TABLE segmentation.notification_outbox (
     removed     bigint NOT NULL
 );
 
+-- Citus's shard rebalancer moves shards by logical replication by default,
+-- which needs a replica identity: these tables have no key (rows without a
+-- customer), so the whole row identifies it (they hold rows only briefly).
+ALTER TABLE segmentation.cluster_calls REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.notification_outbox REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.cluster_tasks REPLICA IDENTITY FULL;
+
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');

@@ -794,3 +794,11 @@ REVOKE ALL ON TABLE segmentation.notification_outbox FROM PUBLIC;
 REVOKE ALL ON FUNCTION segmentation.deliver_notifications() FROM PUBLIC;
 GRANT SELECT, DELETE ON segmentation.notification_outbox TO segmentation_viewer;
 GRANT EXECUTE ON FUNCTION segmentation.deliver_notifications() TO segmentation_editor;
+
+-- Citus: the shard rebalancer (replica identity of the keyless tables)
+-- Citus's shard rebalancer moves shards by logical replication by default,
+-- which needs a replica identity: these tables have no key (rows without a
+-- customer), so the whole row identifies it (they hold rows only briefly).
+ALTER TABLE segmentation.cluster_calls REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.notification_outbox REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.cluster_tasks REPLICA IDENTITY FULL;
