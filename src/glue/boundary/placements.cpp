@@ -146,11 +146,12 @@ RelationSetPtr build_set(uint64 rows) {
     }
     set->sharded = distributed_found == 3;
     // The channel of cluster tasks and calls (cluster_work.hpp), and the
-    // overrides (distributed with the customers), when 1.1.
-    for (const char* table : {"cluster_calls", "overrides"}) {
-        Oid oid = pg::call([&] { return get_relname_relid(table, get_namespace_oid("segmentation", false)); });
+    // notifications' outbox (notify.cpp), and the overrides (distributed
+    // with the customers), when 1.1.
+    for (const char* table : {"cluster_calls", "notification_outbox", "overrides"}) {
+        Oid own = pg::call([&] { return get_relname_relid(table, get_namespace_oid("segmentation", false)); });
         for (const auto& [logical, local] : set->shards)
-            if (OidIsValid(oid) && logical == oid)
+            if (OidIsValid(own) && logical == own)
                 set->renames.emplace_back(std::string("segmentation.") + table, qualified_name(local));
     }
     return set;
@@ -300,6 +301,8 @@ RelationScope::~RelationScope() {
 }
 
 const RelationSet* active_relations() { return active.get(); }
+
+RelationSetPtr active_relation_set() { return active; }
 
 Oid local_relation(Oid relation) {
     if (active)
