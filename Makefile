@@ -57,7 +57,7 @@ $(CORE_SOURCES:.cpp=.o): override CPPFLAGS := -I$(srcdir)/src
 -include $(OBJS:.o=.d)
 endif
 
-.PHONY: demo test-all bench format format-check
+.PHONY: demo test-all bench bench-citus format format-check
 demo:
 	scripts/demo.sh
 test-all:
@@ -78,6 +78,10 @@ compile_commands.json: $(CORE_SOURCES) $(GLUE_SOURCES)
 bench:
 	scripts/setup.sh
 	test/bench/run.sh $(BENCH_OPTIONS)
+# Its Citus section: make bench-citus BENCH_CITUS_OPTIONS='--customers 100000'
+bench-citus:
+	scripts/setup.sh
+	test/bench/citus.sh $(BENCH_CITUS_OPTIONS)
 
 # The install script: the \echo guard, then the parts in order.
 $(DATA_built): $(SQL_PARTS) $(EXTENSION).control

@@ -6,7 +6,7 @@
 #
 #   bench.pl [--sizes 10000,100000,1000000] [--keys bigint,text,uuid]
 #            [--reps 3] [--seconds 10] [--clients 4] [--threads 2]
-#            [--smoke] [--keep] [--out DIR] [--only edits [--reuse]]
+#            [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]
 #
 # Every figure is the median of --reps runs, and each comparison is made
 # between runs interleaved in time, on the same database. Set-up steps die
@@ -31,7 +31,7 @@ my %opt = (sizes => '10000,100000,1000000', keys => 'bigint,text,uuid', reps => 
            clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results", only => '', reuse => 0);
 GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s',
            'only=s', 'reuse')
-    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR]\n";
+    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]\n";
 if ($opt{smoke}) {
     # Every measurement path once, on a small shop: a check that the
     # benchmark works, not a measurement.
@@ -445,6 +445,30 @@ sub measure_due {
     }
 }
 
+# One pgbench run inserting orders into $table (random customers, one order
+# per transaction) after a checkpoint; returns its throughput.
+sub pgbench_inserts {
+    my ($db, $size, $key, $table, $script) = @_;
+    open my $fh, '>', $script or die "$script: $!\n";
+    print $fh "\\set cid random(1, $size)\n",
+              "\\set cents random(500, 20000)\n",
+              "INSERT INTO $table (customer_id, amount, ordered_at) VALUES (",
+              $KEY{$key}{of}->(':cid'), ", :cents / 100.0, now());\n";
+    close $fh;
+    my $dbh = connect_db($db);
+    $dbh->do('CHECKPOINT');
+    $dbh->disconnect;
+    my @cmd = ('pgbench', '-n', '-M', 'prepared', '-c', $opt{clients}, '-j', $opt{threads},
+               '-T', $opt{seconds}, '-f', $script, $db);
+    my $out = qx{@cmd 2>&1};
+    die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
+    my ($tps) = $out =~ /^tps = ([\d.]+) \(without initial connection time\)/m
+        or die "no tps in pgbench output:\n$out\n";
+    my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
+    die "pgbench: $failed failed transactions\n$out\n" if $failed;
+    return $tps;
+}
+
 # 1. Order-insert throughput with pgbench: the untracked copy, the tracked
 # orders table and the baseline's orders table with its row trigger, runs
 # interleaved. Random customers, one order per transaction.
@@ -462,25 +486,10 @@ sub measure_inserts {
     for my $rep (1 .. $opt{reps}) {
         for my $id (qw(tps_plain tps_counter tps_tracked tps_metrics tps_baseline tps_quiet)) {
             progress("$db: pgbench into $table{$id}", $note{$id} // '', " ($rep/$opt{reps})");
-            my $script = "$TMP/$id.sql";
-            open my $fh, '>', $script or die "$script: $!\n";
-            print $fh "\\set cid random(1, $size)\n",
-                      "\\set cents random(500, 20000)\n",
-                      "INSERT INTO $table{$id} (customer_id, amount, ordered_at) VALUES (",
-                      $KEY{$key}{of}->(':cid'), ", :cents / 100.0, now());\n";
-            close $fh;
             my $dbh = connect_db($db);
             $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)}) if $id eq 'tps_metrics';
-            $dbh->do('CHECKPOINT');
-            my @cmd = ('pgbench', '-n', '-M', 'prepared', '-c', $opt{clients}, '-j', $opt{threads},
-                       '-T', $opt{seconds}, '-f', $script, $db);
             local $ENV{PGOPTIONS} = "$ENV{PGOPTIONS} -c segmentation.notify=off" if $id eq 'tps_quiet';
-            my $out = qx{@cmd 2>&1};
-            die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
-            my ($tps) = $out =~ /^tps = ([\d.]+) \(without initial connection time\)/m
-                or die "no tps in pgbench output:\n$out\n";
-            my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
-            die "pgbench: $failed failed transactions\n$out\n" if $failed;
+            my $tps = pgbench_inserts($db, $size, $key, $table{$id}, "$TMP/$id.sql");
             push @{$samples{$id}}, $tps;
             if ($id eq 'tps_metrics') {
                 # Live again, and the customers marked due meanwhile brought up to date.
@@ -644,6 +653,160 @@ sub verify {
     $dbh->disconnect;
 }
 
+# 6. Time windows in the mix: three segments on order behaviour in the last
+# D days (one also on an attribute), created with the orders index the
+# README asks for. Their membership after refresh_all() is compared with the
+# same windows evaluated in plain SQL (one GROUP BY over the last 90 days of
+# orders), at one instant; then the costs: creating (populating) them,
+# refresh_all() with them against that SQL, segment_match(customer id) on a
+# 1% sample against the same SQL on it, and order inserts with windows in use
+# against the untracked copy, runs interleaved. Windows in days are exact
+# durations (as_of - ordered_at <= D × 86,400 s), hence the hours below.
+my @WINDOW_SEGMENTS = (
+    ['Repeat 30d',      '{"window": {"days": 30, "minOrders": 2}}',                       q{coalesce(w.orders_30, 0) >= 2}],
+    ['Low Spend 90d',   '{"minOrders": 1, "window": {"days": 90, "maxSpend": 50}}',       q{m.order_count >= 1 AND coalesce(w.spend_90, 0) <= 50}],
+    ['German Big Week', '{"attributes": {"country": {"equals": "DE"}}, "window": {"days": 7.5, "minSpend": 100}}',
+     q{c.country = 'DE' AND coalesce(w.spend_7_5, 0) >= 100}],
+);
+my $WINDOW_NAMES = join ', ', map { "'$_->[0]'" } @WINDOW_SEGMENTS;
+
+# The windows' memberships in plain SQL: (customer_id, segment_id) rows of
+# the customers in $customers (a query of ids).
+sub window_members_sql {
+    my ($customers) = @_;
+    my $when = join ' ', map { "WHEN '$_->[0]' THEN $_->[2]" } @WINDOW_SEGMENTS;
+    return qq{
+        WITH w AS (
+            SELECT customer_id,
+                   count(*) FILTER (WHERE ordered_at >= now() - interval '720 hours') AS orders_30,
+                   sum(amount) AS spend_90,
+                   sum(amount) FILTER (WHERE ordered_at >= now() - interval '180 hours') AS spend_7_5
+            FROM shop.orders
+            WHERE ordered_at >= now() - interval '2160 hours' AND customer_id IN ($customers)
+            GROUP BY customer_id)
+        SELECT m.customer_id, s.id AS segment_id
+        FROM segmentation.customer_metrics m
+        JOIN shop.customers c ON c.id = m.customer_id
+        LEFT JOIN w ON w.customer_id = m.customer_id
+        JOIN segmentation.segments s ON s.name IN ($WINDOW_NAMES)
+        WHERE m.customer_id IN ($customers) AND CASE s.name $when END};
+}
+
+sub measure_windows {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    my $dbh = connect_db($db);
+    progress("$db: window criteria: the orders index, 3 window segments");
+    $dbh->do('CREATE INDEX bench_orders_customer_time ON shop.orders (customer_id, ordered_at)');
+    $dbh->do('ANALYZE shop.orders');
+    my $values = join ', ', map { "('$_->[0]', '$_->[1]', true)" } @WINDOW_SEGMENTS;
+    my ($ms) = timed($dbh, "INSERT INTO segmentation.segments (name, criteria, is_automatic) VALUES $values RETURNING id");
+    record($size, $key, 'windows_create', [$ms]);
+
+    # Exact: the extension's memberships against the SQL, at one instant.
+    my $all = 'SELECT id FROM shop.customers';
+    my $members = window_members_sql($all);
+    $dbh->begin_work;
+    $dbh->do('SELECT segmentation.refresh_all()');
+    my ($diff, $n) = $dbh->selectrow_array(qq{
+        WITH ext AS (SELECT a.customer_id, a.segment_id FROM segmentation.assignments a
+                     JOIN segmentation.segments s ON s.id = a.segment_id WHERE s.name IN ($WINDOW_NAMES)),
+             sql AS ($members)
+        SELECT (SELECT count(*) FROM ((TABLE ext EXCEPT ALL TABLE sql) UNION ALL (TABLE sql EXCEPT ALL TABLE ext)) d),
+               (SELECT count(*) FROM ext)});
+    $dbh->commit;
+    check($diff == 0, "$db: window segments: the extension's and the SQL's memberships differ in $diff assignments");
+
+    my $picked = sample(1, 7);
+    my @runs = (
+        [windows_refresh_all => 'SELECT * FROM segmentation.refresh_all()'],
+        [windows_sql => "SELECT count(*) FROM ($members) x"],
+        [windows_match_ext => qq{SELECT count(*) FROM ($picked) p, segmentation.segments s
+                                 WHERE s.name IN ($WINDOW_NAMES) AND segmentation.segment_match(p.id, s.criteria)}],
+        [windows_match_sql => 'SELECT count(*) FROM (' . window_members_sql($picked) . ') x'],
+    );
+    my (%samples, %count);
+    for my $rep (0 .. $opt{reps}) {    # rep 0 warms up
+        progress("$db: refresh_all and matching with windows ($rep/$opt{reps})");
+        $dbh->begin_work;              # one instant for the sample's two counts
+        for my $q (@runs) {
+            my ($t, $row) = timed($dbh, $q->[1]);
+            next unless $rep;
+            push @{$samples{$q->[0]}}, $t;
+            $count{$q->[0]} = $row->[0];
+        }
+        $dbh->commit;
+    }
+    my ($pairs) = $dbh->selectrow_array("SELECT count(*) * 3 FROM ($picked) p");
+    record($size, $key, $_->[0], $samples{$_->[0]}, rows => $count{$_->[0]}, pairs => $pairs,
+           members => $n, info => "rows=$count{$_->[0]}") for @runs;
+    check($count{windows_match_ext} == $count{windows_match_sql},
+          "$db: window segments on a 1% sample: segment_match matched $count{windows_match_ext}, the SQL $count{windows_match_sql}");
+
+    # Order inserts while windows are in use, against the untracked copy.
+    my %table = (tps_windows => 'shop.orders', tps_windows_plain => 'bench.orders_plain');
+    my %tps;
+    for my $rep (1 .. $opt{reps}) {
+        for my $id (qw(tps_windows_plain tps_windows)) {
+            progress("$db: pgbench into $table{$id}, windows in use ($rep/$opt{reps})");
+            push @{$tps{$id}}, pgbench_inserts($db, $size, $key, $table{$id}, "$TMP/$id.sql");
+        }
+    }
+    record($size, $key, $_, $tps{$_}, tps => median(@{$tps{$_}})) for keys %tps;
+    $dbh->disconnect;
+    verify($size, $key, 'verify_windows', 'the window segments and their inserts');
+
+    # As before for the steps that follow.
+    $dbh = connect_db($db);
+    $dbh->do("DELETE FROM segmentation.segments WHERE name IN ($WINDOW_NAMES)");
+    $dbh->do('DROP INDEX shop.bench_orders_customer_time');
+    $dbh->disconnect;
+}
+
+# 7. The admin API a UI calls: customer_segments() as the first call of a
+# fresh backend (library load and caches included) and as the second,
+# against the same rows read by a plain join as the first query of another
+# fresh backend; then segment_sizes(), a page of segment_members() from the
+# middle of the keys, explain_match(), preview() and preview_change().
+sub measure_api {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    progress("$db: the admin API, first calls in fresh backends");
+    my $customer = sub { $KEY{$key}{of}->(int($size / 2) + $_[0]) };
+    my (%s, @first_rows);
+    for my $i (1 .. 5) {
+        my $dbh = connect_db($db);
+        my ($first, $row) = timed($dbh, 'SELECT count(*) FROM segmentation.customer_segments(' . $customer->($i) . ')');
+        my ($second) = timed($dbh, 'SELECT count(*) FROM segmentation.customer_segments(' . $customer->($i + 10) . ')');
+        $dbh->disconnect;
+        $dbh = connect_db($db);
+        my ($plain, $plain_row) = timed($dbh, 'SELECT count(*) FROM segmentation.assignments a JOIN segmentation.segments s '
+                                               . 'ON s.id = a.segment_id WHERE a.customer_id = ' . $customer->($i));
+        $dbh->disconnect;
+        check($row->[0] == $plain_row->[0], "$db: customer_segments gave $row->[0] rows, the join $plain_row->[0]");
+        push @{$s{api_first}}, $first;
+        push @{$s{api_second}}, $second;
+        push @{$s{api_plain_first}}, $plain;
+    }
+    my $dbh = connect_db($db);
+    my ($segment) = $dbh->selectrow_array(q{SELECT id FROM segmentation.segments WHERE name = 'Mid Value'});
+    my @runs = (
+        [api_sizes => 'SELECT count(*) FROM segmentation.segment_sizes()'],
+        [api_members => "SELECT count(*) FROM segmentation.segment_members($segment, " . $customer->(0) . ', 100)'],
+        [api_explain => 'SELECT segmentation.explain_match(' . $customer->(0) . ", $segment)"],
+        [api_preview => q{SELECT matching FROM segmentation.preview('{"minLifetimeValue": 1000, "minOrders": 5}')}],
+        [api_preview_change => qq{SELECT entering + leaving FROM segmentation.preview_change($segment, '{"minLifetimeValue": 600}')}],
+    );
+    for my $rep (0 .. $opt{reps}) {    # rep 0 warms up
+        for my $q (@runs) {
+            my ($t) = timed($dbh, $q->[1]);
+            push @{$s{$q->[0]}}, $t if $rep;
+        }
+    }
+    $dbh->disconnect;
+    record($size, $key, $_, $s{$_}) for sort keys %s;
+}
+
 # 5. Peak memory of the backend running refresh_all, with 50 automatic
 # segments. A second process polls /proc/<pid>/status while it runs.
 sub read_status {
@@ -777,6 +940,43 @@ sub report_edits {
     row('segmentation.verify() after the edits', fmt_ms($r->{verify_edits}{ms}), '', $r->{verify_edits}{info});
 }
 
+sub report_windows {
+    my ($r, $n) = @_;
+    my $ms = sub { $r->{$_[0]}{ms} };
+    my $w = $r->{windows_refresh_all} or return;
+    out(sprintf 'time windows: 3 more automatic segments on orders in the last 30, 90 and 7.5 days (%s members)',
+        commas($w->{members}));
+    row('create them (populated; one INSERT)', fmt_ms($ms->('windows_create')), fmt_us(1000 * $ms->('windows_create') / $n), '');
+    row('refresh_all(), the windows among the segments', fmt_ms($w->{ms}), fmt_us(1000 * $w->{ms} / $n),
+        $r->{refresh_all_0} ? fmt_x($w->{ms}, $ms->('refresh_all_0')) . ' refresh_all() without windows' : '');
+    row('the windows alone in SQL (GROUP BY over 90 days)', fmt_ms($ms->('windows_sql')),
+        fmt_us(1000 * $ms->('windows_sql') / $n), 'same members at one instant (checked)');
+    my $pairs = $r->{windows_match_ext}{pairs};
+    row("segment_match(customer id), 1% sample × 3", fmt_ms($ms->('windows_match_ext')), '',
+        sprintf('%s per pair; SQL on the sample %s', fmt_us(1000 * $ms->('windows_match_ext') / $pairs),
+                fmt_ms($ms->('windows_match_sql'))));
+    my ($plain, $tps) = ($ms->('tps_windows_plain'), $ms->('tps_windows'));
+    row('order inserts, windows in use', commas($tps) . ' tps', '',
+        sprintf('%.2f of untracked (%s tps) in the same runs', $tps / $plain, commas($plain))
+        . ($r->{tps_tracked} ? sprintf('; %.2f of tracked without windows', $tps / $ms->('tps_tracked')) : ''));
+    row('segmentation.verify() after them', fmt_ms($ms->('verify_windows')), '', $r->{verify_windows}{info});
+}
+
+sub report_api {
+    my ($r) = @_;
+    my $ms = sub { $r->{$_[0]}{ms} };
+    return unless $r->{api_first};
+    out('the admin API (customer_segments: median of 5 fresh backends)');
+    row('customer_segments(), first call of a backend', fmt_ms($ms->('api_first')), '',
+        sprintf('second call %s; a plain join as first query %s', fmt_ms($ms->('api_second')),
+                fmt_ms($ms->('api_plain_first'))));
+    row('segment_sizes()', fmt_ms($ms->('api_sizes')), '', 'every segment\'s members counted');
+    row('segment_members(), a page of 100 from the middle', fmt_ms($ms->('api_members')), '', '');
+    row('explain_match(customer, segment)', fmt_ms($ms->('api_explain')), '', '');
+    row('preview(criteria)', fmt_ms($ms->('api_preview')), '', '');
+    row('preview_change(segment, criteria)', fmt_ms($ms->('api_preview_change')), '', '');
+}
+
 sub report_size {
     my ($size, $key) = @_;
     my $r = $R{$size}{$key};
@@ -788,7 +988,8 @@ sub report_size {
     out(sprintf '== %s customers, %s keys: %s orders, %d automatic segments, %s assignments ==',
         commas($n), $key, commas($f->{orders}), $f->{segments}, commas($f->{members}));
     out(sprintf '  %-52s %14s %13s   %s', 'measurement (median of ' . $opt{reps} . ')', 'time', 'per customer', 'compared');
-    return report_edits($r) if $opt{only};
+    return report_edits($r) if $opt{only} eq 'edits';
+    return (report_windows($r, $n), report_api($r)) if $opt{only} eq 'windows';
 
     out("set-up (once)");
     row('generate the shop (scripts/generate_shop.sql)', fmt_ms($ms->('generate')), '', '') if $r->{generate};
@@ -828,6 +1029,8 @@ sub report_size {
         }
     }
     report_edits($r);
+    report_windows($r, $n);
+    report_api($r);
     out('refresh, nothing to change');
     row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
     for my $suffix (0, 1) {
@@ -1019,8 +1222,13 @@ for my $size (@SIZES) {
                 measure_edits($size, $key);
                 return;
             }
-            die "--only takes 'edits'\n" if $opt{only};
+            die "--only takes 'edits' or 'windows'\n" if $opt{only} && $opt{only} ne 'windows';
             set_up($size, $key);
+            if ($opt{only} eq 'windows') {  # the window criteria and the admin API alone, after the usual set-up
+                measure_windows($size, $key);
+                measure_api($size, $key);
+                return;
+            }
             my $dbh = connect_db($db);
             measure_match($size, $key, $dbh);
             measure_refresh($size, $key, $dbh);
@@ -1029,6 +1237,8 @@ for my $size (@SIZES) {
             measure_inserts($size, $key);
             measure_history($size, $key);
             measure_edits($size, $key);
+            measure_windows($size, $key);
+            measure_api($size, $key);
             measure_memory($size, $key);
         });
         attempt("dropping $db", sub { drop_db($db) }) unless $opt{keep};

@@ -35,13 +35,14 @@ std::string with_key_type(const char* sql) {
     return localized_sql(text);
 }
 
-SPIPlanPtr prepare(const std::string& text, int nargs, const Oid* args) {
+SPIPlanPtr prepare(const std::string& text, int nargs, const Oid* args, Planning planning = Planning::Auto) {
     return pg::call([&]() -> SPIPlanPtr {
         const Catalog& c = catalog();
         Oid resolved[FUNC_MAX_ARGS];
         for (int i = 0; i < nargs; ++i)
             resolved[i] = args[i] == kKeyType ? c.key_type : args[i] == kKeyArrayType ? c.key_array_type : args[i];
-        SPIPlanPtr plan = SPI_prepare(text.c_str(), nargs, resolved);
+        int options = planning == Planning::Generic ? CURSOR_OPT_GENERIC_PLAN : 0;
+        SPIPlanPtr plan = SPI_prepare_cursor(text.c_str(), nargs, resolved, options);
         if (plan == nullptr)
             elog(ERROR, "segmentation: could not prepare statement: %s", SPI_result_code_string(SPI_result));
         SPI_keepplan(plan);
@@ -63,9 +64,10 @@ bool stale(const Prepared& p) {
     return p.plan == nullptr || p.generation != catalog_generation();
 }
 
-void prepare_into(Prepared& p, const std::string& text, int nargs, const Oid* args) {
+void prepare_into(Prepared& p, const std::string& text, int nargs, const Oid* args,
+                  Planning planning = Planning::Auto) {
     release(p);
-    p.plan = prepare(text, nargs, args);
+    p.plan = prepare(text, nargs, args, planning);
     p.generation = catalog_generation();
 }
 
@@ -97,10 +99,10 @@ uint64 run(const Statement& statement, std::initializer_list<Datum> values, cons
 }
 
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values, const char* nulls,
-                bool read_only) {
+                bool read_only, Planning planning) {
     std::string text = localized_sql(sql);
     Prepared& p = built_plans[text];
-    if (stale(p)) prepare_into(p, text, nargs, argtypes);
+    if (stale(p)) prepare_into(p, text, nargs, argtypes, planning);
     return execute(p.plan, values, nulls, read_only);
 }
 

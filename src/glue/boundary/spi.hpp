@@ -40,9 +40,16 @@ void finish();
 uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls = nullptr,
            bool read_only = false);
 
+// How a statement built at run time is planned. Auto is PostgreSQL's
+// choice; Generic plans once and keeps that plan, for a statement whose
+// custom plans would never look dearer than a generic one (an array
+// parameter of one element looks cheaper than the ten a generic plan
+// assumes), which PostgreSQL would otherwise plan again on every call.
+enum class Planning { Auto, Generic };
+
 // Same for SQL built at run time (tracking): prepared once per distinct text.
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values,
-                const char* nulls = nullptr, bool read_only = false);
+                const char* nulls = nullptr, bool read_only = false, Planning planning = Planning::Auto);
 
 // Runs SQL once without keeping a plan (DDL, one-off maintenance).
 uint64 run_once(const std::string& sql, bool read_only = false);

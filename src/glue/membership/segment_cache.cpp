@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
@@ -229,6 +230,17 @@ std::vector<std::string> segments_referring_to(const std::vector<int64>& segment
 
 std::shared_ptr<const SegmentSet> automatic_segments() {
     lock_definitions(AccessShareLock);
+    // On a Citus node outside any scope (the coordinator's API functions,
+    // a function pushed down to a worker), segments is read in the node's
+    // placement of the reference table: its own copy, the shell table, is
+    // empty or stale (docs/citus.md).
+    RelationSetPtr node;
+    if (active_relations() == nullptr && pg::call([] { return citus_present(); })) {
+        spi::connect();
+        node = node_relations();
+        spi::finish();
+    }
+    RelationScope scope(node);
     if (compiled && still_current()) return compiled;
     compiled.reset();
     std::vector<StoredSegment> rows;

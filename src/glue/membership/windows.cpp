@@ -105,8 +105,11 @@ void read_window_totals(const std::vector<Datum>& keys, const std::vector<Micros
         types[1] = get_array_type(time_type);
     });
     // Not read-only: a read-only statement would run on the caller's snapshot, which, in the
-    // orders trigger, does not show the statement's own orders.
-    uint64 rows = spi::run_text(totals_sql(orders), 2, types, arguments, nullptr, false);
+    // orders trigger, does not show the statement's own orders. One generic plan (nested
+    // loops over the index on customer and time, whatever the arrays' lengths): PostgreSQL
+    // would plan a custom one for every order otherwise, which cost an order write more
+    // than the rest of its tracking.
+    uint64 rows = spi::run_text(totals_sql(orders), 2, types, arguments, nullptr, false, spi::Planning::Generic);
     for (uint64 row = 0; row < rows; ++row) {
         std::size_t customer = 0, window = 0;
         WindowTotal total;

@@ -9,9 +9,11 @@
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -51,6 +53,14 @@ void refuse_attributes_in_use(const std::vector<std::string>& names, const std::
                         doing + ": segment " + std::to_string(id) + " (\"" + name + "\") tests customer attributes", "",
                         "Change or delete the segment's criteria first.");
     }
+}
+
+std::string attributes_backfill_sql(const TrackedTable& c) {
+    std::string key = "c." + std::string(pg::call([&] { return quote_identifier(c.key_column.c_str()); }));
+    return "UPDATE segmentation.customer_metrics m SET attributes = x.a FROM (SELECT DISTINCT ON (1) " + key +
+           "::" + key_type_name() + " AS k, " + attributes_sql(c, "c") + " AS a FROM " + c.name + " c WHERE " + key +
+           " IS NOT NULL ORDER BY 1) x "
+           "WHERE m.customer_id = x.k AND m.attributes IS DISTINCT FROM x.a";
 }
 
 }  // namespace segmentation::glue
@@ -111,22 +121,22 @@ SEGMENTATION_FUNCTION(segmentation_track_customer_attributes) {
         if (std::find(columns.begin(), columns.end(), old) == columns.end()) dropped.push_back(old);
     if (!dropped.empty()) refuse_attributes_in_use(dropped, "cannot change the tracked attributes");
 
+    bool on_citus = extension_tables_distributed();
+    if (on_citus) prepare_distributed_tracking();  // one connection per node: the nodes see the row
     Datum names = PG_GETARG_DATUM(0);
     Oid types[1] = {NAMEARRAYOID};
     spi::run_text("UPDATE segmentation.tracked_tables SET attribute_columns = $1 WHERE kind = 'customers'", 1, types,
                   &names);
     t = read_tracking();
     require_sound_tracking(t);
-    // Back-fill: every customer's attributes from the customers table, in one pass.
-    const TrackedTable& c = *t.customers;
-    std::string key = "c." + std::string(pg::call([&] { return quote_identifier(c.key_column.c_str()); }));
-    spi::run_text("UPDATE segmentation.customer_metrics m SET attributes = x.a FROM (SELECT DISTINCT ON (1) " + key +
-                      "::" + key_type_name() + " AS k, " + attributes_sql(c, "c") + " AS a FROM " + c.name +
-                      " c WHERE " + key +
-                      " IS NOT NULL ORDER BY 1) x "
-                      "WHERE m.customer_id = x.k AND m.attributes IS DISTINCT FROM x.a",
-                  0, nullptr, nullptr);
-    refresh_customers(transaction_start(), Cause::Customer);
+    if (on_citus) {
+        // On Citus, each node back-fills and evaluates its shards (citus.hpp).
+        backfill_on_every_node("track_attributes");
+    } else {
+        // Back-fill: every customer's attributes from the customers table, in one pass.
+        spi::run_text(attributes_backfill_sql(*t.customers), 0, nullptr, nullptr);
+        refresh_customers(transaction_start(), Cause::Customer);
+    }
     spi::run(kCountCustomers, {});
     int64 tracked = pg::call([] { return spi::int64_column(0, 1); });
     spi::finish();

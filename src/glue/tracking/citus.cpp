@@ -5,14 +5,16 @@
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/refresh.hpp"
+#include "glue/tracking/attribute_functions.hpp"
+#include "glue/tracking/cluster_work.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 
 namespace segmentation::glue {
 namespace {
 
 const char* const kSupported =
-    "segmentation tracks plain PostgreSQL tables, and on Citus an orders table distributed by its customer column "
-    "(docs/citus.md).";
+    "segmentation tracks plain PostgreSQL tables, and on Citus customers and orders tables distributed by their "
+    "customer column and co-located (docs/citus.md).";
 
 // Citus's classification of `relation` ('' when it is not a Citus table),
 // with its distribution column's name and its colocation group.
@@ -80,9 +82,20 @@ bool require_trackable_citus_table(Oid relation, const std::string& key_column, 
         refuse("\"" + name + "\" is distributed by \"" + table.column + "\", not by its customer column \"" +
                    key_column + "\"",
                "Everything about one customer must live on one node.");
-    if (current.customers || current.orders)
-        refuse("segmentation tracks one table of a Citus cluster for now; \"" + name + "\" would be the second",
-               "Tracking customers and orders together on Citus is not supported yet.");
+    // The other tracked table (customers for orders, orders for customers):
+    // a customer's row and orders must be on the same node, in the same shard group.
+    for (const auto* other : {&current.customers, &current.orders}) {
+        if (!*other || (*other)->relation == relation) continue;
+        CitusTable theirs = citus_table((*other)->relation);
+        if (theirs.kind.empty())
+            refuse("\"" + name + "\" is a Citus table, but the other tracked table " + (*other)->name + " is not",
+                   "Customers and orders must both be Citus tables, or neither.");
+        if (theirs.colocation != table.colocation)
+            refuse("\"" + name + "\" is not co-located with the tracked table " + (*other)->name,
+                   "A customer's row and orders must be in the same shard group: distribute it with colocate_with "
+                   "=> '" +
+                       (*other)->name + "'.");
+    }
     return true;
 }
 
@@ -93,6 +106,15 @@ void prepare_distributed_tracking() {
     // The tracking triggers go to the shards with the table.
     set_local("citus.enable_unsafe_triggers", "on");
     if (extension_tables_distributed()) return;
+    // The coordinator's functions read segments and tracked_tables in the
+    // coordinator's placement of these reference tables, which exists only
+    // when the coordinator is in Citus's metadata.
+    spi::run_once("SELECT 1 FROM pg_catalog.pg_dist_node WHERE groupid = 0 AND noderole = 'primary'", true);
+    if (pg::call([] { return SPI_processed; }) == 0)
+        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "the Citus coordinator is not in the cluster's metadata",
+                    "segmentation keeps its definitions in reference tables, with a copy on every node, the "
+                    "coordinator's included.",
+                    "Run SELECT citus_set_coordinator_host('<host>', <port>) on the coordinator first.");
     spi::run_once(
         "SELECT 1 FROM segmentation.customer_metrics UNION ALL SELECT 1 FROM segmentation.assignments "
         "UNION ALL SELECT 1 FROM segmentation.assignment_log LIMIT 1",
@@ -146,21 +168,27 @@ void arrange_node_tables() {
             "ADD CONSTRAINT assignment_log_pkey PRIMARY KEY (customer_id, id)");
 }
 
-void backfill_on_every_node(const std::string& kind) {
-    Datum args[1] = {pg::call([&] { return CStringGetTextDatum(kind.c_str()); })};
-    Oid types[1] = {TEXTOID};
-    spi::run_text("UPDATE segmentation.tracked_tables SET live = live WHERE kind = $1", 1, types, args);
-}
+void backfill_on_every_node(const char* task) { (void)cluster_refresh(task, transaction_start()); }
 
-void backfill_local_shards(const Tracking& t) {
-    if (!t.orders || t.customers) return;
-    for (const RelationSetPtr& group : local_shard_groups()) {
-        poll_interrupts();
-        RelationScope scope(group);
-        Tracking local = cached_tracking();
+RefreshTotals backfill_here(const std::string& task, TimestampTz as_of) {
+    Tracking local = cached_tracking();  // the tracked tables' shards in scope
+    if (task == "track_orders" && local.orders) {
         spi::run_text(orders_backfill_sql(local), 0, nullptr, nullptr);
-        refresh_customers(transaction_start(), Cause::Order);
+        return refresh_customers(as_of, Cause::Order);
     }
+    if (task == "track_customers" && local.customers) {
+        // As on one server: customers the table does not have leave; the
+        // others get their creation time, loyalty level, attributes and
+        // (when new) order totals.
+        forget_matching(customers_missing_sql(*local.customers), Cause::Customer);
+        spi::run_text(customers_upsert_sql(local, local.customers->name), 0, nullptr, nullptr);
+        return refresh_customers(as_of, Cause::Customer);
+    }
+    if (task == "track_attributes" && local.customers) {
+        spi::run_text(attributes_backfill_sql(*local.customers), 0, nullptr, nullptr);
+        return refresh_customers(as_of, Cause::Customer);
+    }
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown cluster task \"" + task + "\"");
 }
 
 void refuse_distributing_tracked_table(const std::string& trigger_function) {
@@ -171,6 +199,17 @@ void refuse_distributing_tracked_table(const std::string& trigger_function) {
         "triggers to the shards of a table it distributes), where it would not keep metrics and segment "
         "membership up to date.",
         "Call segmentation.untrack_" + kind + "() first, distribute the table, then track it again. " + kSupported);
+}
+
+void refuse_truncating_citus_table(Relation relation) {
+    std::string name = pg::call([&] {
+        return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                          RelationGetRelationName(relation));
+    });
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot truncate " + name + ": segmentation tracks it on Citus",
+                "Citus truncates the table's shards without firing their triggers: metrics and segment membership "
+                "would stay as they were.",
+                "Use DELETE FROM " + name + " instead.");
 }
 
 }  // namespace segmentation::glue

@@ -6,14 +6,15 @@
 // work on the co-located shards of the extension's tables (placements.hpp).
 // What cannot be exact yet is refused with 0A000: reference tables, local
 // tables added to Citus metadata, distributed tables not distributed by the
-// customer, and (for now) tracking both tables of a Citus cluster, and the
-// functions that are not shard-aware yet (require_single_node).
+// customer, a customers and an orders table that are not co-located, and
+// the functions that are not shard-aware yet (require_single_node).
 // Citus is found through its catalog (pg_catalog.pg_dist_partition), never linked.
 #pragma once
 
 #include <string>
 
 #include "glue/boundary/guard.hpp"
+#include "glue/membership/refresh.hpp"
 #include "glue/tracking/configuration.hpp"
 
 namespace segmentation::glue {
@@ -41,15 +42,24 @@ void distribute_extension_tables(Oid relation);
 // (customer_id, id), its ids in this node's range). Needs SPI.
 void arrange_node_tables();
 
-// Asks every node to back-fill and evaluate the customers of its shards (a
-// write to the tracked_tables reference table, whose trigger does it per
-// shard: backfill_local_shards). Needs SPI.
-void backfill_on_every_node(const std::string& kind);
-void backfill_local_shards(const Tracking& t);
+// Asks every node to back-fill and evaluate the customers of its shards,
+// in this transaction, at its start (a cluster task, cluster_work.hpp):
+// "track_orders", "track_customers" (the table just tracked) or
+// "track_attributes" (the attribute columns just set). Needs SPI.
+void backfill_on_every_node(const char* task);
+
+// The task's work on the shard group in scope, as one server does it when
+// the table is tracked; the refresh's totals. Needs SPI.
+RefreshTotals backfill_here(const std::string& task, TimestampTz as_of);
 
 // Throws 0A000 for a tracked table being made a Citus table: Citus is
 // creating a copy of the tracking trigger `trigger_function` on one of the
 // table's shards (a table segmentation does not track).
 [[noreturn]] void refuse_distributing_tracked_table(const std::string& trigger_function);
+
+// Throws 0A000 for TRUNCATE of a tracked Citus table (`relation`, the
+// coordinator's table): Citus truncates its shards without firing their
+// triggers, which would leave metrics and membership as they were.
+[[noreturn]] void refuse_truncating_citus_table(Relation relation);
 
 }  // namespace segmentation::glue

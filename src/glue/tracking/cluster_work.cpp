@@ -10,6 +10,7 @@
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/segments/actor.hpp"
+#include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
 
 namespace segmentation::glue {
@@ -205,6 +206,8 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
             totals = refresh_customers(as_of, Cause::Refresh);
         else if (task == "refresh_due")
             totals = refresh_due_customers(as_of);
+        else if (task.rfind("track_", 0) == 0)
+            totals = backfill_here(task, as_of);
         else
             throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown cluster task \"" + task + "\"");
         Datum args[5] = {Int64GetDatum(id), task_datum, Int64GetDatum(totals.customers), Int64GetDatum(totals.added),

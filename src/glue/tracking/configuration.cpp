@@ -78,6 +78,9 @@ void read_attribute_columns(uint64 row, TrackedTable& table) {
 
 AttributeSchema tracked_attribute_schema() {
     spi::connect();
+    // On a Citus node, outside any scope (a segment's criteria checked as
+    // the segments placement is written), the node's own placement is read.
+    RelationScope node(active_relations() != nullptr ? nullptr : node_relations());
     Tracking t = read_tracking();
     spi::finish();
     AttributeSchema schema;

@@ -5,6 +5,7 @@
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/segment_cache.hpp"
+#include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/order_changes.hpp"
@@ -17,6 +18,14 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "customers_changed");
     spi::connect();
     RelationScope shard(shard_relations(RelationGetRelid(trigger->tg_relation)));
+    // A tracked Citus table itself (the coordinator's shell): only its
+    // TRUNCATE fires here, and Citus truncates the shards without their
+    // triggers (citus.hpp).
+    if (active_relations() == nullptr && extension_tables_distributed()) {
+        if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) refuse_truncating_citus_table(trigger->tg_relation);
+        spi::finish();
+        return PointerGetDatum(nullptr);
+    }
     pg::call([&] { SPI_register_trigger_data(trigger); });
     // cached_tracking() refuses a tracking broken behind the event triggers'
     // back (a column dropped in replica mode) before any SQL names its columns.

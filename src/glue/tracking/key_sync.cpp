@@ -119,8 +119,13 @@ void require_keys_retypable(Oid current, Oid wanted) {
 SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
     TriggerData* trigger = trigger_data(fcinfo, "sync_key_type");
     // Every backend drops its cached configuration, this one at once.
+    // On a Citus node the trigger fires on the node's placement of the table,
+    // while the caches know the table by its own OID: both are invalidated.
     pg::call([&] {
-        CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation));
+        Oid fired_on = RelationGetRelid(trigger->tg_relation);
+        CacheInvalidateRelcacheByRelid(fired_on);
+        Oid table = base_catalog().tracked_tables;
+        if (OidIsValid(table) && table != fired_on) CacheInvalidateRelcacheByRelid(table);
         CommandCounterIncrement();
     });
     spi::connect();
@@ -163,11 +168,20 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
                                   type + " USING customer_id::text::" + type);
             for (const std::string& view : views) spi::run_once(view);
         }
+        // cluster_calls (1.1, empty between calls) is created with bigint
+        // keys while the others start as text: with text keys nothing above
+        // retypes it, and Citus cannot co-locate it with the tracked tables.
+        Oid calls_type = pg::call([] {
+            Oid calls = get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false));
+            AttrNumber key = OidIsValid(calls) ? get_attnum(calls, "customer_id") : InvalidAttrNumber;
+            return key == InvalidAttrNumber ? InvalidOid : get_atttype(calls, key);
+        });
+        if (OidIsValid(calls_type) && calls_type != wanted)
+            spi::run_once("ALTER TABLE segmentation.cluster_calls ALTER COLUMN customer_id TYPE " + type_name(wanted) +
+                          " USING customer_id::text::" + type_name(wanted));
     }
-    if (active_relations() != nullptr && source) {
-        arrange_node_tables();
-        backfill_local_shards(t);
-    }
+    // (The back-fill of a tracked Citus table is a cluster task: citus.hpp.)
+    if (active_relations() != nullptr && source) arrange_node_tables();
     spi::finish();
     return PointerGetDatum(nullptr);
 }

@@ -18,6 +18,7 @@
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/membership/windows.hpp"
+#include "glue/tracking/citus.hpp"
 #include "glue/tracking/metrics_sql.hpp"
 #include "glue/tracking/metrics_writer.hpp"
 #include "glue/tracking/tracked_columns.hpp"
@@ -507,6 +508,14 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     spi::connect();
     // On a Citus shard: the co-located shards of the extension's tables.
     RelationScope shard(shard_relations(RelationGetRelid(trigger->tg_relation)));
+    // A tracked Citus table itself (the coordinator's shell): only its
+    // TRUNCATE fires here, and Citus truncates the shards without their
+    // triggers (citus.hpp).
+    if (active_relations() == nullptr && extension_tables_distributed()) {
+        if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) refuse_truncating_citus_table(trigger->tg_relation);
+        spi::finish();
+        return PointerGetDatum(nullptr);
+    }
     const Tracking& t = cached_tracking();
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {

@@ -146,26 +146,32 @@ SEGMENTATION_FUNCTION(segmentation_track_customers) {
                             column_type(relation, loyalty_column, "loyalty level"));
 
     spi::connect();
-    if (require_trackable_citus_table(relation, id_column, read_tracking()))
-        throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "\"" + std::string(pg::call([&] { return get_rel_name(relation); })) +
-                        "\" is a Citus table: tracking a Citus customers table is not supported yet",
-                    "Customer writes on shards do not keep metrics exact yet.",
-                    "On Citus, track the orders table alone (docs/citus.md).");
+    Tracking t = read_tracking();
+    require_untracked(t.customers, "customers", "untrack_customers");
+    // On Citus, the extension's tables become Citus tables (citus.hpp), unless
+    // they are already, co-located with the tracked orders.
+    bool on_citus = require_trackable_citus_table(relation, id_column, t);
+    bool laid_out = on_citus && extension_tables_distributed();
+    if (on_citus) prepare_distributed_tracking();
     lock_tracked_tables(tracking_with("customers", relation), ShareRowExclusiveLock);  // CREATE TRIGGER's lock
     lock_definitions_exclusively();  // no evaluation runs while keys and metrics are rebuilt
-    Tracking t = read_tracking();
+    t = read_tracking();
     require_untracked(t.customers, "customers", "untrack_customers");
     require_matching_keys(id_type, t.orders, "orders");
     record_tracking("customers", relation, id_column, created_column, "", loyalty_column);
+    if (on_citus && !laid_out) distribute_extension_tables(relation);
     t = read_tracking();
     create_triggers(t.customers->name, "customers", "customers_changed");
     require_sound_tracking(t);
-    // Back-fill: customers the table does not have leave; the others get
-    // their creation time, loyalty level and (when new) order totals.
-    forget_matching(customers_missing_sql(*t.customers), Cause::Customer);
-    spi::run_text(customers_upsert_sql(t, t.customers->name), 0, nullptr, nullptr);
-    refresh_customers(transaction_start(), Cause::Customer);
+    if (on_citus) {
+        backfill_on_every_node("track_customers");  // each node, shard by shard
+    } else {
+        // Back-fill: customers the table does not have leave; the others get
+        // their creation time, loyalty level and (when new) order totals.
+        forget_matching(customers_missing_sql(*t.customers), Cause::Customer);
+        spi::run_text(customers_upsert_sql(t, t.customers->name), 0, nullptr, nullptr);
+        refresh_customers(transaction_start(), Cause::Customer);
+    }
     int64 tracked = customer_count();
     spi::finish();
     PG_RETURN_INT64(tracked);
@@ -201,7 +207,7 @@ SEGMENTATION_FUNCTION(segmentation_track_orders) {
     create_triggers(t.orders->name, "orders", "orders_changed");
     require_sound_tracking(t);
     if (on_citus) {
-        backfill_on_every_node("orders");  // each node, shard by shard
+        backfill_on_every_node("track_orders");  // each node, shard by shard
     } else {
         spi::run_text(orders_backfill_sql(t), 0, nullptr, nullptr);
         refresh_customers(transaction_start(), Cause::Order);
@@ -278,7 +284,9 @@ SEGMENTATION_FUNCTION(segmentation_set_live_evaluation) {
     bool live = PG_GETARG_BOOL(1);
     spi::connect();
     Datum args[2] = {ObjectIdGetDatum(relation), BoolGetDatum(live)};
-    Oid types[2] = {OIDOID, BOOLOID};
+    // regclass, not oid: on Citus the statement reaches every node's copy of
+    // tracked_tables with the table's name, which each node resolves to its OID.
+    Oid types[2] = {REGCLASSOID, BOOLOID};
     if (spi::run_text("UPDATE segmentation.tracked_tables SET live = $2 WHERE relation = $1", 2, types, args) == 0) {
         throw Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, relation_name(relation) + " is not tracked", "",
                     "Tracked tables are listed in segmentation.tracked_tables.");

@@ -1,5 +1,5 @@
 -- Citus (a coordinator and two workers, scripts/citus-tests.sh): Citus
--- distributed and reference tables cannot be tracked yet, and a tracked
+-- tables not distributed by customer and reference tables cannot be tracked, and a tracked
 -- table cannot become one (0A000); local tables in the same database are
 -- tracked exactly as without Citus. Errors show their SQLSTATE through
 -- LAST_ERROR_SQLSTATE; CONTEXT lines would name the nodes' ports.
@@ -24,17 +24,21 @@ FROM pg_dist_partition WHERE logicalrelid IN ('shop_customers'::regclass, 'shop_
 INSERT INTO shop_customers VALUES (1, '2024-01-01', 'GOLD'), (2, '2024-02-01', NULL);
 INSERT INTO shop_orders VALUES (1, 1, 100, '2024-03-01'), (2, 2, 20, '2024-03-02');
 
+-- Customers distributed by another column than their id.
+CREATE TABLE region_customers (id bigint, region text, created_at timestamptz NOT NULL, PRIMARY KEY (region, id));
+SELECT create_distributed_table('region_customers', 'region');
+
 -- Tracking them is refused, whether Citus allows triggers on them or not:
--- customers tables on Citus are not supported yet, orders must be
--- distributed by customer.
+-- orders and customers must be distributed by customer
+-- (test/citus/sql/citus_behaviours.sql tracks both so distributed).
 SELECT segmentation.track_orders('shop_orders', 'customer_id', 'amount', 'ordered_at');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
-SELECT segmentation.track_customers('shop_customers', 'id', 'created_at', 'tier');
+SELECT segmentation.track_customers('region_customers', 'id', 'created_at');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SET citus.enable_unsafe_triggers = on;
 SELECT segmentation.track_orders('shop_orders', 'customer_id', 'amount', 'ordered_at');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
-SELECT segmentation.track_customers('shop_customers', 'id', 'created_at', 'tier');
+SELECT segmentation.track_customers('region_customers', 'id', 'created_at');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 RESET citus.enable_unsafe_triggers;
 
