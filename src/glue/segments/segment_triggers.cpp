@@ -231,8 +231,9 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     // evaluator writes their rows. So it takes the definitions lock shared,
     // and order writes go on while it removes what the steps left, walking
     // the index entries of every row the steps removed (not yet vacuumed:
-    // 134 ms at 1,000,000 customers with the lock exclusive). Anything else
-    // changes what evaluators compute and takes the lock exclusively.
+    // inserts waited 332 and 657 ms for it at 1,000,000 customers with the
+    // lock exclusive, test/bench/RESULTS.md, run D). Anything else changes
+    // what evaluators compute and takes the lock exclusively.
     bool completing_deletions =
         online && TRIGGER_FIRED_BY_DELETE(event) &&
         spi::run_once("SELECT 1 FROM segmentation_old WHERE pending_change IS DISTINCT FROM 'deleting' LIMIT 1",
