@@ -7,7 +7,8 @@
 # ../shared/citus (override with CITUS_SOURCE=dir) into build/, once; an
 # installed citus.so of the same version is reused.
 #
-#   scripts/citus-tests.sh              build if needed, run test/citus/
+#   scripts/citus-tests.sh              build if needed, run test/citus/ and
+#                                       test/scripts/citus_notify.t
 #   scripts/citus-tests.sh CMD ARGS...  run CMD instead, with PGHOST, PGPORT,
 #                                       PGUSER and PGDATABASE set for the
 #                                       coordinator (e.g. psql)
@@ -172,3 +173,6 @@ tests=$(cd test/citus/sql && ls *.sql | sed 's/\.sql$//' | sort)
     --user=postgres --dbname="$database" --bindir="$PG_BIN" \
     --inputdir=test/citus --outputdir=build/citus-results $tests \
     || { cat build/citus-results/regression.diffs 2>/dev/null; exit 1; }
+# A real LISTEN client on the coordinator (Perl DBI, as test/scripts/notify.t).
+echo "citus: test/scripts/citus_notify.t"
+prove test/scripts/citus_notify.t

@@ -26,6 +26,12 @@ void _PG_init(void) {
                             "Changed customers a transaction announces one by one before it sends summaries.",
                             "Above it, one notification per changed segment with counts is sent at commit.",
                             &notify_customer_limit, 1000, 1, 1000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("segmentation.citus_notify_at_commit",
+                             "On a Citus coordinator, announces the changes a transaction made on the workers at its "
+                             "commit.",
+                             "Costs a query over every shard of the outbox at each commit that wrote a tracked table; "
+                             "off, segmentation.deliver_notifications() (scheduled with pg_cron) announces them.",
+                             &citus_notify_at_commit, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("segmentation");
     register_catalog_callbacks();
     register_placement_callbacks();

@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(454);
+SELECT plan(458);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -231,6 +231,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('refresh_due(timestamp with time zone)', 'editor', $$SELECT * FROM segmentation.refresh_due()$$),
     ('schedule_refresh(text)', 'editor', $$SELECT segmentation.schedule_refresh('*/10 * * * *')$$),
     ('unschedule_refresh()', 'editor', $$SELECT segmentation.unschedule_refresh()$$),
+    ('deliver_notifications()', 'editor', $$SELECT segmentation.deliver_notifications()$$),
     -- Online changes: called for a segment that does not exist, so an allowed
     -- call gets past the privilege check and stops at once (the procedures
     -- cannot commit inside the matrix's exception block; create_segment_concurrently

@@ -145,11 +145,14 @@ RelationSetPtr build_set(uint64 rows) {
         }
     }
     set->sharded = distributed_found == 3;
-    // The channel of cluster tasks and calls (cluster_work.hpp), when 1.1.
-    Oid calls = pg::call([] { return get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false)); });
-    for (const auto& [logical, local] : set->shards)
-        if (OidIsValid(calls) && logical == calls)
-            set->renames.emplace_back("segmentation.cluster_calls", qualified_name(local));
+    // The channel of cluster tasks and calls (cluster_work.hpp), and the
+    // notifications' outbox (notify.cpp), when 1.1.
+    for (const char* table : {"cluster_calls", "notification_outbox"}) {
+        Oid own = pg::call([&] { return get_relname_relid(table, get_namespace_oid("segmentation", false)); });
+        for (const auto& [logical, local] : set->shards)
+            if (OidIsValid(own) && logical == own)
+                set->renames.emplace_back(std::string("segmentation.") + table, qualified_name(local));
+    }
     return set;
 }
 
@@ -295,6 +298,8 @@ RelationScope::~RelationScope() {
 }
 
 const RelationSet* active_relations() { return active.get(); }
+
+RelationSetPtr active_relation_set() { return active; }
 
 Oid local_relation(Oid relation) {
     if (active)

@@ -90,6 +90,7 @@ private:
 
 // The active set, or null.
 const RelationSet* active_relations();
+RelationSetPtr active_relation_set();
 
 // `relation`'s local shard in the active set, or `relation` itself.
 Oid local_relation(Oid relation);

@@ -20,11 +20,23 @@ void remember_change(Datum customer_key, int64 segment, bool added);
 // segment it moved anyone in, never per-customer events.
 void summarize_changes();
 
+// Citus (docs/citus.md, "Notifications on Citus"): writes the changes made
+// on this node's shards so far into the outbox, where the coordinator's
+// session finds them before it commits. The triggers that work on shards
+// call it before they return (the end of each statement does too, once the
+// library is loaded). Needs SPI.
+void flush_shard_notifications();
+
 SEGMENTATION_PG_CONTEXT void register_notify_callbacks();
 
 // The segmentation.notify setting: off skips notifications (bulk loads).
 extern bool notify_enabled;
 // The segmentation.notify_customer_limit setting.
 extern int notify_customer_limit;
+// The segmentation.citus_notify_at_commit setting: on a Citus coordinator, a
+// transaction that wrote tracked tables takes its changes from the nodes'
+// outbox at commit and announces them itself (a query over every shard of the
+// outbox at each such commit); off, deliver_notifications() announces them.
+extern bool citus_notify_at_commit;
 
 }  // namespace segmentation::glue

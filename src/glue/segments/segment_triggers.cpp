@@ -286,6 +286,7 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
             work();
         }
     }
+    flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
     return PointerGetDatum(nullptr);
 }

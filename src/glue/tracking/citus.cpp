@@ -138,7 +138,8 @@ void distribute_extension_tables(Oid relation) {
         return quote_literal_cstr(
             quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), get_rel_name(relation)));
     });
-    for (const char* table : {"customer_metrics", "assignments", "assignment_log", "cluster_calls"})
+    for (const char* table :
+         {"customer_metrics", "assignments", "assignment_log", "cluster_calls", "notification_outbox"})
         spi::run_once(std::string("SELECT pg_catalog.create_distributed_table('segmentation.") + table +
                       "', 'customer_id', colocate_with => " + colocate + ")");
 }

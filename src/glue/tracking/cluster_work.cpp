@@ -7,6 +7,7 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/placements.hpp"
+#include "glue/membership/notify.hpp"
 #include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/segments/actor.hpp"
@@ -217,6 +218,7 @@ SEGMENTATION_FUNCTION(segmentation_cluster_task_run) {
             "INSERT INTO segmentation.cluster_calls (id, call, customers, added, removed) VALUES ($1, $2, $3, $4, $5)",
             5, types, args);
     }
+    flush_shard_notifications();  // for the coordinator (notify.hpp)
     settings.end();
     spi::finish();
     return PointerGetDatum(nullptr);
@@ -260,6 +262,7 @@ SEGMENTATION_FUNCTION(segmentation_cluster_call_run) {
         result.changed = remove_manual_here(key, segment, reason, reason_null, as_of);
     else
         throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "unknown cluster call \"" + call + "\"");
+    flush_shard_notifications();  // for the coordinator (notify.hpp)
     settings.end();
     spi::finish();
     // (After finish(): the row must outlive the SPI connection.)

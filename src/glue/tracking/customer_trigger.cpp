@@ -3,6 +3,7 @@
 
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/placements.hpp"
+#include "glue/membership/notify.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/membership/segment_cache.hpp"
 #include "glue/tracking/citus.hpp"
@@ -60,6 +61,7 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
                 forget_matching(customers_gone_sql(*t.customers, "segmentation_old"), Cause::Customer);
         }
     }
+    flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
     return PointerGetDatum(nullptr);
 }

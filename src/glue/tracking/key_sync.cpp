@@ -6,6 +6,7 @@
 #include "glue/boundary/arguments.hpp"
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/placements.hpp"
+#include "glue/membership/notify.hpp"
 #include "glue/boundary/spi.hpp"
 #include "glue/tracking/citus.hpp"
 #include "glue/tracking/configuration.hpp"
@@ -24,7 +25,8 @@ const char* const kObjectsOverKeys =
     "WITH keyed AS (SELECT c.oid, c.reltype, a.attnum FROM pg_catalog.pg_class c "
     "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
     "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
-    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls')) "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls', "
+    "'notification_outbox')) "
     "SELECT pg_catalog.string_agg(DISTINCT user_object, '; ') FROM ("
     "  SELECT CASE WHEN r.rulename = '_RETURN' "
     "              THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0) "
@@ -53,7 +55,8 @@ const char* const kViewsOverKeys =
     "WITH RECURSIVE keyed AS (SELECT c.oid, a.attnum FROM pg_catalog.pg_class c "
     "    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'customer_id' "
     "    WHERE c.relnamespace = 'segmentation'::pg_catalog.regnamespace "
-    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls')), "
+    "      AND c.relname IN ('customer_metrics', 'assignments', 'assignment_log', 'overrides', 'cluster_calls', "
+    "'notification_outbox')), "
     "views(oid) AS ("
     "  SELECT r.ev_class FROM pg_catalog.pg_depend d JOIN keyed k ON d.refobjid = k.oid AND d.refobjsubid = k.attnum "
     "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND r.oid = d.objid "
@@ -160,28 +163,36 @@ SEGMENTATION_FUNCTION(segmentation_sync_key_type) {
             bool has_calls = pg::call([] {                                                   // 1.1 (docs/citus.md)
                 return OidIsValid(get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false)));
             });
-            for (const char* table :
-                 {"customer_metrics", "assignments", "assignment_log", "overrides", "cluster_calls"})
+            bool has_outbox = pg::call([] {  // 1.1 (docs/citus.md, notifications)
+                return OidIsValid(get_relname_relid("notification_outbox", get_namespace_oid("segmentation", false)));
+            });
+            for (const char* table : {"customer_metrics", "assignments", "assignment_log", "overrides", "cluster_calls",
+                                      "notification_outbox"})
                 if ((std::string(table) != "overrides" || has_overrides) &&
-                    (std::string(table) != "cluster_calls" || has_calls))
+                    (std::string(table) != "cluster_calls" || has_calls) &&
+                    (std::string(table) != "notification_outbox" || has_outbox))
                     spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " +
                                   type + " USING customer_id::text::" + type);
             for (const std::string& view : views) spi::run_once(view);
         }
-        // cluster_calls (1.1, empty between calls) is created with bigint
-        // keys while the others start as text: with text keys nothing above
-        // retypes it, and Citus cannot co-locate it with the tracked tables.
-        Oid calls_type = pg::call([] {
-            Oid calls = get_relname_relid("cluster_calls", get_namespace_oid("segmentation", false));
-            AttrNumber key = OidIsValid(calls) ? get_attnum(calls, "customer_id") : InvalidAttrNumber;
-            return key == InvalidAttrNumber ? InvalidOid : get_atttype(calls, key);
-        });
-        if (OidIsValid(calls_type) && calls_type != wanted)
-            spi::run_once("ALTER TABLE segmentation.cluster_calls ALTER COLUMN customer_id TYPE " + type_name(wanted) +
-                          " USING customer_id::text::" + type_name(wanted));
+        // cluster_calls and notification_outbox (1.1, empty between uses)
+        // are created with bigint keys while the others start as text: with
+        // text keys nothing above retypes them, and Citus cannot co-locate
+        // them with the tracked tables.
+        for (const char* table : {"cluster_calls", "notification_outbox"}) {
+            Oid own_type = pg::call([&] {
+                Oid own = get_relname_relid(table, get_namespace_oid("segmentation", false));
+                AttrNumber key = OidIsValid(own) ? get_attnum(own, "customer_id") : InvalidAttrNumber;
+                return key == InvalidAttrNumber ? InvalidOid : get_atttype(own, key);
+            });
+            if (OidIsValid(own_type) && own_type != wanted)
+                spi::run_once(std::string("ALTER TABLE segmentation.") + table + " ALTER COLUMN customer_id TYPE " +
+                              type_name(wanted) + " USING customer_id::text::" + type_name(wanted));
+        }
     }
     // (The back-fill of a tracked Citus table is a cluster task: citus.hpp.)
     if (active_relations() != nullptr && source) arrange_node_tables();
+    flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
     return PointerGetDatum(nullptr);
 }

@@ -531,6 +531,7 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
             apply_order_changes(trigger, copy);
         }
     }
+    flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
     return PointerGetDatum(nullptr);
 }

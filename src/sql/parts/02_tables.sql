@@ -164,6 +164,32 @@ CREATE TABLE segmentation.cluster_calls (
     actual         text
 );
 
+-- Citus (docs/citus.md, "Notifications on Citus"): membership changes made on
+-- a node's shards, waiting for the coordinator to announce them with NOTIFY.
+-- Distributed with the customers; every row is written straight into the
+-- local shard of the statement's shard group (customer_id stays NULL), tagged
+-- with the Citus global process id of the session whose work made it (origin).
+-- That session reads and deletes its rows before it commits;
+-- deliver_notifications() sends the others. On one server it stays empty.
+CREATE TABLE segmentation.notification_outbox (
+    customer_id bigint,
+    origin      bigint NOT NULL,
+    written_at  timestamptz NOT NULL,
+    ordinal     bigint NOT NULL,
+    -- The customer's id as JSON (a number or a string); NULL in a per-segment summary.
+    customer    text,
+    segment_id  bigint NOT NULL,
+    added       bigint NOT NULL,
+    removed     bigint NOT NULL
+);
+
+-- Citus's shard rebalancer moves shards by logical replication by default,
+-- which needs a replica identity: these tables have no key (rows without a
+-- customer), so the whole row identifies it (they hold rows only briefly).
+ALTER TABLE segmentation.cluster_calls REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.notification_outbox REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.cluster_tasks REPLICA IDENTITY FULL;
+
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.segments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('segmentation.customer_metrics', '');

@@ -30,6 +30,9 @@ GRANT USAGE ON SCHEMA segmentation TO segmentation_viewer;
 GRANT SELECT ON segmentation.segments, segmentation.assignments, segmentation.assignment_log,
                 segmentation.customer_metrics, segmentation.tracked_tables TO segmentation_viewer;
 GRANT SELECT ON segmentation.overrides TO segmentation_viewer;
+-- Citus: a session announces its own changes at commit through its own
+-- connections, so as its own role (docs/citus.md, "Notifications on Citus").
+GRANT SELECT, DELETE ON segmentation.notification_outbox TO segmentation_viewer;
 GRANT EXECUTE ON FUNCTION
     segmentation.check_criteria(jsonb),
     segmentation.get_all_segments(),
@@ -98,6 +101,7 @@ GRANT EXECUTE ON FUNCTION
     segmentation.remove_override(uuid, bigint, text),
     segmentation.refresh_all(),
     segmentation.refresh_due(timestamptz),
+    segmentation.deliver_notifications(),
     segmentation.schedule_refresh(text),
     segmentation.unschedule_refresh(),
     segmentation.segment_change_step(bigint, text),

@@ -761,3 +761,44 @@ CREATE TRIGGER cluster_call_inserted BEFORE INSERT ON segmentation.cluster_calls
 
 REVOKE ALL ON TABLE segmentation.cluster_tasks, segmentation.cluster_calls FROM PUBLIC;
 REVOKE ALL ON FUNCTION segmentation.cluster_task_run(), segmentation.cluster_call_run() FROM PUBLIC;
+
+-- Citus notifications
+
+-- Citus (docs/citus.md, "Notifications on Citus"): membership changes made on
+-- a node's shards, waiting for the coordinator to announce them with NOTIFY.
+-- Distributed with the customers; every row is written straight into the
+-- local shard of the statement's shard group (customer_id stays NULL), tagged
+-- with the Citus global process id of the session whose work made it (origin).
+-- That session reads and deletes its rows before it commits;
+-- deliver_notifications() sends the others. On one server it stays empty.
+CREATE TABLE segmentation.notification_outbox (
+    customer_id bigint,
+    origin      bigint NOT NULL,
+    written_at  timestamptz NOT NULL,
+    ordinal     bigint NOT NULL,
+    -- The customer's id as JSON (a number or a string); NULL in a per-segment summary.
+    customer    text,
+    segment_id  bigint NOT NULL,
+    added       bigint NOT NULL,
+    removed     bigint NOT NULL
+);
+
+-- Citus: sends the notifications of changes no session announced at its
+-- commit (writes made straight on a worker, sessions without the library).
+CREATE FUNCTION segmentation.deliver_notifications()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'segmentation_deliver_notifications'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON TABLE segmentation.notification_outbox FROM PUBLIC;
+REVOKE ALL ON FUNCTION segmentation.deliver_notifications() FROM PUBLIC;
+GRANT SELECT, DELETE ON segmentation.notification_outbox TO segmentation_viewer;
+GRANT EXECUTE ON FUNCTION segmentation.deliver_notifications() TO segmentation_editor;
+
+-- Citus: the shard rebalancer (replica identity of the keyless tables)
+-- Citus's shard rebalancer moves shards by logical replication by default,
+-- which needs a replica identity: these tables have no key (rows without a
+-- customer), so the whole row identifies it (they hold rows only briefly).
+ALTER TABLE segmentation.cluster_calls REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.notification_outbox REPLICA IDENTITY FULL;
+ALTER TABLE segmentation.cluster_tasks REPLICA IDENTITY FULL;
