@@ -70,6 +70,36 @@ SELECT count(*) AS assignments_left FROM segmentation.assignments WHERE segment_
 SELECT count(*) = :many_members AS every_removal_logged, min(actor) AS actor
 FROM segmentation.assignment_log WHERE segment_id = 2 AND action = 'removed' AND cause = 'definition';
 RESET segmentation.actor;
+-- The steps of a deletion go through the members in key order, each
+-- starting after the last one the step before removed: they remove every
+-- row (none left for the completion), each once, in several steps.
+SELECT segmentation.create_segment('Many again', '{"minOrders": 3}', true) AS again \gset
+SELECT count(*) AS again_members FROM segmentation.assignments WHERE segment_id = :again \gset
+SELECT coalesce(max(id), 0) AS log_mark FROM segmentation.assignment_log \gset
+SELECT segmentation.start_segment_change('deleting', :again, NULL, NULL, NULL);
+CREATE TEMP TABLE deletion_steps (step int, next text, left_after bigint);
+DO $$
+DECLARE
+    segment bigint := (SELECT id FROM segmentation.segments WHERE name = 'Many again');
+    next text;
+    step int := 0;
+BEGIN
+    LOOP
+        next := segmentation.segment_change_step(segment, next);
+        step := step + 1;
+        INSERT INTO deletion_steps
+        SELECT step, next, count(*) FROM segmentation.assignments WHERE segment_id = segment;
+        EXIT WHEN next IS NULL OR step > 100;
+    END LOOP;
+END $$;
+SELECT :again_members > 2 * 2500 AS more_than_two_steps_of_members,
+       count(*) AS steps, min(left_after) AS left_at_the_end,
+       bool_and(next IS NOT NULL OR step = (SELECT max(step) FROM deletion_steps)) AS null_only_at_the_end
+FROM deletion_steps;
+SELECT count(*) = :again_members AS each_removed_once, count(DISTINCT customer_id) = :again_members AS all_distinct
+FROM segmentation.assignment_log WHERE segment_id = :again AND action = 'removed' AND id > :log_mark;
+CALL segmentation.finish_segment_change(:again);
+SELECT count(*) AS again_left FROM segmentation.segments WHERE id = :again;
 
 -- Interrupted after the change was put in force (here: started by hand), a
 -- change is completed by finish_segment_change; meanwhile plain edits of

@@ -6,7 +6,7 @@
 #
 #   bench.pl [--sizes 10000,100000,1000000] [--keys bigint,text,uuid]
 #            [--reps 3] [--seconds 10] [--clients 4] [--threads 2]
-#            [--smoke] [--keep] [--out DIR] [--only edits|windows]
+#            [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]
 #
 # Every figure is the median of --reps runs, and each comparison is made
 # between runs interleaved in time, on the same database. Set-up steps die
@@ -28,10 +28,10 @@ my $HERE = dirname(abs_path($0));
 my $ROOT = abs_path("$HERE/../..");
 
 my %opt = (sizes => '10000,100000,1000000', keys => 'bigint,text,uuid', reps => 3, seconds => 10,
-           clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results", only => '');
+           clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results", only => '', reuse => 0);
 GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s',
-           'only=s')
-    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR] [--only edits|windows]\n";
+           'only=s', 'reuse')
+    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]\n";
 if ($opt{smoke}) {
     # Every measurement path once, on a small shop: a check that the
     # benchmark works, not a measurement.
@@ -40,6 +40,10 @@ if ($opt{smoke}) {
 my @SIZES = split /,/, $opt{sizes};
 my @KEYS = split /,/, $opt{keys};
 die "--reps must be at least 1\n" if $opt{reps} < 1;
+# --reuse (with --only edits): measure the edits again on a database a run
+# with --keep left tracked, without generating and tracking it again.
+die "--reuse needs --only edits\n" if $opt{reuse} && $opt{only} ne 'edits';
+$opt{keep} = 1 if $opt{reuse};
 
 # How each kind of customer key is made from the generated shop's integer
 # ids: the same shop, with text ids or uuid ids.
@@ -253,6 +257,14 @@ sub set_up_tracking_only {
     $dbh->do(q{SELECT segmentation.track_orders('shop.orders', 'customer_id', 'amount', 'ordered_at')});
     $dbh->do(q{SELECT segmentation.track_customer_attributes('{country, birth_date}')});
     run_psql($db, '-o', '/dev/null', '-f', "$HERE/segments.sql");
+    $dbh->disconnect;
+    record_facts($size, $key);
+}
+
+# The shop's size, for the report.
+sub record_facts {
+    my ($size, $key) = @_;
+    my $dbh = connect_db(dbname($size, $key));
     my ($orders, $customers, $segments, $members) = $dbh->selectrow_array(
         q{SELECT (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.customers),
                  (SELECT count(*) FROM segmentation.segments WHERE is_automatic),
@@ -1184,13 +1196,29 @@ sub attempt {
     return 0;
 }
 
+# A database of this size that a --keep run left tracked (for --reuse).
+sub kept_tracked {
+    my ($size) = @_;
+    my $dbh = connect_db('postgres');
+    my ($exists) = $dbh->selectrow_array('SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?', undef,
+                                         dbname($size, 'bigint'));
+    $dbh->disconnect;
+    return 0 unless $exists;
+    $dbh = connect_db(dbname($size, 'bigint'));
+    my ($tracked) = $dbh->selectrow_array(q{SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'segmentation'});
+    $dbh->disconnect;
+    return $tracked;
+}
+
 for my $size (@SIZES) {
-    next unless attempt("generating $size customers", sub { generate($size) });
+    my $reused = $opt{reuse} && kept_tracked($size);
+    progress("reusing the kept, tracked " . dbname($size, 'bigint')) if $reused;
+    next unless $reused || attempt("generating $size customers", sub { generate($size) });
     for my $key (@KEYS) {
         my $db = dbname($size, $key);
         my $ok = attempt($db, sub {
             if ($opt{only} eq 'edits') {  # the segment edits under load alone, on a tracked shop
-                set_up_tracking_only($size, $key);
+                $reused ? record_facts($size, $key) : set_up_tracking_only($size, $key);
                 measure_edits($size, $key);
                 return;
             }

@@ -78,24 +78,25 @@ SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<in
     }
 }
 
-// PG-style: restarts `scan` of `index` at the first key after `after`, or at
-// the start.
-SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after) {
+// PG-style: restarts `scan` of `index` at the first key after `after` (or
+// at `after` alone, when `only`), or at the start.
+SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after, bool only) {
     if (from_start) {
         index_rescan(scan, nullptr, 0, nullptr, 0);
         return;
     }
     ScanKeyData key;
     Oid type = index->rd_opcintype[0];
-    Oid greater = get_opfamily_member(index->rd_opfamily[0], type, type, BTGreaterStrategyNumber);
-    ScanKeyInit(&key, 1, BTGreaterStrategyNumber, get_opcode(greater), after);
+    StrategyNumber strategy = only ? BTEqualStrategyNumber : BTGreaterStrategyNumber;
+    Oid op = get_opfamily_member(index->rd_opfamily[0], type, type, strategy);
+    ScanKeyInit(&key, 1, strategy, get_opcode(op), after);
     key.sk_collation = index->rd_indcollation[0];
     index_rescan(scan, &key, 1, nullptr, 0);
 }
 
 }  // namespace
 
-void CustomerScan::open_at(bool from_start, Datum after) {
+void CustomerScan::open_at(bool from_start, Datum after, bool only) {
     handles_ = pg::call([&] {
         const Catalog& c = catalog();
         MemoryContext context =
@@ -112,10 +113,10 @@ void CustomerScan::open_at(bool from_start, Datum after) {
             elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
         int keys = from_start ? 0 : 1;
         h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, keys, 0);
-        start_scan(h->metrics_scan, h->metrics_key, from_start, after);
+        start_scan(h->metrics_scan, h->metrics_key, from_start, after, only);
         h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, keys, 0);
         h->assignments_scan->xs_want_itup = true;
-        start_scan(h->assignments_scan, h->assignments_key, from_start, after);
+        start_scan(h->assignments_scan, h->assignments_key, from_start, after, only);
         h->metrics_slot = table_slot_create(h->metrics, nullptr);
         h->heap_slot = table_slot_create(h->assignments, nullptr);
         h->visibility = InvalidBuffer;

@@ -23,6 +23,9 @@ public:
     // transaction's abort after an error.
     void open() { open_at(true, (Datum)0); }
     void open_after(Datum key) { open_at(false, key); }
+    // Opens both scans at `key` alone: next() then finds that customer, or
+    // nothing. One customer's state without SPI (assign_automatic_segments).
+    void open_only(Datum key) { open_at(false, key, true); }
     // Appends up to `limit` customers to `batch`; keys and loyalty levels are
     // copied into the current memory context. Returns how many it appended
     // (zero at the end).
@@ -32,7 +35,7 @@ public:
     struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
 
 private:
-    void open_at(bool from_start, Datum after);
+    void open_at(bool from_start, Datum after, bool only = false);
     Handles* handles_ = nullptr;  // palloc'd
 };
 

@@ -27,6 +27,7 @@
 
 using namespace segmentation;
 using namespace segmentation::glue;
+using spi::kKeyType;
 
 namespace {
 
@@ -40,28 +41,44 @@ constexpr int64 kStepRemovals = 2500;  // assignments one deletion step removes
 const spi::Statement kPendingChange = {
     "SELECT pending_change FROM segmentation.segments WHERE id = $1 FOR KEY SHARE", 1, {INT8OID}};
 
-const spi::Statement kRemoveSome = {
-    "WITH dropped AS ("
-    "  DELETE FROM segmentation.assignments AS a "
-    "  WHERE a.segment_id = $1 AND a.customer_id = ANY (ARRAY("
-    "    SELECT s.customer_id FROM segmentation.assignments s WHERE s.segment_id = $1 LIMIT $2)) "
-    "  RETURNING a.customer_id, a.segment_id, a.is_automatic) "
-    "INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) "
-    "SELECT customer_id, segment_id, 'removed', is_automatic, 'definition', $3 FROM dropped "
-    "RETURNING customer_id, segment_id",
-    3,
-    {INT8OID, INT8OID, TEXTOID}};
+// The next assignments of the segment in key order (after the last one the
+// step before removed: each step starts where the last ended instead of
+// walking the index entries of every row removed so far), removed and
+// logged; the rows come back in key order, so the last is where the next
+// step starts.
+#define SEGMENTATION_REMOVE_SOME(after)                                                                        \
+    "WITH dropped AS ("                                                                                        \
+    "  DELETE FROM segmentation.assignments AS a "                                                             \
+    "  WHERE a.segment_id = $1 AND a.customer_id = ANY (ARRAY("                                                \
+    "    SELECT s.customer_id FROM segmentation.assignments s WHERE s.segment_id = $1" after                   \
+    "    ORDER BY s.customer_id LIMIT $2)) "                                                                   \
+    "  RETURNING a.customer_id, a.segment_id, a.is_automatic), "                                               \
+    "logged AS ("                                                                                              \
+    "  INSERT INTO segmentation.assignment_log (customer_id, segment_id, action, is_automatic, cause, actor) " \
+    "  SELECT customer_id, segment_id, 'removed', is_automatic, 'definition', $3 FROM dropped "                \
+    "  RETURNING customer_id) "                                                                                \
+    "SELECT customer_id FROM logged ORDER BY customer_id"
 
-// Removes up to kStepRemovals assignments of a segment being deleted; false
-// when none were left.
-bool remove_some(int64 segment) {
-    uint64 rows = spi::run(kRemoveSome, {Int64GetDatum(segment), Int64GetDatum(kStepRemovals), actor()});
+const spi::Statement kRemoveFirst = {SEGMENTATION_REMOVE_SOME(""), 3, {INT8OID, INT8OID, TEXTOID}};
+const spi::Statement kRemoveAfter = {
+    SEGMENTATION_REMOVE_SOME(" AND s.customer_id > $4"), 4, {INT8OID, INT8OID, TEXTOID, kKeyType}};
+
+// Removes up to kStepRemovals assignments of a segment being deleted, the
+// first ones (`from_start`) or those after `after`; the last one's key as
+// text, or nothing when none were left. Nothing adds members to a segment
+// being deleted (it is frozen), so one pass in key order removes them all.
+std::optional<std::string> remove_some(int64 segment, bool from_start, Datum after) {
+    uint64 rows = from_start
+                      ? spi::run(kRemoveFirst, {Int64GetDatum(segment), Int64GetDatum(kStepRemovals), actor()})
+                      : spi::run(kRemoveAfter, {Int64GetDatum(segment), Int64GetDatum(kStepRemovals), actor(), after});
+    if (rows == 0) return std::nullopt;
     std::vector<Datum> customers(rows);
-    pg::call([&] {
+    const char* last = pg::call([&] {
         for (uint64 row = 0; row < rows; ++row) customers[row] = spi::column(row, 1);
+        return key_to_text(customers[rows - 1]);
     });
     for (Datum customer : customers) remember_change(customer, segment, false);
-    return rows > 0;
+    return std::string(last);
 }
 
 // Evaluates the segment for up to kStepCustomers customers after `after`
@@ -104,13 +121,10 @@ std::string pending_change(int64 segment) {
 }
 
 // The step's work where the customers are: on one server, or on Citus for
-// the shard group in scope. "more" when a deletion removed some, the last
-// customer covered (as text), or nothing when no work was left.
+// the shard group in scope. The last customer covered (as text), or nothing
+// when no work was left.
 std::optional<std::string> step_here(int64 segment, const std::string& change, std::optional<Datum> after) {
-    if (change == "deleting") {
-        if (remove_some(segment)) return std::string("more");
-        return std::nullopt;
-    }
+    if (change == "deleting") return remove_some(segment, !after.has_value(), after.value_or((Datum)0));
     std::optional<Datum> last = evaluate_some(segment, !after.has_value(), after.value_or((Datum)0));
     if (!last) return std::nullopt;
     return std::string(pg::call([&] { return key_to_text(*last); }));
@@ -153,14 +167,14 @@ SEGMENTATION_FUNCTION(segmentation_segment_change_step) {
                     "segment " + std::to_string(segment) + " has no online change in progress");
     summarize_changes();
     std::optional<Datum> after;
-    if (!from_start && change != "deleting") after = pg::call([&] { return customer_key_argument(fcinfo, 1); });
+    if (!from_start) after = pg::call([&] { return customer_key_argument(fcinfo, 1); });
     // Where the next step starts. On Citus, each node does the step on each
     // of its shard groups (cluster_work.hpp).
     std::optional<std::string> next;
     if (runs_on_cluster()) {
         std::optional<std::string> after_text;
         if (after) after_text = std::string(pg::call([&] { return key_to_text(*after); }));
-        next = cluster_change_step(segment, change, after_text);
+        next = cluster_change_step(segment, after_text);
     } else {
         next = step_here(segment, change, after);
     }

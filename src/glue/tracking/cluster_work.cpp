@@ -126,8 +126,7 @@ void cluster_untracked(const char* task) {
     settings.end();
 }
 
-std::optional<std::string> cluster_change_step(int64 segment, const std::string& change,
-                                               const std::optional<std::string>& after) {
+std::optional<std::string> cluster_change_step(int64 segment, const std::optional<std::string>& after) {
     Settings settings;
     settings.set("citus.multi_shard_modify_mode", "sequential");
     int64 id = next_id();
@@ -136,9 +135,7 @@ std::optional<std::string> cluster_change_step(int64 segment, const std::string&
     Oid types[1] = {INT8OID};
     // The next step starts after the least of the groups' last customers:
     // no group skips one (a group ahead looks at some again, all up to date).
-    std::string least = change == "deleting"
-                            ? "pg_catalog.max(drift_customer)"
-                            : "pg_catalog.min(drift_customer::" + key_type_name() + ")::pg_catalog.text";
+    std::string least = "pg_catalog.min(drift_customer::" + key_type_name() + ")::pg_catalog.text";
     spi::run_text("SELECT " + least + " FROM segmentation.cluster_calls WHERE id = $1", 1, types, args);
     std::optional<std::string> next;
     pg::call([&] {

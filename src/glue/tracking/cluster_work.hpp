@@ -54,12 +54,11 @@ void cluster_untracked(const char* task);
 // where they are: the other table tracked or not; the untracked one live or not.
 void untracked_here(const char* kind, bool other_tracked, bool live, TimestampTz now);
 
-// One step of `segment`'s online `change` (segment_change_step) on every
+// One step of `segment`'s online change (segment_change_step) on every
 // shard group, in this transaction: where the next step starts (the least
-// of the groups' last customers, as text; "more" for a deletion with
-// assignments left), or nothing when no group had work left. Needs SPI.
-std::optional<std::string> cluster_change_step(int64 segment, const std::string& change,
-                                               const std::optional<std::string>& after);
+// of the groups' last customers, as text), or nothing when no group had
+// work left. Needs SPI.
+std::optional<std::string> cluster_change_step(int64 segment, const std::optional<std::string>& after);
 
 struct ClusterCallResult {
     std::vector<int64> added, removed;  // assign_automatic_segments
@@ -88,7 +87,7 @@ bool remove_manual_here(Datum key, int64 segment, Datum reason, bool reason_null
 
 // A step of `segment`'s online change for the shard group in scope, after
 // the customer `after` (text of a key; from the first without it): the last
-// customer covered, "more", or nothing (online_changes.cpp).
+// customer covered, or nothing (online_changes.cpp).
 std::optional<std::string> change_step_here(int64 segment, const std::optional<std::string>& after);
 
 // The bodies of include_customer, exclude_customer and remove_override

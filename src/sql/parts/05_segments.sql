@@ -75,9 +75,11 @@ LANGUAGE C STABLE ROWS 100 SECURITY DEFINER SET search_path = pg_catalog, pg_tem
 -- Changing segments online (README "Changing segments online"): procedures
 -- that commit as they go, like CREATE INDEX CONCURRENTLY, so order writes
 -- never wait for a whole re-evaluation. Each takes the definitions lock
--- exclusively twice, briefly: to put the change in force for every
--- evaluator, and to complete it. In between, steps (up to 5,000 customers
--- looked at, 250 moved) each commit on their own.
+-- exclusively, briefly, to put the change in force for every evaluator, and
+-- again to complete a creation or redefinition (a deletion completes with it
+-- shared). In between, steps (up to 5,000 customers looked at, 250 moved;
+-- or 2,500 members of a segment being deleted removed) each commit on
+-- their own.
 ------------------------------------------------------------------------------
 
 -- One step of a segment's pending change; NULL when none is left.
