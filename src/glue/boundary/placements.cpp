@@ -230,15 +230,6 @@ RelationSetPtr node_relations() {
 
 bool extension_tables_distributed() { return node_relations() != nullptr; }
 
-void require_single_node(const char* function) {
-    if (active_relations() != nullptr || !extension_tables_distributed()) return;
-    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                std::string("segmentation.") + function + "() does not work on a Citus cluster yet",
-                "The tracked table is a Citus table; this function does not run shard by shard yet and would give "
-                "wrong answers.",
-                "docs/citus.md says what works on Citus.");
-}
-
 RelationSetPtr shard_relations(Oid relation) {
     auto found = shard_sets.find(relation);
     if (found != shard_sets.end()) return found->second;

@@ -56,10 +56,6 @@ SEGMENTATION_PG_CONTEXT bool citus_present();
 // reference table): the cluster layout of docs/citus.md. Needs SPI.
 bool extension_tables_distributed();
 
-// Throws 0A000 when the extension's tables are Citus tables: `function`
-// does not work shard by shard yet and would give wrong answers. Needs SPI.
-void require_single_node(const char* function);
-
 // The set for a shard `relation` of a Citus table co-located with
 // customer_metrics (a tracked table's shard, or one of ours), or null when
 // `relation` is no such shard on this node. Needs SPI; cached per backend.

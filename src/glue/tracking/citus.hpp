@@ -6,8 +6,7 @@
 // work on the co-located shards of the extension's tables (placements.hpp).
 // What cannot be exact yet is refused with 0A000: reference tables, local
 // tables added to Citus metadata, distributed tables not distributed by the
-// customer, a customers and an orders table that are not co-located, and
-// the functions that are not shard-aware yet (require_single_node).
+// customer, and a customers and an orders table that are not co-located.
 // Citus is found through its catalog (pg_catalog.pg_dist_partition), never linked.
 #pragma once
 
