@@ -25,7 +25,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(458);
+SELECT plan(470);
 
 ------------------------------------------------------------------------------
 -- Roles and a shop owned by an application role
@@ -170,6 +170,17 @@ INSERT INTO api (fn, level, call) VALUES
      $$SELECT * FROM segmentation.customer_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
     ('next_change_at(segmentation.customer_metrics,timestamp with time zone)', 'viewer',
      $$SELECT segmentation.next_change_at(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL)::segmentation.customer_metrics)$$),
+    -- The overloads for rows of another type with customer_metrics' columns
+    -- (on Citus, a shard's rows), and the helper of preview on Citus.
+    ('segment_match(record,jsonb,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.segment_match(r, '{"minOrders": 1}')
+       FROM (SELECT '42'::text AS customer_id, 1100::numeric AS lifetime_value, 2::bigint AS order_count,
+                    now() AS last_order_at, now() AS customer_since, 'GOLD'::text AS loyalty_level) r$$),
+    ('next_change_at(record,timestamp with time zone)', 'viewer',
+     $$SELECT segmentation.next_change_at(r)
+       FROM (SELECT '42'::text AS customer_id, 1100::numeric AS lifetime_value, 2::bigint AS order_count,
+                    now() AS last_order_at, now() AS customer_since, 'GOLD'::text AS loyalty_level) r$$),
+    ('metrics_distributed()', 'viewer', $$SELECT segmentation.metrics_distributed()$$),
     ('member_counts(bigint,timestamp with time zone,timestamp with time zone,interval)', 'viewer',
      $$SELECT * FROM segmentation.member_counts(1, now() - interval '1 hour', now(), interval '1 hour')$$),
     ('verify(timestamp with time zone)', 'viewer', $$SELECT * FROM segmentation.verify()$$),

@@ -11,6 +11,20 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION segmentation.next_change_at(segmentation.customer_metrics, timestamptz) IS
 'When the customer''s automatic segments may next change with the clock alone (NULL: never).';
 
+-- On Citus a query over customer_metrics runs on its shards, whose rows have
+-- the shard's own row type: these take any row with customer_metrics'
+-- columns (read by name), so segment_match(m, ...) and next_change_at(m)
+-- work there too. A customer_metrics row still calls the typed versions.
+CREATE FUNCTION segmentation.segment_match(customer record, criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_row'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.next_change_at(customer record, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'segmentation_next_change_at'
+LANGUAGE C STABLE;
+
 CREATE FUNCTION segmentation.verify(as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (customer_id text, problem text, expected text, actual text)
 AS 'MODULE_PATHNAME', 'segmentation_verify'

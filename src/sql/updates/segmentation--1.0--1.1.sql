@@ -483,6 +483,25 @@ RETURNS TABLE (customer_id text, is_automatic boolean, assigned_at timestamptz, 
 AS 'MODULE_PATHNAME', 'segmentation_segment_members'
 LANGUAGE C STABLE ROWS 100 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
+-- Whether customer_metrics is a Citus table (the cluster layout of
+-- docs/citus.md): preview and preview_change then match by id on the
+-- coordinator. Citus's catalog is read only where Citus is installed.
+CREATE FUNCTION segmentation.metrics_distributed()
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition '
+                'WHERE logicalrelid = ''segmentation.customer_metrics''::pg_catalog.regclass)' INTO distributed;
+    END IF;
+    RETURN distributed;
+END
+$$;
+
 -- What criteria would do, without writing anything: how many customers
 -- match (out of how many), and the first of them in key order.
 CREATE FUNCTION segmentation.preview(criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now(),
@@ -496,6 +515,7 @@ DECLARE
     -- orders, which a metrics row does not carry: those criteria are matched
     -- by customer id (slower), the others over the row.
     by_customer boolean;
+    cluster boolean;
 BEGIN
     IF preview.criteria IS NULL OR preview.as_of IS NULL OR preview.sample_size IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
@@ -508,6 +528,22 @@ BEGIN
     PERFORM segmentation.check_criteria(preview.criteria);
     by_customer := pg_catalog.jsonb_path_exists(preview.criteria,
         'lax $.** ? (exists(@.inSegment) || exists(@.notInSegment) || exists(@.window))');
+    cluster := by_customer AND segmentation.metrics_distributed();
+    IF cluster THEN
+        -- On Citus, a match by id reads the customer's segments and orders: it
+        -- runs here on the coordinator (each call reaches the customer's node),
+        -- over the ids gathered first, never inside a query on a shard.
+        WITH ids AS MATERIALIZED (SELECT m.customer_id FROM segmentation.customer_metrics m),
+             matched AS MATERIALIZED (
+                 SELECT ids.customer_id, segmentation.segment_match(ids.customer_id, preview.criteria, preview.as_of) AS holds
+                 FROM ids)
+        SELECT pg_catalog.count(*) FILTER (WHERE matched.holds), pg_catalog.count(*),
+               (ARRAY(SELECT x.customer_id::text FROM matched x WHERE x.holds ORDER BY x.customer_id
+                      LIMIT preview.sample_size))
+          INTO matching, customers, sample
+          FROM matched;
+        RETURN;
+    END IF;
     SELECT pg_catalog.count(*) FILTER (WHERE CASE WHEN by_customer THEN segmentation.segment_match(m.customer_id, preview.criteria, preview.as_of) ELSE segmentation.segment_match(m, preview.criteria, preview.as_of) END),
            pg_catalog.count(*)
       INTO matching, customers
@@ -557,6 +593,29 @@ BEGIN
             MESSAGE = pg_catalog.format('cannot preview a change of segment %s (%I): it is manual',
                                         preview_change.segment_id, segment.name),
             DETAIL = 'Members of manual segments do not follow criteria.';
+    END IF;
+    IF by_customer AND segmentation.metrics_distributed() THEN
+        -- On Citus, as in preview: matches by id run here, over the ids gathered first.
+        WITH ids AS MATERIALIZED (SELECT m.customer_id FROM segmentation.customer_metrics m),
+             members AS MATERIALIZED (SELECT a.customer_id FROM segmentation.assignments a
+                                      WHERE a.segment_id = preview_change.segment_id),
+             overridden AS MATERIALIZED (SELECT o.customer_id, o.included FROM segmentation.overrides o
+                                         WHERE o.segment_id = preview_change.segment_id),
+             matched AS MATERIALIZED (
+                 SELECT ids.customer_id, mb.customer_id IS NOT NULL AS member,
+                        coalesce(ov.included, segmentation.segment_match(ids.customer_id, preview_change.criteria,
+                                                                         preview_change.as_of)) AS holds
+                 FROM ids LEFT JOIN members mb ON mb.customer_id = ids.customer_id
+                          LEFT JOIN overridden ov ON ov.customer_id = ids.customer_id)
+        SELECT pg_catalog.count(*) FILTER (WHERE matched.holds AND NOT matched.member),
+               pg_catalog.count(*) FILTER (WHERE matched.member AND NOT matched.holds),
+               (ARRAY(SELECT x.customer_id::text FROM matched x WHERE x.holds AND NOT x.member
+                      ORDER BY x.customer_id LIMIT preview_change.sample_size)),
+               (ARRAY(SELECT x.customer_id::text FROM matched x WHERE x.member AND NOT x.holds
+                      ORDER BY x.customer_id LIMIT preview_change.sample_size))
+          INTO entering, leaving, entering_sample, leaving_sample
+          FROM matched;
+        RETURN;
     END IF;
     SELECT pg_catalog.count(*) INTO entering
       FROM segmentation.customer_metrics m
@@ -822,3 +881,29 @@ ALTER TABLE segmentation.cluster_tasks REPLICA IDENTITY FULL;
 -- An online change's step on Citus (segment_change_step) runs as a cluster
 -- task: the segment, and the customer after which the step starts.
 ALTER TABLE segmentation.cluster_tasks ADD COLUMN segment_id bigint, ADD COLUMN after_customer text;
+
+-- Citus: segment_match(m, ...) and next_change_at(m) on shards' rows
+-- On Citus a query over customer_metrics runs on its shards, whose rows have
+-- the shard's own row type: these take any row with customer_metrics'
+-- columns (read by name), so segment_match(m, ...) and next_change_at(m)
+-- work there too. A customer_metrics row still calls the typed versions.
+CREATE FUNCTION segmentation.segment_match(customer record, criteria jsonb, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'segmentation_segment_match_row'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION segmentation.next_change_at(customer record, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'segmentation_next_change_at'
+LANGUAGE C STABLE;
+
+REVOKE ALL ON FUNCTION
+    segmentation.segment_match(record, jsonb, timestamptz),
+    segmentation.next_change_at(record, timestamptz),
+    segmentation.metrics_distributed()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    segmentation.segment_match(record, jsonb, timestamptz),
+    segmentation.next_change_at(record, timestamptz),
+    segmentation.metrics_distributed()
+TO segmentation_viewer;

@@ -111,6 +111,12 @@ SELECT :'single_members_recent_after' AS members_recent_after, :'single_quiet_co
 -- preview.
 SELECT :'single_preview' AS preview, :'single_preview_any' AS preview_any,
        (:'single_preview', :'single_preview_any') = (:'cluster_preview', :'cluster_preview_any') AS same;
+SELECT :'single_preview_in' AS preview_in, :'single_preview_window' AS preview_window,
+       (:'single_preview_in', :'single_preview_window') = (:'cluster_preview_in', :'cluster_preview_window') AS same;
+SELECT :'single_preview_change' AS preview_change, :'single_preview_change_by_id' AS preview_change_by_id,
+       (:'single_preview_change', :'single_preview_change_by_id')
+       = (:'cluster_preview_change', :'cluster_preview_change_by_id') AS same;
+SELECT :'single_next_changes' AS next_changes, :'single_next_changes' = :'cluster_next_changes' AS same;
 
 -- segment_sizes.
 SELECT :'single_sizes' AS sizes, :'single_sizes_some' AS sizes_some,
