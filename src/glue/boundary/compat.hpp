@@ -13,6 +13,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/relcache.h"
 #if PG_VERSION_NUM >= 160000
+#include "catalog/pg_namespace.h"
 #include "parser/parse_relation.h"
 #endif
 }
@@ -29,6 +30,35 @@ SEGMENTATION_PG_CONTEXT inline bool pg_class_ownercheck(Oid relation, Oid role) 
 #else
     return ::pg_class_ownercheck(relation, role);
 #endif
+}
+
+SEGMENTATION_PG_CONTEXT inline AclResult pg_namespace_aclcheck(Oid schema, Oid role, AclMode mode) {
+#if PG_VERSION_NUM >= 160000  // PostgreSQL 16 replaced pg_namespace_aclcheck with object_aclcheck
+    return object_aclcheck(NamespaceRelationId, schema, role, mode);
+#else
+    return ::pg_namespace_aclcheck(schema, role, mode);
+#endif
+}
+
+// The relations a plan inserts into, updates or deletes from (by the rights
+// it asks for), as an OID list.
+SEGMENTATION_PG_CONTEXT inline List* written_relations(PlannedStmt* plan) {
+    constexpr AclMode kWrites = ACL_INSERT | ACL_UPDATE | ACL_DELETE;
+    List* written = NIL;
+    ListCell* cell;
+#if PG_VERSION_NUM >= 160000  // PostgreSQL 16 moved permissions from RangeTblEntry to RTEPermissionInfo
+    foreach (cell, plan->permInfos) {
+        RTEPermissionInfo* permission = static_cast<RTEPermissionInfo*>(lfirst(cell));
+        if ((permission->requiredPerms & kWrites) != 0) written = lappend_oid(written, permission->relid);
+    }
+#else
+    foreach (cell, plan->rtable) {
+        RangeTblEntry* entry = static_cast<RangeTblEntry*>(lfirst(cell));
+        if (entry->rtekind == RTE_RELATION && (entry->requiredPerms & kWrites) != 0)
+            written = lappend_oid(written, entry->relid);
+    }
+#endif
+    return written;
 }
 
 SEGMENTATION_PG_CONTEXT inline Oid getIdentitySequence(Oid relation, AttrNumber column, bool missing_ok) {

@@ -586,7 +586,7 @@ bool drains_here(Oid relation) {
     // deliver_notifications() (checked first: its lookups would fail).
     if (!OidIsValid(relation) || !pg::call([&] {
             return pg_class_aclcheck(relation, GetUserId(), ACL_SELECT | ACL_DELETE) == ACLCHECK_OK &&
-                   pg_namespace_aclcheck(get_rel_namespace(relation), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+                   compat::pg_namespace_aclcheck(get_rel_namespace(relation), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
         }))
         return false;
     if (!extension_tables_distributed()) return false;
@@ -661,15 +661,13 @@ SEGMENTATION_PG_CONTEXT bool may_change_membership(Oid relation) {
 
 // Notes that the transaction writes a table whose writes may leave outbox
 // rows (on a Citus database only: elsewhere nothing reads the flag). Citus
-// keeps the distributed tables' entries in its plans' range table, for the
-// permission checks. PG-style.
-SEGMENTATION_PG_CONTEXT void note_written(List* range_table) {
+// keeps the distributed tables' entries in its plans' permission entries, for
+// the permission checks. PG-style.
+SEGMENTATION_PG_CONTEXT void note_written(PlannedStmt* plan) {
     if (transaction_wrote || !citus_present()) return;
     ListCell* cell;
-    foreach (cell, range_table) {
-        RangeTblEntry* entry = static_cast<RangeTblEntry*>(lfirst(cell));
-        if (entry->rtekind == RTE_RELATION && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 &&
-            may_change_membership(entry->relid)) {
+    foreach (cell, compat::written_relations(plan)) {
+        if (may_change_membership(lfirst_oid(cell))) {
             transaction_wrote = true;
             return;
         }
@@ -683,7 +681,7 @@ SEGMENTATION_PG_CONTEXT void note_written(RangeVar* relation) {
 }
 
 SEGMENTATION_BOUNDARY void at_executor_start(QueryDesc* query, int flags) {
-    if (query->operation != CMD_SELECT || query->plannedstmt->hasModifyingCTE) note_written(query->plannedstmt->rtable);
+    if (query->operation != CMD_SELECT || query->plannedstmt->hasModifyingCTE) note_written(query->plannedstmt);
     (previous_executor_start ? previous_executor_start : standard_ExecutorStart)(query, flags);
 }
 
