@@ -807,6 +807,35 @@ sub measure_api {
     record($size, $key, $_, $s{$_}) for sort keys %s;
 }
 
+# 8. The recalculate button of the old service: assign_automatic_segments()
+# against the baseline's assign() (aggregate the customer's orders, evaluate
+# every automatic segment, write the difference; baseline.sql), and a bare
+# SELECT 1 for the round trip. pgbench, one client, prepared, random
+# customers (usually nothing to change, as a press of the button finds),
+# runs interleaved. The figure is the latency beyond the round trip.
+sub measure_recalculate {
+    my ($size, $key) = @_;
+    my $db = dbname($size, $key);
+    my %call = (recalc_round_trip => 'SELECT 1',
+                recalc_ext => 'SELECT * FROM segmentation.assign_automatic_segments(' . $KEY{$key}{of}->(':cid') . ')',
+                recalc_base => 'SELECT * FROM baseline.assign(' . $KEY{$key}{of}->(':cid') . ')');
+    my %samples;
+    for my $rep (1 .. $opt{reps}) {
+        for my $id (qw(recalc_round_trip recalc_ext recalc_base)) {
+            progress("$db: the recalculate button, $id ($rep/$opt{reps})");
+            my $script = "$TMP/$id.sql";
+            open my $fh, '>', $script or die "$script: $!\n";
+            print $fh "\\set cid random(1, $size)\n$call{$id};\n";
+            close $fh;
+            my $out = qx{pgbench -n -M prepared -c 1 -j 1 -T $opt{seconds} -f $script $db 2>&1};
+            die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
+            my ($latency) = $out =~ /^latency average = ([\d.]+) ms/m or die "no latency in pgbench output:\n$out\n";
+            push @{$samples{$id}}, $latency;
+        }
+    }
+    record($size, $key, $_, $samples{$_}) for sort keys %samples;
+}
+
 # 5. Peak memory of the backend running refresh_all, with 50 automatic
 # segments. A second process polls /proc/<pid>/status while it runs.
 sub read_status {
@@ -977,6 +1006,18 @@ sub report_api {
     row('preview_change(segment, criteria)', fmt_ms($ms->('api_preview_change')), '', '');
 }
 
+sub report_recalculate {
+    my ($r) = @_;
+    my $ms = sub { $r->{$_[0]}{ms} };
+    return unless $r->{recalc_ext};
+    my ($trip, $ext, $base) = map { $ms->($_) } qw(recalc_round_trip recalc_ext recalc_base);
+    out('the recalculate button: one call per transaction, one client (latency beyond a SELECT 1 round trip)');
+    row('assign_automatic_segments(customer)', sprintf('%.3f ms', $ext - $trip), '', sprintf('round trip %.3f ms', $trip));
+    row('baseline.assign(customer) (PL/pgSQL: aggregate, evaluate, write)', sprintf('%.3f ms', $base - $trip), '',
+        sprintf('%.1f× assign_automatic_segments; %s', ($base - $trip) / ($ext - $trip),
+                target($base - $trip >= 10 * ($ext - $trip), '>= 10×')));
+}
+
 sub report_size {
     my ($size, $key) = @_;
     my $r = $R{$size}{$key};
@@ -989,7 +1030,7 @@ sub report_size {
         commas($n), $key, commas($f->{orders}), $f->{segments}, commas($f->{members}));
     out(sprintf '  %-52s %14s %13s   %s', 'measurement (median of ' . $opt{reps} . ')', 'time', 'per customer', 'compared');
     return report_edits($r) if $opt{only} eq 'edits';
-    return (report_windows($r, $n), report_api($r)) if $opt{only} eq 'windows';
+    return (report_windows($r, $n), report_api($r), report_recalculate($r)) if $opt{only} eq 'windows';
 
     out("set-up (once)");
     row('generate the shop (scripts/generate_shop.sql)', fmt_ms($ms->('generate')), '', '') if $r->{generate};
@@ -1031,6 +1072,7 @@ sub report_size {
     report_edits($r);
     report_windows($r, $n);
     report_api($r);
+    report_recalculate($r);
     out('refresh, nothing to change');
     row('bare GROUP BY customer over the orders', fmt_ms($ms->('groupby')), fmt_us($per->('groupby')), '');
     for my $suffix (0, 1) {
@@ -1224,9 +1266,10 @@ for my $size (@SIZES) {
             }
             die "--only takes 'edits' or 'windows'\n" if $opt{only} && $opt{only} ne 'windows';
             set_up($size, $key);
-            if ($opt{only} eq 'windows') {  # the window criteria and the admin API alone, after the usual set-up
+            if ($opt{only} eq 'windows') {  # windows, the admin API and the recalculate button, after the set-up
                 measure_windows($size, $key);
                 measure_api($size, $key);
+                measure_recalculate($size, $key);
                 return;
             }
             my $dbh = connect_db($db);
@@ -1239,6 +1282,7 @@ for my $size (@SIZES) {
             measure_edits($size, $key);
             measure_windows($size, $key);
             measure_api($size, $key);
+            measure_recalculate($size, $key);
             measure_memory($size, $key);
         });
         attempt("dropping $db", sub { drop_db($db) }) unless $opt{keep};
