@@ -8,17 +8,8 @@ SET client_min_messages = warning;
 SELECT current_setting('port') AS coordinator \gset
 SELECT min(nodeport) AS worker1, max(nodeport) AS worker2 FROM pg_dist_node WHERE groupid <> 0 \gset
 CREATE DATABASE functions_single;
-CREATE DATABASE functions_cluster;
-SELECT count(*) AS workers FROM run_command_on_workers('CREATE DATABASE functions_cluster') WHERE success;
-\c functions_cluster - 127.0.0.1 :worker1
-CREATE EXTENSION citus;
-\c functions_cluster - 127.0.0.1 :worker2
-CREATE EXTENSION citus;
-\c functions_cluster - 127.0.0.1 :coordinator
-SET client_min_messages = warning;
-CREATE EXTENSION citus;
-SELECT citus_set_coordinator_host('127.0.0.1', current_setting('port')::int);
-SELECT count(citus_add_node('127.0.0.1', port)) AS workers FROM unnest(ARRAY[:worker1, :worker2]) AS port;
+\set db functions_cluster
+\i test/citus/sql/cluster_database.psql
 
 \c functions_single - 127.0.0.1 :coordinator
 CREATE EXTENSION segmentation;
