@@ -445,27 +445,43 @@ sub measure_due {
     }
 }
 
-# One pgbench run inserting orders into $table (random customers, one order
-# per transaction) after a checkpoint; returns its throughput.
-sub pgbench_inserts {
-    my ($db, $size, $key, $table, $script) = @_;
+# One pgbench run of the SQL script $text (written to $TMP/$name.sql) on
+# $db, prepared, with @options (clients, threads, duration); dies unless
+# every transaction went through, and returns pgbench's output.
+sub pgbench {
+    my ($db, $name, $text, @options) = @_;
+    my $script = "$TMP/$name.sql";
     open my $fh, '>', $script or die "$script: $!\n";
-    print $fh "\\set cid random(1, $size)\n",
-              "\\set cents random(500, 20000)\n",
-              "INSERT INTO $table (customer_id, amount, ordered_at) VALUES (",
-              $KEY{$key}{of}->(':cid'), ", :cents / 100.0, now());\n";
+    print $fh $text;
     close $fh;
+    my $out = qx{pgbench -n -M prepared @options -f $script $db 2>&1};
+    die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
+    my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
+    die "pgbench: $failed failed transactions\n$out\n" if $failed;
+    return $out;
+}
+
+# The mean latency of a transaction (ms) in pgbench's output.
+sub latency_of {
+    my ($out) = @_;
+    my ($latency) = $out =~ /^latency average = ([\d.]+) ms/m or die "no latency in pgbench output:\n$out\n";
+    return $latency;
+}
+
+# Order inserts into $table (random customers, one order per transaction)
+# after a checkpoint, with the benchmark's clients: the throughput.
+sub pgbench_inserts {
+    my ($db, $size, $key, $table, $name) = @_;
     my $dbh = connect_db($db);
     $dbh->do('CHECKPOINT');
     $dbh->disconnect;
-    my @cmd = ('pgbench', '-n', '-M', 'prepared', '-c', $opt{clients}, '-j', $opt{threads},
-               '-T', $opt{seconds}, '-f', $script, $db);
-    my $out = qx{@cmd 2>&1};
-    die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
+    my $out = pgbench($db, $name,
+                      "\\set cid random(1, $size)\n\\set cents random(500, 20000)\n"
+                      . "INSERT INTO $table (customer_id, amount, ordered_at) VALUES ("
+                      . $KEY{$key}{of}->(':cid') . ", :cents / 100.0, now());\n",
+                      '-c', $opt{clients}, '-j', $opt{threads}, '-T', $opt{seconds});
     my ($tps) = $out =~ /^tps = ([\d.]+) \(without initial connection time\)/m
         or die "no tps in pgbench output:\n$out\n";
-    my ($failed) = $out =~ /^number of failed transactions: (\d+)/m;
-    die "pgbench: $failed failed transactions\n$out\n" if $failed;
     return $tps;
 }
 
@@ -489,7 +505,7 @@ sub measure_inserts {
             my $dbh = connect_db($db);
             $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)}) if $id eq 'tps_metrics';
             local $ENV{PGOPTIONS} = "$ENV{PGOPTIONS} -c segmentation.notify=off" if $id eq 'tps_quiet';
-            my $tps = pgbench_inserts($db, $size, $key, $table{$id}, "$TMP/$id.sql");
+            my $tps = pgbench_inserts($db, $size, $key, $table{$id}, $id);
             push @{$samples{$id}}, $tps;
             if ($id eq 'tps_metrics') {
                 # Live again, and the customers marked due meanwhile brought up to date.
@@ -619,16 +635,10 @@ sub measure_history {
         for my $side (['ext', 'shop.orders'], ['base', 'baseline.orders']) {
             for my $who (['short', $short], ['long', $long]) {
                 my $id = "history_$side->[0]_$who->[0]";
-                my $script = "$TMP/$id.sql";
-                open my $fh, '>', $script or die "$script: $!\n";
-                print $fh "INSERT INTO $side->[1] (customer_id, amount, ordered_at) VALUES (", $of->($who->[1]),
-                          ", 25, now());\n";
-                close $fh;
-                my $out = qx{pgbench -n -M prepared -c 1 -j 1 -t $inserts -f $script $db 2>&1};
-                die "pgbench failed:\n$out\n" if $? != 0;
-                my ($latency) = $out =~ /^latency average = ([\d.]+) ms/m
-                    or die "no latency in pgbench output:\n$out\n";
-                push @{$samples{$id}}, $latency;    # ms per order (one per transaction)
+                my $insert = "INSERT INTO $side->[1] (customer_id, amount, ordered_at) VALUES ("
+                             . $of->($who->[1]) . ", 25, now());\n";
+                # ms per order (one per transaction)
+                push @{$samples{$id}}, latency_of(pgbench($db, $id, $insert, '-c', 1, '-j', 1, '-t', $inserts));
             }
         }
     }
@@ -749,7 +759,7 @@ sub measure_windows {
     for my $rep (1 .. $opt{reps}) {
         for my $id (qw(tps_windows_plain tps_windows)) {
             progress("$db: pgbench into $table{$id}, windows in use ($rep/$opt{reps})");
-            push @{$tps{$id}}, pgbench_inserts($db, $size, $key, $table{$id}, "$TMP/$id.sql");
+            push @{$tps{$id}}, pgbench_inserts($db, $size, $key, $table{$id}, $id);
         }
     }
     record($size, $key, $_, $tps{$_}, tps => median(@{$tps{$_}})) for keys %tps;
@@ -823,14 +833,9 @@ sub measure_recalculate {
     for my $rep (1 .. $opt{reps}) {
         for my $id (qw(recalc_round_trip recalc_ext recalc_base)) {
             progress("$db: the recalculate button, $id ($rep/$opt{reps})");
-            my $script = "$TMP/$id.sql";
-            open my $fh, '>', $script or die "$script: $!\n";
-            print $fh "\\set cid random(1, $size)\n$call{$id};\n";
-            close $fh;
-            my $out = qx{pgbench -n -M prepared -c 1 -j 1 -T $opt{seconds} -f $script $db 2>&1};
-            die "pgbench failed:\n$out\n" if $? != 0 || $out =~ /^(?:pgbench: error|client \d+ aborted)/m;
-            my ($latency) = $out =~ /^latency average = ([\d.]+) ms/m or die "no latency in pgbench output:\n$out\n";
-            push @{$samples{$id}}, $latency;
+            my $out = pgbench($db, $id, "\\set cid random(1, $size)\n$call{$id};\n", '-c', 1, '-j', 1,
+                              '-T', $opt{seconds});
+            push @{$samples{$id}}, latency_of($out);
         }
     }
     record($size, $key, $_, $samples{$_}) for sort keys %samples;
