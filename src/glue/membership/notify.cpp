@@ -436,6 +436,12 @@ std::optional<bool> on_coordinator;  // per backend
 // (key: this number and the session's pid), from its first such commit on.
 constexpr int32 kDrainingLockKey = 0x5345474E;  // "SEGN"
 bool draining_lock_held = false;
+
+// `function` (pg_advisory_lock or pg_advisory_unlock) of that lock.
+std::string draining_lock_sql(const char* function) {
+    return std::string("SELECT pg_catalog.") + function + "(" + std::to_string(kDrainingLockKey) +
+           ", pg_catalog.pg_backend_pid())";
+}
 bool in_transaction_statement = false;  // COMMIT, ROLLBACK, PREPARE TRANSACTION, ... running
 ExecutorStart_hook_type previous_executor_start = nullptr;
 ExecutorFinish_hook_type previous_executor_finish = nullptr;
@@ -608,8 +614,7 @@ void drain_own_outbox() {
         spi::run_once("SELECT pg_catalog.citus_backend_gpid()::pg_catalog.int8", true);
         Datum origin = pg::call([] { return Int64GetDatum(spi::int64_column(0, 1)); });
         if (!draining_lock_held) {
-            spi::run_once("SELECT pg_catalog.pg_advisory_lock(" + std::to_string(kDrainingLockKey) +
-                          ", pg_catalog.pg_backend_pid())");
+            spi::run_once(draining_lock_sql("pg_advisory_lock"));
             draining_lock_held = true;
         }
         Oid types[1] = {INT8OID};
@@ -634,8 +639,7 @@ void drain_own_outbox() {
 void stop_draining() {
     pg::call([] { PushActiveSnapshot(GetTransactionSnapshot()); });  // (at PRE_COMMIT: none is active)
     spi::connect();
-    spi::run_once("SELECT pg_catalog.pg_advisory_unlock(" + std::to_string(kDrainingLockKey) +
-                  ", pg_catalog.pg_backend_pid())");
+    spi::run_once(draining_lock_sql("pg_advisory_unlock"));
     draining_lock_held = false;
     spi::finish();
     pg::call([] { PopActiveSnapshot(); });
