@@ -137,7 +137,7 @@ public:
 
 private:
     // A non-negative number of at most 18 decimal places and at most 10^18,
-    // as bounds take (read_bound), in units of 10^-18.
+    // as bounds and window bounds take, in units of 10^-18.
     static exact::int128 bound_number(const json::Value& member, const std::string& path) {
         if (member.kind != json::Kind::Number) throw CriteriaError(path, "expected a non-negative number");
         exact::Number number = exact::parse_number(member.text);
@@ -205,18 +205,7 @@ private:
         for (const auto& b : kBoundKeys) {
             bool minimum = key == b.min_key;
             if (!minimum && key != b.max_key) continue;
-            if (member.kind != json::Kind::Number) throw CriteriaError(path, "expected a non-negative number");
-            exact::Number number = exact::parse_number(member.text);
-            switch (number.status) {
-                case exact::NumberStatus::Ok: break;
-                case exact::NumberStatus::Negative:
-                case exact::NumberStatus::Malformed: throw CriteriaError(path, "expected a non-negative number");
-                case exact::NumberStatus::TooPrecise:
-                    throw CriteriaError(path, "expected a number with at most 18 decimal places");
-                case exact::NumberStatus::TooLarge:
-                    throw CriteriaError(path, "expected a number no greater than 10^18");
-            }
-            out.bounds.push_back(Bound{b.metric, minimum, number.units});
+            out.bounds.push_back(Bound{b.metric, minimum, bound_number(member, path)});
             return true;
         }
         return false;
