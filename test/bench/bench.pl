@@ -468,15 +468,29 @@ sub latency_of {
     return $latency;
 }
 
-# Order inserts into $table (random customers, one order per transaction)
-# after a checkpoint, with the benchmark's clients: the throughput.
+# The returning customers of the insert measurement: a pool of P customers
+# spread over the shop, ids step, 2 step, ..., P step (step = size / P),
+# who ordered today (measure_inserts gives them that order).
+sub returning_pool {
+    my ($size) = @_;
+    my $pool = int($size / 20);
+    $pool = 50_000 if $pool > 50_000;
+    $pool = 1 if $pool < 1;
+    return ($pool, int($size / $pool));
+}
+
+# Order inserts into $table (one order per transaction) after a checkpoint,
+# with the benchmark's clients: the throughput. Random customers over the
+# whole shop, or with $returning the pool of returning_pool().
 sub pgbench_inserts {
-    my ($db, $size, $key, $table, $name) = @_;
+    my ($db, $size, $key, $table, $name, $returning) = @_;
+    my ($pool, $step) = returning_pool($size);
+    my $cid = $returning ? "random(1, $pool) * $step" : "random(1, $size)";
     my $dbh = connect_db($db);
     $dbh->do('CHECKPOINT');
     $dbh->disconnect;
     my $out = pgbench($db, $name,
-                      "\\set cid random(1, $size)\n\\set cents random(500, 20000)\n"
+                      "\\set cid $cid\n\\set cents random(500, 20000)\n"
                       . "INSERT INTO $table (customer_id, amount, ordered_at) VALUES ("
                       . $KEY{$key}{of}->(':cid') . ", :cents / 100.0, now());\n",
                       '-c', $opt{clients}, '-j', $opt{threads}, '-T', $opt{seconds});
@@ -485,9 +499,29 @@ sub pgbench_inserts {
     return $tps;
 }
 
+# Where shop.orders and the assignment log stand (their last ids), and what
+# was written to them since: orders inserted, and membership changes (log
+# rows 'added' or 'removed').
+sub log_mark {
+    my ($dbh) = @_;
+    return [$dbh->selectrow_array(q{SELECT (SELECT coalesce(max(id), 0) FROM shop.orders),
+                                           (SELECT coalesce(max(id), 0) FROM segmentation.assignment_log)})];
+}
+sub changes_since {
+    my ($dbh, $mark) = @_;
+    return $dbh->selectrow_array(q{SELECT (SELECT count(*) FROM shop.orders WHERE id > ?),
+                                          (SELECT count(*) FROM segmentation.assignment_log
+                                           WHERE id > ? AND action IN ('added', 'removed'))}, undef, @$mark);
+}
+
 # 1. Order-insert throughput with pgbench: the untracked copy, the tracked
 # orders table and the baseline's orders table with its row trigger, runs
-# interleaved. Random customers, one order per transaction.
+# interleaved, one order per transaction. Two customer distributions:
+# random customers over the whole shop, most of whom last ordered months
+# ago, so that almost every order changes the customer's membership; and
+# returning customers (ids suffixed _ret), a pool who already ordered today,
+# closer to issue 11's common case (membership unchanged). For the tracked
+# live runs of both, the membership changes per order.
 sub measure_inserts {
     my ($size, $key) = @_;
     my $db = dbname($size, $key);
@@ -497,17 +531,48 @@ sub measure_inserts {
     # tracked with set_live_evaluation(false), metrics only.
     my %table = (tps_plain => 'bench.orders_plain', tps_tracked => 'shop.orders', tps_quiet => 'shop.orders',
                  tps_baseline => 'baseline.orders', tps_counter => 'bench.orders_counted', tps_metrics => 'shop.orders');
+    $table{"${_}_ret"} = $table{$_} for qw(tps_plain tps_counter tps_tracked tps_metrics);
     my %note = (tps_quiet => ', notifications off', tps_metrics => ', live evaluation off');
-    my %samples;
+    $note{"${_}_ret"} = ($note{$_} // '') . ', returning customers' for qw(tps_plain tps_counter tps_tracked tps_metrics);
+
+    # The returning customers' order of today, in every table the runs insert
+    # into, in one transaction (one now()), with the same amounts: the tables
+    # start from the same state. Each table's own bookkeeping runs as for any
+    # order (the extension's live evaluation, the counter trigger, the
+    # baseline's trigger), so each stays consistent with its orders.
+    my ($pool, $step) = returning_pool($size);
+    progress("$db: $pool returning customers (ids $step, 2×$step, ...) order today");
+    my $dbh = connect_db($db);
+    my $t0 = time;
+    $dbh->begin_work;
+    my %seen;
+    for my $t (grep { !$seen{$_}++ } sort values %table) {
+        $dbh->do(sprintf 'INSERT INTO %s (customer_id, amount, ordered_at) '
+                         . 'SELECT %s, (500 + g * 7919 %% 19501) / 100.0, now() FROM generate_series(1, %d) g',
+                 $t, $KEY{$key}{of}->("(g * $step)"), $pool);
+    }
+    $dbh->commit;
+    record($size, $key, 'returning_pool', [(time - $t0) * 1000], pool => $pool, step => $step,
+           info => "customers=$pool step=$step tables=" . join(',', sort keys %seen));
+    $dbh->disconnect;
+
+    my (%samples, %changes);
     for my $rep (1 .. $opt{reps}) {
-        for my $id (qw(tps_plain tps_counter tps_tracked tps_metrics tps_baseline tps_quiet)) {
+        for my $id (qw(tps_plain tps_counter tps_tracked tps_metrics tps_baseline tps_quiet
+                       tps_plain_ret tps_counter_ret tps_tracked_ret tps_metrics_ret)) {
             progress("$db: pgbench into $table{$id}", $note{$id} // '', " ($rep/$opt{reps})");
             my $dbh = connect_db($db);
-            $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)}) if $id eq 'tps_metrics';
+            $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', false)}) if $id =~ /^tps_metrics/;
             local $ENV{PGOPTIONS} = "$ENV{PGOPTIONS} -c segmentation.notify=off" if $id eq 'tps_quiet';
-            my $tps = pgbench_inserts($db, $size, $key, $table{$id}, $id);
+            my $mark = $id =~ /^tps_tracked/ ? log_mark($dbh) : undef;
+            my $tps = pgbench_inserts($db, $size, $key, $table{$id}, $id, $id =~ /_ret$/ ? 1 : 0);
             push @{$samples{$id}}, $tps;
-            if ($id eq 'tps_metrics') {
+            if ($mark) {
+                my ($orders, $logged) = changes_since($dbh, $mark);
+                die "$db: no orders inserted into shop.orders by $id\n" unless $orders;
+                push @{$changes{$id =~ s/^tps_tracked/changes_per_order/r}}, [$logged / $orders, $orders, $logged];
+            }
+            if ($id =~ /^tps_metrics/) {
                 # Live again, and the customers marked due meanwhile brought up to date.
                 $dbh->do(q{SELECT segmentation.set_live_evaluation('shop.orders', true)});
                 $dbh->do('SELECT segmentation.refresh_due()');
@@ -515,7 +580,14 @@ sub measure_inserts {
             $dbh->disconnect;
         }
     }
-    record($size, $key, $_, $samples{$_}, tps => median(@{$samples{$_}})) for keys %samples;
+    record($size, $key, $_, $samples{$_}, tps => median(@{$samples{$_}})) for sort keys %samples;
+    # changes_per_order(_ret): membership changes per order, with the sums over the runs.
+    for my $id (sort keys %changes) {
+        my ($orders, $logged) = (0, 0);
+        ($orders, $logged) = ($orders + $_->[1], $logged + $_->[2]) for @{$changes{$id}};
+        record($size, $key, $id, [map { $_->[0] } @{$changes{$id}}], orders => $orders, logged => $logged,
+               info => "orders=$orders membership_changes=$logged");
+    }
 
     verify($size, $key, 'verify', 'the concurrent inserts');
 }
@@ -1047,23 +1119,44 @@ sub report_size {
     row('baseline: populate the same segments', fmt_ms($ms->('baseline_populate')), fmt_us($per->('baseline_populate')),
         fmt_x($ms->('baseline_populate'), $ms->('create_segments')) . ' extension');
 
-    out(sprintf 'order inserts: pgbench -c %d -j %d, %d s per run, random customers', $opt{clients}, $opt{threads}, $opt{seconds});
-    my $plain = $r->{tps_plain}{ms};
-    row('no tracking (untracked copy of the orders)', commas($plain) . ' tps', '', '');
-    my $floor = $r->{tps_counter}{ms};
-    row('floor: PL/pgSQL counter trigger (count, sum, max)', commas($floor) . ' tps', '',
-        sprintf('%.2f of untracked', $floor / $plain));
-    row('tracked by the extension', commas($r->{tps_tracked}{ms}) . ' tps', '',
-        sprintf('%.2f of untracked, %.2f of the floor; %s', $r->{tps_tracked}{ms} / $plain,
-                $r->{tps_tracked}{ms} / $floor, target($r->{tps_tracked}{ms} >= $floor, '>= floor')));
-    row('tracked, live evaluation off (metrics only)', commas($r->{tps_metrics}{ms}) . ' tps', '',
-        sprintf('%.2f of untracked; %s', $r->{tps_metrics}{ms} / $plain,
-                target($r->{tps_metrics}{ms} >= 0.8 * $plain, '>= 0.8 of untracked')));
-    row('tracked, notifications off (segmentation.notify)', commas($r->{tps_quiet}{ms}) . ' tps', '',
-        sprintf('%.2f of untracked', $r->{tps_quiet}{ms} / $plain));
-    row('baseline: PL/pgSQL row trigger calling assign()', commas($r->{tps_baseline}{ms}) . ' tps', '',
-        sprintf('%.2f of untracked; tracked/baseline %.2f', $r->{tps_baseline}{ms} / $plain,
-                $r->{tps_tracked}{ms} / $r->{tps_baseline}{ms}));
+    # The insert runs for each customer distribution, each against the
+    # untracked table and the floor of the same distribution; the issue's
+    # targets on each, the returning customers' labelled so.
+    my $p = $r->{returning_pool};
+    for my $d (['', 'random customers'],
+               ['_ret', $p && sprintf('returning customers (a pool of %s, ids %d, %d, ..., who ordered today)',
+                                      commas($p->{pool}), $p->{step}, 2 * $p->{step})]) {
+        my ($sfx, $who) = @$d;
+        my $tps = sub { my $x = $r->{"$_[0]$sfx"}; $x && $x->{ms} };
+        my ($plain, $floor, $tracked, $metrics) = map { $tps->($_) } qw(tps_plain tps_counter tps_tracked tps_metrics);
+        next unless $plain;
+        my $label = $sfx ? ' (returning customers)' : '';
+        out(sprintf 'order inserts: pgbench -c %d -j %d, %d s per run, %s', $opt{clients}, $opt{threads},
+            $opt{seconds}, $who);
+        row('no tracking (untracked copy of the orders)', commas($plain) . ' tps', '', '');
+        row('floor: PL/pgSQL counter trigger (count, sum, max)', commas($floor) . ' tps', '',
+            sprintf('%.2f of untracked', $floor / $plain));
+        row('tracked by the extension', commas($tracked) . ' tps', '',
+            sprintf('%.2f of untracked, %.2f of the floor; %s', $tracked / $plain, $tracked / $floor,
+                    target($tracked >= $floor, ">= floor$label")));
+        row('tracked, live evaluation off (metrics only)', commas($metrics) . ' tps', '',
+            sprintf('%.2f of untracked, %.2f of the floor; %s', $metrics / $plain, $metrics / $floor,
+                    target($metrics >= 0.8 * $plain, ">= 0.8 of untracked$label")));
+        if (my $quiet = $tps->('tps_quiet')) {
+            row('tracked, notifications off (segmentation.notify)', commas($quiet) . ' tps', '',
+                sprintf('%.2f of untracked', $quiet / $plain));
+        }
+        if (my $base = $tps->('tps_baseline')) {
+            row('baseline: PL/pgSQL row trigger calling assign()', commas($base) . ' tps', '',
+                sprintf('%.2f of untracked; tracked/baseline %.2f', $base / $plain, $tracked / $base));
+        }
+        if (my $c = $r->{"changes_per_order$sfx"}) {
+            my $random = $sfx && $r->{changes_per_order};
+            row('membership changes per order (tracked, live)', sprintf('%.2f', $c->{ms}), '',
+                sprintf('%s assignment_log rows added/removed, %s orders%s', commas($c->{logged}),
+                        commas($c->{orders}), $random ? sprintf('; random customers %.2f', $random->{ms}) : ''));
+        }
+    }
 
     if ($r->{history_ext_short}) {
         my $h = $r->{history_ext_long}{history};
@@ -1179,7 +1272,8 @@ sub report_summary {
     out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', 'refresh_due(), 1% due: per due customer',
         (map { fmt_us($_) } @due), defined $due[0] && defined $due[-1] ? fmt_x($due[-1], $due[0]) : '');
     for my $t ([tps_plain => 'inserts, no tracking (tps)'], [tps_tracked => 'inserts, tracked (tps)'],
-               [tps_baseline => 'inserts, baseline trigger (tps)']) {
+               [tps_baseline => 'inserts, baseline trigger (tps)'],
+               [tps_tracked_ret => 'inserts, tracked, returning customers (tps)']) {
         my @v = map { $R{$_}{$key}{$t->[0]}{ms} } @sizes;
         out(sprintf '  %-44s' . (' %14s' x @sizes) . ' %10s', $t->[1], (map { defined $_ ? commas($_) : '' } @v),
             defined $v[0] && defined $v[-1] ? fmt_x($v[-1], $v[0]) : '');
