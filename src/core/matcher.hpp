@@ -217,6 +217,18 @@ public:
     void set_has_overrides(bool has) noexcept { has_overrides_ = has; }
     bool has_overrides() const noexcept { return has_overrides_; }
 
+    // Which definitions the set was built from: a number that changes with
+    // every change to them (the glue derives it from the stored rows), and
+    // whether they are settled, with no online change pending. Membership
+    // remembered under a settled version stays right for as long as that
+    // version is in force (customer_metrics.automatic_segments).
+    void set_version(std::int64_t version, bool settled) noexcept {
+        version_ = version;
+        settled_ = settled;
+    }
+    std::int64_t version() const noexcept { return version_; }
+    bool settled() const noexcept { return settled_; }
+
 private:
     struct Entry {
         std::int64_t id;
@@ -228,6 +240,8 @@ private:
     bool uses_membership_ = false;
     bool refers_to_manual_ = false;
     bool has_overrides_ = false;
+    std::int64_t version_ = 0;
+    bool settled_ = false;
     std::vector<Micros> window_spans_;  // ascending
     mutable std::vector<char> member_;  // scratch, by ascending id (backends are single-threaded)
     std::vector<std::int64_t> frozen_;  // ascending

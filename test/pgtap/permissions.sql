@@ -137,7 +137,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('check_criteria(jsonb)', 'viewer', $$SELECT segmentation.check_criteria('{"minOrders": 1}')$$),
     ('get_all_segments()', 'viewer', $$SELECT * FROM segmentation.get_all_segments()$$),
     ('segment_match(segmentation.customer_metrics,jsonb,timestamp with time zone)', 'viewer',
-     $$SELECT segmentation.segment_match(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL)::segmentation.customer_metrics,
+     $$SELECT segmentation.segment_match(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL, NULL, NULL)::segmentation.customer_metrics,
                                          '{"minOrders": 1}')$$),
     ('segment_match(text,jsonb,timestamp with time zone)', 'viewer',
      $$SELECT segmentation.segment_match('42'::text, '{"minOrders": 1}')$$),
@@ -169,7 +169,7 @@ INSERT INTO api (fn, level, call) VALUES
     ('customer_segments(uuid)', 'viewer',
      $$SELECT * FROM segmentation.customer_segments('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid)$$),
     ('next_change_at(segmentation.customer_metrics,timestamp with time zone)', 'viewer',
-     $$SELECT segmentation.next_change_at(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL)::segmentation.customer_metrics)$$),
+     $$SELECT segmentation.next_change_at(ROW('42', 1100, 2, now(), now(), now(), 'GOLD', NULL, NULL, NULL, NULL)::segmentation.customer_metrics)$$),
     -- The overloads for rows of another type with customer_metrics' columns
     -- (on Citus, a shard's rows), and the helper of preview on Citus.
     ('segment_match(record,jsonb,timestamp with time zone)', 'viewer',

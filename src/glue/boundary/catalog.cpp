@@ -69,6 +69,7 @@ const Catalog& base_catalog() {
     get_typlenbyval(c.key_type, &c.key_length, &c.key_by_value);
     c.has_attributes = get_attnum(c.customer_metrics, "attributes") != InvalidAttrNumber;
     c.online_changes = get_attnum(c.segments, "pending_change") != InvalidAttrNumber;
+    c.remembers_membership = get_attnum(c.customer_metrics, "automatic_segments") != InvalidAttrNumber;
     cached = c;
     cached_valid = true;
     return cached;

@@ -29,6 +29,10 @@ struct Catalog {
     // segments has the columns of online changes (pending_change): false in
     // a database still at 1.0, which runs this library until it is updated.
     bool online_changes;
+    // customer_metrics has the customer's remembered automatic segments
+    // (automatic_segments, segments_version): false in a database still at
+    // 1.0, and then orders read the assignments instead.
+    bool remembers_membership;
 };
 
 // The current catalog, looked up once and again after any change to the

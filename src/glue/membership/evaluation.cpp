@@ -93,6 +93,12 @@ const spi::Statement kRemoveAutomatic = {
     5,
     {kKeyArrayType, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID}};
 
+const spi::Statement kForgetRememberedSegments = {
+    "UPDATE segmentation.customer_metrics SET automatic_segments = NULL, segments_version = NULL "
+    "WHERE customer_id = ANY($1) AND automatic_segments IS NOT NULL",
+    1,
+    {kKeyArrayType}};
+
 const spi::Statement kSetReevaluateAt = {
     "UPDATE segmentation.customer_metrics AS m SET reevaluate_at = u.t "
     "FROM unnest($1::{key}[], $2::timestamptz[]) AS u(c, t) WHERE m.customer_id = u.c",
@@ -286,6 +292,17 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
     std::vector<Change> applied;
     apply(kAddAutomatic, changes, true, cause, by, applied);
     apply(kRemoveAutomatic, changes, false, cause, by, applied);
+    // The rows of customers whose automatic segments changed no longer
+    // remember them (the order path, which writes the row anyway, remembers
+    // them again). A definition change need not: it changes a segment's row,
+    // hence the definitions version, which no remembered membership then
+    // matches; an online change's steps run while a change is pending, when
+    // nothing remembered is used.
+    if (!applied.empty() && cause != Cause::Definition && pg::call([] { return catalog().remembers_membership; })) {
+        std::vector<Datum> keys;
+        for (const Change& c : applied) keys.push_back(c.customer);
+        spi::run(kForgetRememberedSegments, {keys_array(keys)});
+    }
     return applied;
 }
 

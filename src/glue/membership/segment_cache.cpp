@@ -10,6 +10,10 @@
 #include "glue/boundary/placements.hpp"
 #include "glue/boundary/spi.hpp"
 
+extern "C" {
+#include "common/hashfn.h"
+}
+
 namespace segmentation::glue {
 namespace {
 
@@ -62,7 +66,8 @@ struct StoredSegment {
     std::string name;
     std::string criteria;  // jsonb's text: the criteria in force
     bool automatic;
-    bool frozen;  // being deleted online
+    bool frozen;   // being deleted online
+    bool pending;  // an online change of it is in progress
 };
 
 // PG-style: a jsonb datum's text.
@@ -108,7 +113,8 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
                                  ? heap_getattr(tuple, pending_criteria_column, desc, &null)
                                  : heap_getattr(tuple, criteria_column, desc, &null);
             char* text = null ? pstrdup("{}") : jsonb_text(criteria);
-            rows->push_back(StoredSegment{id, name, text, automatic, strcmp(pending, "deleting") == 0});
+            rows->push_back(
+                StoredSegment{id, name, text, automatic, strcmp(pending, "deleting") == 0, pending[0] != '\0'});
         }
         table_endscan(scan);
         UnregisterSnapshot(snapshot);
@@ -121,6 +127,24 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
     std::vector<RowVersion> result;
     for (const auto& v : versions) result.push_back(v.second);
     return result;
+}
+
+// A number for the definitions these row versions hold: any change to a
+// segment makes a new row version (another ctid or xmin), so the number
+// changes with every change, committed or not, and is the same in every
+// session that sees the same rows.
+int64 definitions_version(const std::vector<RowVersion>& versions) {
+    std::vector<uint32> words;
+    words.reserve(versions.size() * 3);
+    for (const RowVersion& v : versions) {
+        words.push_back(ItemPointerGetBlockNumberNoCheck(&v.ctid));
+        words.push_back(ItemPointerGetOffsetNumberNoCheck(&v.ctid));
+        words.push_back(v.xmin);
+    }
+    return pg::call([&] {
+        return static_cast<int64>(hash_bytes_extended(reinterpret_cast<const unsigned char*>(words.data()),
+                                                      static_cast<int>(words.size() * sizeof(uint32)), 0));
+    });
 }
 
 Statement current_statement() {
@@ -265,6 +289,8 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
         refuse_cycle(cycle, rows);
     }
     set->set_has_overrides(any_override());
+    bool settled = std::none_of(rows.begin(), rows.end(), [](const StoredSegment& s) { return s.pending; });
+    set->set_version(definitions_version(versions), settled);
     compiled_from = std::move(versions);
     checked_in = current_statement();
     compiled = std::move(set);

@@ -3,6 +3,7 @@
 #include "glue/tracking/metrics_writer.hpp"
 
 #include "glue/boundary/catalog.hpp"
+#include "glue/boundary/results.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -104,6 +105,10 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     m.key = get_attnum(c.customer_metrics, "customer_id");
     m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
     m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+    m.automatic_segments =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "automatic_segments") : InvalidAttrNumber;
+    m.segments_version =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "segments_version") : InvalidAttrNumber;
     w.now = GetCurrentTransactionStartTimestamp();
 }
 
@@ -143,6 +148,22 @@ SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::
     ExecClearTuple(slot);
     index_endscan(scan);
     UnregisterSnapshot(snapshot);
+}
+
+// PG-style.
+SEGMENTATION_PG_CONTEXT bool remembered_automatic_segments(Writer& w, int64 version, std::vector<int64>& segments) {
+    if (w.columns.automatic_segments == InvalidAttrNumber) return false;
+    bool null;
+    Datum stored_version = slot_getattr(w.current, w.columns.segments_version, &null);
+    if (null || DatumGetInt64(stored_version) != version) return false;
+    Datum stored = slot_getattr(w.current, w.columns.automatic_segments, &null);
+    if (null) return false;
+    ArrayType* array = DatumGetArrayTypeP(stored);
+    if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
+    int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+    const int64* items = reinterpret_cast<const int64*>(ARR_DATA_PTR(array));
+    segments.assign(items, items + count);
+    return true;
 }
 
 // PG-style: adds or removes one automatic assignment, with its log row, and
@@ -218,6 +239,15 @@ SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orde
     set(c.last_order_at, m.last);
     if (orders_only) set(c.customer_since, m.since);
     set(c.reevaluate_at, m.due);
+    if (m.automatic_segments && c.automatic_segments != InvalidAttrNumber) {
+        const std::vector<int64>& ids = *m.automatic_segments;
+        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (ids.size() + 1)));
+        for (std::size_t i = 0; i < ids.size(); ++i) items[i] = Int64GetDatum(ids[i]);
+        updated->tts_values[c.automatic_segments - 1] = int64_array_of(items, static_cast<int>(ids.size()));
+        updated->tts_isnull[c.automatic_segments - 1] = false;
+        updated->tts_values[c.segments_version - 1] = Int64GetDatum(m.segments_version);
+        updated->tts_isnull[c.segments_version - 1] = false;
+    }
     ExecStoreVirtualTuple(updated);
     EvalPlanQualSetSlot(&w.epq, updated);
     ExecSimpleRelationUpdate(w.metrics, w.estate, &w.epq, w.current, updated);

@@ -15,6 +15,8 @@ namespace segmentation::glue {
 
 struct MetricsColumns : MetricAttributes {
     AttrNumber key, first_order_at, reevaluate_at;
+    // The remembered membership (InvalidAttrNumber in a database still at 1.0).
+    AttrNumber automatic_segments, segments_version;
 };
 
 // An executor context for writing the extension's tables row by row, set up
@@ -56,6 +58,11 @@ struct NewMetrics {
     int64 order_count;
     std::optional<TimestampTz> first, last, since;
     std::optional<TimestampTz> due;
+    // The customer's automatic segments after this write, ascending, and the
+    // version of the definitions they hold for (SegmentSet::version), to be
+    // remembered in its row; none: the row keeps what it has.
+    std::optional<std::vector<int64>> automatic_segments;
+    int64 segments_version = 0;
 };
 
 SEGMENTATION_PG_CONTEXT void open_writer(Writer& w);
@@ -78,6 +85,12 @@ SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orde
 // its manual segments too, into `manual`, when given.
 SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments,
                                                      std::vector<int64>* manual = nullptr);
+
+// The customer's automatic segments as its row in w.current remembers them
+// (ascending), if they were remembered under definitions version `version`:
+// then they are its automatic assignments, and the caller need not read
+// them. False when the row remembers none, or for other definitions.
+SEGMENTATION_PG_CONTEXT bool remembered_automatic_segments(Writer& w, int64 version, std::vector<int64>& segments);
 
 // Adds or removes one automatic assignment, with its log row; says whether it did.
 SEGMENTATION_PG_CONTEXT bool write_change(Writer& w, const Change& change);

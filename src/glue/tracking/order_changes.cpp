@@ -430,18 +430,32 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 read_window_totals(d.key, segments->window_spans(), now, window_totals);
                 after.windows = &window_totals;
             }
-            // Segment membership (inSegment, overrides): the customer's manual
-            // segments, and its overrides when some customer has any.
+            // The customer's automatic segments: as its row remembers them, when
+            // it remembers them for these definitions (settled: no online change
+            // moving members meanwhile); else from assignments, with its manual
+            // segments, which inSegment of a manual segment needs.
             current.clear();
             context.manual.clear();
-            pg::call([&] { read_automatic_segments(writer, d.key, current, &context.manual); });
+            bool remembered = segments->settled() && !segments->refers_to_manual() && pg::call([&] {
+                                  return remembered_automatic_segments(writer, segments->version(), current);
+                              });
+            if (!remembered) pg::call([&] { read_automatic_segments(writer, d.key, current, &context.manual); });
             if (segments->has_overrides()) context = read_membership_context(d.key, true);
             matched.clear();
             m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched, context)),
                                       now, true);
+            // What it is in after this statement's changes, remembered in its row.
+            std::vector<int64>& after_changes = m.automatic_segments.emplace(current);
             for_each_membership_change(matched, current, [&](int64 segment, bool added) {
-                if (!segments->frozen(segment)) changes.push_back(Change{d.key, segment, added});
+                if (segments->frozen(segment)) return;
+                changes.push_back(Change{d.key, segment, added});
+                auto at = std::lower_bound(after_changes.begin(), after_changes.end(), segment);
+                if (added)
+                    after_changes.insert(at, segment);
+                else
+                    after_changes.erase(at);
             });
+            m.segments_version = segments->version();
         }
         pg::call([&] { write_row(writer, m, orders_only); });
     };

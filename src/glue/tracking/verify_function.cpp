@@ -210,6 +210,19 @@ const char* const kAssignmentDrift =
     "FROM segmentation.assignments a JOIN segmentation.segments s ON s.id = a.segment_id "
     "WHERE s.is_automatic <> a.is_automatic";
 
+// Customers whose row remembers automatic segments (for the order path)
+// other than their automatic assignments, under definitions version $v, the
+// one in force. Rows remembering another version are not used, so not checked.
+std::string remembered_segments_drift(int64 version) {
+    return "SELECT m.customer_id::text, 'remembered segments', coalesce(a.ids, '{}')::text, "
+           "m.automatic_segments::text "
+           "FROM segmentation.customer_metrics m LEFT JOIN LATERAL ("
+           "  SELECT pg_catalog.array_agg(a.segment_id ORDER BY a.segment_id) AS ids "
+           "  FROM segmentation.assignments a WHERE a.customer_id = m.customer_id AND a.is_automatic) a ON true "
+           "WHERE m.segments_version = " +
+           std::to_string(version) + " AND m.automatic_segments IS DISTINCT FROM coalesce(a.ids, '{}')";
+}
+
 const char* const kChangesInProgress = "SELECT id FROM segmentation.segments WHERE pending_change IS NOT NULL";
 
 // Runs verify's drift queries at `as_of` for `t`, in order, handing each
@@ -243,8 +256,9 @@ void drift_queries(TimestampTz as_of_time, const Tracking& t, const DriftEmit& e
     std::vector<int64> moving = segments->dependents(changing);  // move with the segments changing
     changing.insert(changing.end(), moving.begin(), moving.end());
     std::string membership = evaluated ? kEvaluatedMembershipDrift : membership_drift(online_changes);
+    bool remembered = segments->settled() && pg::call([] { return catalog().remembers_membership; });
     std::string queries[] = {metrics_drift(t), membership, changing.empty() && !windows ? due_drift() : "",
-                             kAssignmentDrift};
+                             kAssignmentDrift, remembered ? remembered_segments_drift(segments->version()) : ""};
     Datum values[5] = {as_of, 0, 0, 0, 0};
     Oid types[5] = {TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
     int ordinal = 0;

@@ -49,7 +49,15 @@ CREATE TABLE segmentation.customer_metrics (
     -- The tracked attribute columns of the customer's row (1.1): a JSON
     -- object of column name to value, NULL columns left out; NULL when no
     -- attributes are tracked (see segmentation.track_customer_attributes).
-    attributes     jsonb
+    attributes     jsonb,
+    -- The customer's automatic segments (ids ascending) as the order path
+    -- last wrote them, and the version of the segment definitions they were
+    -- evaluated under (1.1): an order then need not read assignments. NULL
+    -- when not known; any other change to the customer's automatic
+    -- assignments sets them NULL, and any change to the definitions makes
+    -- the version stale. verify() checks them.
+    automatic_segments bigint[],
+    segments_version   bigint
 ) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
 
 -- refresh_due() walks this index in (reevaluate_at, customer_id) order, one

@@ -907,3 +907,11 @@ GRANT EXECUTE ON FUNCTION
     segmentation.next_change_at(record, timestamptz),
     segmentation.metrics_distributed()
 TO segmentation_viewer;
+
+-- The write path: a customer's automatic segments remembered in its metrics
+-- row, with the version of the definitions they hold for, so that an order
+-- need not read assignments. NULL until the customer's next order writes
+-- them (see customer_metrics in 02_tables.sql).
+ALTER TABLE segmentation.customer_metrics
+    ADD COLUMN automatic_segments bigint[],
+    ADD COLUMN segments_version bigint;
