@@ -5,11 +5,19 @@
 namespace segmentation::glue {
 
 Datum int64_array(const std::vector<int64>& values) {
-    return pg::call([&] {
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
-        for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
-        return int64_array_of(items, static_cast<int>(values.size()));
-    });
+    return pg::call([&] { return int64_array_of(values); });
+}
+
+Datum int64_array_of(const std::vector<int64>& values) {
+    Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
+    for (std::size_t i = 0; i < values.size(); ++i) items[i] = Int64GetDatum(values[i]);
+    return int64_array_of(items, static_cast<int>(values.size()));
+}
+
+void int64s_of_array(ArrayType* array, std::vector<int64>& values) {
+    int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+    const int64* items = reinterpret_cast<const int64*>(ARR_DATA_PTR(array));
+    values.assign(items, items + count);
 }
 
 Datum int64_array_of(Datum* items, int count) {

@@ -11,8 +11,12 @@ namespace segmentation::glue {
 
 // A bigint[] of `values`, palloc'd in the current memory context.
 Datum int64_array(const std::vector<int64>& values);
-// The same from `count` int64 Datums, for code already inside pg::call.
+// The same from `count` int64 Datums, or from `values`, for code already
+// inside pg::call.
 SEGMENTATION_PG_CONTEXT Datum int64_array_of(Datum* items, int count);
+SEGMENTATION_PG_CONTEXT Datum int64_array_of(const std::vector<int64>& values);
+// The elements of a bigint[] without NULLs, into `values`; PG-style.
+SEGMENTATION_PG_CONTEXT void int64s_of_array(ArrayType* array, std::vector<int64>& values);
 
 // The record of a function with OUT parameters, none of them null. `function`
 // names it in the error raised when its SQL declaration returns no record.

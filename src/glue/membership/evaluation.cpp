@@ -64,10 +64,7 @@ const spi::Statement kReadContextWithOverrides = {
 
 // PG-style: an int64 array column (of ARRAY(SELECT ...), never NULL, no NULLs).
 SEGMENTATION_PG_CONTEXT void read_ids(uint64 row, int column, std::vector<int64>& ids) {
-    ArrayType* array = DatumGetArrayTypeP(spi::column(row, column));
-    int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
-    const int64* items = reinterpret_cast<const int64*>(ARR_DATA_PTR(array));
-    ids.assign(items, items + count);
+    int64s_of_array(DatumGetArrayTypeP(spi::column(row, column)), ids);
 }
 
 const spi::Statement kAddAutomatic = {

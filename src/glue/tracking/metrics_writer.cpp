@@ -160,9 +160,7 @@ SEGMENTATION_PG_CONTEXT bool remembered_automatic_segments(Writer& w, int64 vers
     if (null) return false;
     ArrayType* array = DatumGetArrayTypeP(stored);
     if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
-    int count = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
-    const int64* items = reinterpret_cast<const int64*>(ARR_DATA_PTR(array));
-    segments.assign(items, items + count);
+    int64s_of_array(array, segments);
     return true;
 }
 
@@ -240,10 +238,7 @@ SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orde
     if (orders_only) set(c.customer_since, m.since);
     set(c.reevaluate_at, m.due);
     if (m.automatic_segments && c.automatic_segments != InvalidAttrNumber) {
-        const std::vector<int64>& ids = *m.automatic_segments;
-        Datum* items = static_cast<Datum*>(palloc(sizeof(Datum) * (ids.size() + 1)));
-        for (std::size_t i = 0; i < ids.size(); ++i) items[i] = Int64GetDatum(ids[i]);
-        updated->tts_values[c.automatic_segments - 1] = int64_array_of(items, static_cast<int>(ids.size()));
+        updated->tts_values[c.automatic_segments - 1] = int64_array_of(*m.automatic_segments);
         updated->tts_isnull[c.automatic_segments - 1] = false;
         updated->tts_values[c.segments_version - 1] = Int64GetDatum(m.segments_version);
         updated->tts_isnull[c.segments_version - 1] = false;

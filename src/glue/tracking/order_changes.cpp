@@ -444,18 +444,24 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             matched.clear();
             m.due = due_time_to_store(stored_due, storable_instant(segments->evaluate(after, now, matched, context)),
                                       now, true);
-            // What it is in after this statement's changes, remembered in its row.
-            std::vector<int64>& after_changes = m.automatic_segments.emplace(current);
+            // What it is in after this statement's changes, remembered in its
+            // row unless the row already holds exactly that.
+            std::vector<int64> after_changes = current;
+            bool changed = false;
             for_each_membership_change(matched, current, [&](int64 segment, bool added) {
                 if (segments->frozen(segment)) return;
                 changes.push_back(Change{d.key, segment, added});
+                changed = true;
                 auto at = std::lower_bound(after_changes.begin(), after_changes.end(), segment);
                 if (added)
                     after_changes.insert(at, segment);
                 else
                     after_changes.erase(at);
             });
-            m.segments_version = segments->version();
+            if (changed || !remembered) {
+                m.automatic_segments = std::move(after_changes);
+                m.segments_version = segments->version();
+            }
         }
         pg::call([&] { write_row(writer, m, orders_only); });
     };
