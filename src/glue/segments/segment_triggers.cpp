@@ -284,3 +284,16 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     spi::finish();
     return PointerGetDatum(nullptr);
 }
+
+// AFTER INSERT/UPDATE/DELETE ... FOR EACH ROW and AFTER TRUNCATE ... FOR EACH
+// STATEMENT on segments, ENABLE ALWAYS: drops every backend's compiled
+// segments even when the triggers above do not fire (replica mode), which
+// lets orders trust their compiled set without looking at segments
+// (segment_cache.cpp).
+SEGMENTATION_FUNCTION(segmentation_segments_touched) {
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "segments_touched must run as a trigger");
+    pg::call([&] { CacheInvalidateRelcache(trigger->tg_relation); });
+    return PointerGetDatum(nullptr);
+}

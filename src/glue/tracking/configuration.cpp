@@ -31,6 +31,16 @@ void reset_cached_tracking() {
     localized_configurations.clear();
 }
 
+// PG-style: where the table's key, time and value columns are.
+SEGMENTATION_PG_CONTEXT void locate_columns(TrackedTable& table) {
+    auto attnum_of = [&](const std::string& column) {
+        return column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
+    };
+    table.key_attnum = attnum_of(table.key_column);
+    table.time_attnum = attnum_of(table.time_column);
+    table.value_attnum = attnum_of(table.value_column);
+}
+
 // The tracked tables of `t` as the active relation set holds them: their
 // local shards, by OID and by name.
 Tracking localized(const Tracking& t) {
@@ -41,6 +51,7 @@ Tracking localized(const Tracking& t) {
         if (shard == (*table)->relation) continue;
         (*table)->relation = shard;
         (*table)->name = pg::call([&] {
+            locate_columns(**table);
             return quote_qualified_identifier(get_namespace_name(get_rel_namespace(shard)), get_rel_name(shard));
         });
     }
@@ -142,6 +153,7 @@ Tracking read_tracking() {
                 AttrNumber attnum = column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
                 return attnum == InvalidAttrNumber ? InvalidOid : get_atttype(table.relation, attnum);
             };
+            locate_columns(table);
             table.key_type = type_of(table.key_column);
             table.time_type = type_of(table.time_column);
             table.value_type = type_of(table.value_column);

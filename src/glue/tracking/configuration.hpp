@@ -19,6 +19,11 @@ struct TrackedTable {
     Oid key_type = InvalidOid;  // the columns' current types (InvalidOid: the column is gone)
     Oid time_type = InvalidOid;
     Oid value_type = InvalidOid;
+    // Where the three columns are in `relation` (a Citus shard's may differ
+    // from its table's); InvalidAttrNumber: gone, or no such column.
+    AttrNumber key_attnum = InvalidAttrNumber;
+    AttrNumber time_attnum = InvalidAttrNumber;
+    AttrNumber value_attnum = InvalidAttrNumber;
     bool live = true;  // evaluate segments in the changing transaction
     // Customer attributes (customers only): further columns, with their current types.
     std::vector<std::string> attribute_columns;

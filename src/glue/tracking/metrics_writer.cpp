@@ -2,6 +2,8 @@
 // logical replication's apply worker sets up its own.
 #include "glue/tracking/metrics_writer.hpp"
 
+#include <unordered_map>
+
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/results.hpp"
 
@@ -14,6 +16,32 @@ extern "C" {
 
 namespace segmentation::glue {
 namespace {
+
+// The columns of each customer_metrics relation written here (the table,
+// or a Citus node's shards of it), looked up once rather than by name in
+// every statement; dropped when the relation changes.
+std::unordered_map<Oid, MetricsColumns> known_metrics_columns;
+
+void forget_metrics_columns(Datum, Oid relid) {
+    if (relid == InvalidOid)
+        known_metrics_columns.clear();
+    else
+        known_metrics_columns.erase(relid);
+}
+
+// PG-style.
+SEGMENTATION_PG_CONTEXT MetricsColumns look_up_metrics_columns(const Catalog& c) {
+    MetricsColumns m;
+    static_cast<MetricAttributes&>(m) = metric_attributes(c.customer_metrics);
+    m.key = get_attnum(c.customer_metrics, "customer_id");
+    m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
+    m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+    m.automatic_segments =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "automatic_segments") : InvalidAttrNumber;
+    m.segments_version =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "segments_version") : InvalidAttrNumber;
+    return m;
+}
 
 SEGMENTATION_PG_CONTEXT ResultRelInfo* result_relation(Writer& w, Oid relid, Index index) {
     Relation relation = table_open(relid, RowExclusiveLock);
@@ -100,16 +128,16 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     w.current = table_slot_create(metrics, &w.estate->es_tupleTable);
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
 
-    MetricsColumns& m = w.columns;
-    static_cast<MetricAttributes&>(m) = metric_attributes(c.customer_metrics);
-    m.key = get_attnum(c.customer_metrics, "customer_id");
-    m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
-    m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
-    m.automatic_segments =
-        c.remembers_membership ? get_attnum(c.customer_metrics, "automatic_segments") : InvalidAttrNumber;
-    m.segments_version =
-        c.remembers_membership ? get_attnum(c.customer_metrics, "segments_version") : InvalidAttrNumber;
+    auto known = known_metrics_columns.find(c.customer_metrics);
+    if (known == known_metrics_columns.end())
+        known = known_metrics_columns.emplace(c.customer_metrics, look_up_metrics_columns(c)).first;
+    w.columns = known->second;
     w.now = GetCurrentTransactionStartTimestamp();
+}
+
+// PG-style.
+SEGMENTATION_PG_CONTEXT void register_metrics_writer_callbacks() {
+    CacheRegisterRelcacheCallback(forget_metrics_columns, (Datum)0);
 }
 
 // PG-style.

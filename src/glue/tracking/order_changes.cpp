@@ -52,21 +52,17 @@ struct OrderRow {
     bool added;  // a row of the new transition table (else the old one)
 };
 
+// From the tracking configuration, which knows where the columns are as
+// long as it is cached (a change to the orders table drops it).
 OrderLayout order_layout(const TrackedTable& orders) {
-    return pg::call([&] {
-        OrderLayout l;
-        const char* names[3] = {orders.key_column.c_str(), orders.value_column.c_str(), orders.time_column.c_str()};
-        AttrNumber* attnums[3] = {&l.key, &l.amount, &l.time};
-        Oid* types[3] = {&l.key_type, &l.amount_type, &l.time_type};
-        for (int i = 0; i < 3; ++i) {
-            *attnums[i] = get_attnum(orders.relation, names[i]);
-            if (*attnums[i] == InvalidAttrNumber)
-                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                                errmsg("tracked column \"%s\" of %s no longer exists", names[i], orders.name.c_str())));
-            *types[i] = get_atttype(orders.relation, *attnums[i]);
-        }
-        return l;
-    });
+    for (const auto& [attnum, name] :
+         {std::pair{orders.key_attnum, &orders.key_column}, std::pair{orders.value_attnum, &orders.value_column},
+          std::pair{orders.time_attnum, &orders.time_column}})
+        if (attnum == InvalidAttrNumber)
+            throw Error(ERRCODE_UNDEFINED_COLUMN,
+                        "tracked column \"" + *name + "\" of " + orders.name + " no longer exists");
+    return {orders.key_attnum, orders.value_attnum, orders.time_attnum,
+            orders.key_type,   orders.value_type,   orders.time_type};
 }
 
 // PG-style: one transition table's rows, converted to keys, numerics and
