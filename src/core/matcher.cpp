@@ -374,6 +374,10 @@ void collect_window_spans(const Group& g, std::vector<Micros>& spans) {
     for (const Group& child : g.children) collect_window_spans(child, spans);
 }
 
+bool tests_attributes(const Group& g) {
+    return !g.attribute_tests.empty() || std::any_of(g.children.begin(), g.children.end(), tests_attributes);
+}
+
 }  // namespace
 
 int128 comparable_limit(const Bound& bound) noexcept {
@@ -409,6 +413,7 @@ Matcher::Matcher(const Criteria& criteria) {
     root_ = compile_level(criteria, uses_time);
     uses_time_ = uses_time;
     references_ = referenced_segments(criteria);
+    uses_attributes_ = tests_attributes(root_);
     collect_window_spans(root_, window_spans_);
     std::sort(window_spans_.begin(), window_spans_.end());
     window_spans_.erase(std::unique(window_spans_.begin(), window_spans_.end()), window_spans_.end());
@@ -439,6 +444,7 @@ std::optional<Micros> Matcher::next_change(const Customer& customer, Micros as_o
 
 void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     if (matcher.uses_membership()) uses_membership_ = true;
+    if (matcher.uses_attributes()) uses_attributes_ = true;
     if (matcher.uses_windows()) {
         std::vector<Micros> spans;
         std::set_union(window_spans_.begin(), window_spans_.end(), matcher.window_spans().begin(),

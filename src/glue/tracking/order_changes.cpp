@@ -138,6 +138,16 @@ void widen(std::optional<TimestampTz>& lo, std::optional<TimestampTz>& hi, Times
 
 // Deltas per customer, in key order (the order every path locks customers in).
 std::vector<Delta> customer_deltas(const std::vector<OrderRow>& rows, Oid storage_type) {
+    // The usual statement, one order inserted or deleted: one customer,
+    // nothing to group, add up or sort.
+    if (rows.size() == 1) {
+        const OrderRow& row = rows[0];
+        Delta d{row.key};
+        (row.added ? d.added : d.removed) = 1;
+        (row.added ? d.added_sum : d.removed_sum) = row.amount;
+        if (row.has_time) row.added ? widen(d.add_lo, d.add_hi, row.time) : widen(d.rem_lo, d.rem_hi, row.time);
+        return {d};
+    }
     std::vector<Delta> deltas;
     std::vector<std::size_t> delta_of_row(rows.size());
     std::unordered_map<std::string, std::size_t> index;
@@ -405,10 +415,12 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.due = DT_NOBEGIN;  // -infinity: waiting for refresh_due()
         } else {
             Customer after;
-            const char* attributes = nullptr;  // customer attributes, decoded below
+            // Customer attributes, decoded below when some criteria test them.
+            const char* attributes = nullptr;
+            bool wants_attributes = segments->uses_attributes();
             pg::call([&] {
                 MetricValues v = metric_values_of(writer);
-                attributes = attributes_text(v.attributes, v.attributes_null);
+                if (wants_attributes) attributes = attributes_text(v.attributes, v.attributes_null);
                 v.lifetime_value = m.lifetime_value;
                 v.order_count = Int64GetDatum(m.order_count);
                 v.last_order_at = m.last ? TimestampTzGetDatum(*m.last) : (Datum)0;
@@ -418,8 +430,10 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 after = customer_from_values(v, d.key);
             });
             static AttributeValues attribute_values;
-            read_attribute_values(attributes, attribute_values);
-            after.attributes = &attribute_values;
+            if (wants_attributes) {
+                read_attribute_values(attributes, attribute_values);
+                after.attributes = &attribute_values;
+            }
             // Window criteria (membership/windows.hpp): this customer's in-window orders, this statement's included.
             static WindowTotals window_totals;
             if (segments->uses_windows()) {
