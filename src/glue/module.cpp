@@ -1,7 +1,6 @@
 // Loading the extension's library: settings and cache callbacks.
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/placements.hpp"
-#include "glue/tracking/metrics_writer.hpp"
 #include "glue/tracking/order_changes.hpp"
 #include "glue/membership/notify.hpp"
 #include "glue/membership/segment_cache.hpp"
@@ -40,6 +39,5 @@ void _PG_init(void) {
     register_notify_callbacks();
     register_tracking_callbacks();
     register_order_changes_callbacks();
-    register_metrics_writer_callbacks();
 }
 }

@@ -19,15 +19,12 @@ namespace {
 
 // The columns of each customer_metrics relation written here (the table,
 // or a Citus node's shards of it), looked up once rather than by name in
-// every statement; dropped when the relation changes.
+// every statement. A change to the table (on Citus, made through it to its
+// shards) starts a new catalog generation, and the look-ups are made again.
+// (No relcache callback of our own: PostgreSQL has ten slots, and Citus
+// takes several.)
 std::unordered_map<Oid, MetricsColumns> known_metrics_columns;
-
-void forget_metrics_columns(Datum, Oid relid) {
-    if (relid == InvalidOid)
-        known_metrics_columns.clear();
-    else
-        known_metrics_columns.erase(relid);
-}
+uint64 known_metrics_generation = 0;
 
 // PG-style.
 SEGMENTATION_PG_CONTEXT MetricsColumns look_up_metrics_columns(const Catalog& c) {
@@ -128,16 +125,15 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     w.current = table_slot_create(metrics, &w.estate->es_tupleTable);
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
 
+    if (known_metrics_generation != catalog_generation()) {
+        known_metrics_columns.clear();
+        known_metrics_generation = catalog_generation();
+    }
     auto known = known_metrics_columns.find(c.customer_metrics);
     if (known == known_metrics_columns.end())
         known = known_metrics_columns.emplace(c.customer_metrics, look_up_metrics_columns(c)).first;
     w.columns = known->second;
     w.now = GetCurrentTransactionStartTimestamp();
-}
-
-// PG-style.
-SEGMENTATION_PG_CONTEXT void register_metrics_writer_callbacks() {
-    CacheRegisterRelcacheCallback(forget_metrics_columns, (Datum)0);
 }
 
 // PG-style.

@@ -66,9 +66,6 @@ struct NewMetrics {
 };
 
 SEGMENTATION_PG_CONTEXT void open_writer(Writer& w);
-// The writer's column look-ups are cached per backend; this drops them with
-// their relation's changes (called once, at load).
-SEGMENTATION_PG_CONTEXT void register_metrics_writer_callbacks();
 SEGMENTATION_PG_CONTEXT void close_writer(Writer& w);
 
 // Finds the customer's metrics row and locks it (waiting for any other
