@@ -85,21 +85,28 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
         Relation relation = table_open(c.segments, AccessShareLock);
         TupleDesc desc = RelationGetDescr(relation);
         AttrNumber id_column = get_attnum(c.segments, "id");
-        AttrNumber name_column = get_attnum(c.segments, "name");
-        AttrNumber criteria_column = get_attnum(c.segments, "criteria");
-        AttrNumber automatic_column = get_attnum(c.segments, "is_automatic");
-        AttrNumber change_column = get_attnum(c.segments, "pending_change");
-        AttrNumber pending_criteria_column = get_attnum(c.segments, "pending_criteria");
+        // The contents' columns only when the contents are wanted (not for
+        // the check of every statement: syscache look-ups on every call).
+        AttrNumber name_column = InvalidAttrNumber, criteria_column = InvalidAttrNumber;
+        AttrNumber automatic_column = InvalidAttrNumber, change_column = InvalidAttrNumber;
+        AttrNumber pending_criteria_column = InvalidAttrNumber;
+        if (rows != nullptr) {
+            name_column = get_attnum(c.segments, "name");
+            criteria_column = get_attnum(c.segments, "criteria");
+            automatic_column = get_attnum(c.segments, "is_automatic");
+            change_column = get_attnum(c.segments, "pending_change");
+            pending_criteria_column = get_attnum(c.segments, "pending_criteria");
+        }
         Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
         TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
         HeapTuple tuple;
         while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
             bool null;
-            Datum automatic_datum = heap_getattr(tuple, automatic_column, desc, &null);
-            bool automatic = !null && DatumGetBool(automatic_datum);
             int64 id = DatumGetInt64(heap_getattr(tuple, id_column, desc, &null));
             versions.emplace_back(id, RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
             if (rows == nullptr) continue;
+            Datum automatic_datum = heap_getattr(tuple, automatic_column, desc, &null);
+            bool automatic = !null && DatumGetBool(automatic_datum);
             char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
             // An online change in progress (segmentation.update_segment_concurrently
             // and friends) puts its new criteria in force, or freezes a
