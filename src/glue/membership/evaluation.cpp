@@ -295,12 +295,17 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
     // hence the definitions version, which no remembered membership then
     // matches; an online change's steps run while a change is pending, when
     // nothing remembered is used.
-    if (!applied.empty() && cause != Cause::Definition && pg::call([] { return catalog().remembers_membership; })) {
+    if (!applied.empty() && cause != Cause::Definition) {
         std::vector<Datum> keys;
         for (const Change& c : applied) keys.push_back(c.customer);
-        spi::run(kForgetRememberedSegments, {keys_array(keys)});
+        forget_remembered_segments(keys);
     }
     return applied;
+}
+
+void forget_remembered_segments(const std::vector<Datum>& keys) {
+    if (keys.empty() || !pg::call([] { return catalog().remembers_membership; })) return;
+    spi::run(kForgetRememberedSegments, {keys_array(keys)});
 }
 
 }  // namespace segmentation::glue

@@ -113,6 +113,11 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
 std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause,
                                             const Attribution* by = nullptr);
 
+// Forgets the automatic segments the rows of these customers remember for
+// the order path (customer_metrics.automatic_segments), so that their next
+// order reads the assignments. Needs SPI; the customers should be locked.
+void forget_remembered_segments(const std::vector<Datum>& keys);
+
 // Locks customers' metrics rows in key order, for changing their metrics
 // (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
 // statements that follow see every change committed to those customers
