@@ -161,7 +161,10 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows, bool* wa
     });
     // A scan may start mid-table (synchronized scans): the order is the ctids'.
     std::sort(versions.begin(), versions.end(), [](const RowVersion& a, const RowVersion& b) {
-        return ItemPointerCompare(const_cast<ItemPointerData*>(&a.ctid), const_cast<ItemPointerData*>(&b.ctid)) < 0;
+        BlockNumber a_block = ItemPointerGetBlockNumberNoCheck(&a.ctid);
+        BlockNumber b_block = ItemPointerGetBlockNumberNoCheck(&b.ctid);
+        if (a_block != b_block) return a_block < b_block;
+        return ItemPointerGetOffsetNumberNoCheck(&a.ctid) < ItemPointerGetOffsetNumberNoCheck(&b.ctid);
     });
     if (rows != nullptr)
         std::sort(rows->begin(), rows->end(), [](const auto& a, const auto& b) { return a.id < b.id; });

@@ -103,8 +103,23 @@ SEGMENTATION_PG_CONTEXT void fill(TupleTableSlot* slot, std::initializer_list<st
 
 }  // namespace
 
+MetricsColumns metrics_columns_for_writing() {
+    // catalog() first: it rebuilds what an invalidation dropped, and starts
+    // the generation compared here.
+    auto [relid, generation] = pg::call([] { return std::pair{catalog().customer_metrics, catalog_generation()}; });
+    if (generation != known_metrics_generation) {
+        known_metrics_columns.clear();
+        known_metrics_generation = generation;
+    }
+    auto known = known_metrics_columns.find(relid);
+    if (known != known_metrics_columns.end()) return known->second;
+    MetricsColumns columns = pg::call([] { return look_up_metrics_columns(catalog()); });
+    known_metrics_columns.emplace(relid, columns);
+    return columns;
+}
+
 // PG-style.
-SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
+SEGMENTATION_PG_CONTEXT void open_writer(Writer& w, const MetricsColumns& columns) {
     const Catalog& c = catalog();
     w.estate = CreateExecutorState();
     compat::ExecInitRangeTable(w.estate, list_make3(range_entry(c.customer_metrics), range_entry(c.assignments),
@@ -125,14 +140,7 @@ SEGMENTATION_PG_CONTEXT void open_writer(Writer& w) {
     w.current = table_slot_create(metrics, &w.estate->es_tupleTable);
     w.updated = ExecInitExtraTupleSlot(w.estate, RelationGetDescr(metrics), &TTSOpsVirtual);
 
-    if (known_metrics_generation != catalog_generation()) {
-        known_metrics_columns.clear();
-        known_metrics_generation = catalog_generation();
-    }
-    auto known = known_metrics_columns.find(c.customer_metrics);
-    if (known == known_metrics_columns.end())
-        known = known_metrics_columns.emplace(c.customer_metrics, look_up_metrics_columns(c)).first;
-    w.columns = known->second;
+    w.columns = columns;
     w.now = GetCurrentTransactionStartTimestamp();
 }
 

@@ -364,7 +364,8 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::string recompute, totals;  // built when first needed
 
     Writer writer;
-    pg::call([&] { open_writer(writer); });
+    MetricsColumns columns = metrics_columns_for_writing();
+    pg::call([&] { open_writer(writer, columns); });
     std::vector<Delta> fresh, unknown;
     std::vector<Change> changes;
     std::vector<int64> current, matched;
