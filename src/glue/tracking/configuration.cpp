@@ -21,10 +21,10 @@ const spi::Statement kReadTracking = {
     0,
     {}};
 
-std::optional<Tracking> cached_configuration;
+std::shared_ptr<const Tracking> cached_configuration;
 // On a Citus node, the configuration with the tracked tables replaced by
 // their shards, per relation set (placements.hpp). Dropped with the above.
-std::unordered_map<uint64, Tracking> localized_configurations;
+std::unordered_map<uint64, std::shared_ptr<const Tracking>> localized_configurations;
 
 void reset_cached_tracking() {
     cached_configuration.reset();
@@ -104,19 +104,23 @@ AttributeSchema tracked_attribute_schema() {
     return schema;
 }
 
-const Tracking& cached_tracking() {
+std::shared_ptr<const Tracking> shared_cached_tracking() {
     if (!cached_configuration) {
         Tracking t = read_tracking();
         require_sound_tracking(t);
-        cached_configuration = std::move(t);
+        cached_configuration = std::make_shared<const Tracking>(std::move(t));
     }
     const RelationSet* set = active_relations();
-    if (set == nullptr || !set->sharded) return *cached_configuration;
+    if (set == nullptr || !set->sharded) return cached_configuration;
     auto found = localized_configurations.find(set->id);
     if (found == localized_configurations.end())
-        found = localized_configurations.emplace(set->id, localized(*cached_configuration)).first;
+        found = localized_configurations
+                    .emplace(set->id, std::make_shared<const Tracking>(localized(*cached_configuration)))
+                    .first;
     return found->second;
 }
+
+const Tracking& cached_tracking() { return *shared_cached_tracking(); }
 
 void register_tracking_callbacks() {
     CacheRegisterRelcacheCallback(forget_cached_tracking, (Datum)0);

@@ -2,6 +2,7 @@
 // segmentation.tracked_tables. The types every tracking file shares.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ Tracking read_tracking();
 // configuration use read_tracking()), and checked sound when read. Needs SPI
 // when it must read.
 const Tracking& cached_tracking();
+// The same, kept alive by the caller while the cache may be replaced (a
+// trigger working through the tables).
+std::shared_ptr<const Tracking> shared_cached_tracking();
 SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
 
 // The attributes criteria may test: the tracked customers table's attribute

@@ -547,7 +547,8 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
         spi::finish();
         return PointerGetDatum(nullptr);
     }
-    const Tracking& t = cached_tracking();
+    std::shared_ptr<const Tracking> tracking = shared_cached_tracking();  // alive while the cache may be replaced
+    const Tracking& t = *tracking;
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
             lock_definitions_shared();
@@ -557,9 +558,8 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
                            false);
             update_and_evaluate(orders_cleared_sql(t), t.orders->live, Cause::Order);
         } else {
-            Tracking copy = t;  // the cache may be replaced while we work
-            lock_tracked_tables(copy);
-            apply_order_changes(trigger, copy);
+            lock_tracked_tables(t);
+            apply_order_changes(trigger, t);
         }
     }
     flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
