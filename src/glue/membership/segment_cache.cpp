@@ -24,10 +24,9 @@ Oid compiled_for_relation = InvalidOid;
 // Which row versions of segments the compiled set was built from. Our
 // triggers invalidate it on every change. The segments_touched triggers fire
 // always, replica mode included; while both are there and enabled always,
-// the set is trusted as it is (`compiled_watched`) in the scope it was
-// built in. Otherwise (a database
-// still at 1.0, triggers disabled, a Citus placement without them) the set
-// is checked against the table, once per statement.
+// the set is trusted as it is (`compiled_watched`) in the scope it was built
+// in. Otherwise (a database still at 1.0, triggers disabled, a Citus
+// placement without them) it is checked against the table once per statement.
 struct RowVersion {
     ItemPointerData ctid;
     TransactionId xmin;
