@@ -37,12 +37,14 @@ namespace {
 
 // What a batch's evaluation found, to be written as it is (writers_excluded).
 struct Found {
+    std::vector<Datum> written;  // the customers to lock, in key order (the overridden too)
     std::vector<Change> changes;
     std::vector<Datum> due_keys;
     std::vector<std::optional<TimestampTz>> due_times;
     std::vector<Datum> overridden;  // to be locked and read again with their overrides
 
     void clear() {
+        written.clear();
         changes.clear();
         due_keys.clear();
         due_times.clear();
@@ -57,10 +59,12 @@ void collect_writes(std::vector<CustomerState>& batch, const SegmentSet& segment
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (i % 256 == 0) poll_interrupts();
         if (overridden.contains(batch[i].key)) {
+            found.written.push_back(batch[i].key);
             found.overridden.push_back(batch[i].key);
             continue;
         }
         Evaluation e = evaluate_state(batch[i], segments, as_of, scope, found.changes);
+        if (e.membership_changed || e.due_changed) found.written.push_back(batch[i].key);
         if (e.due_changed) {
             found.due_keys.push_back(batch[i].key);
             found.due_times.push_back(e.due_at);
@@ -93,6 +97,9 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
         if (write_at_once) {
             found.clear();
             collect_writes(batch, *segments, as_of, scope, overridden, found);
+            // Locked all the same, as every writer locks the customers it
+            // writes: a session holding one of their rows is waited for.
+            lock_customers(found.written);
             totals.count(write_evaluations(found.changes, found.due_keys, found.due_times, cause));
             totals.count(evaluate_customers(found.overridden, as_of, cause, scope));
         } else {
