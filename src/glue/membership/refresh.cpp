@@ -80,6 +80,14 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
     OverriddenCustomers overridden;
     overridden.load(segments->has_overrides());
     bool write_at_once = writers_excluded && pg::call([] { return !IsolationUsesXactSnapshot(); });
+    // Writing at once, only the segments in scope (and those they refer to)
+    // are evaluated: the others' matches would be thrown away. Their due
+    // times count alone, which changes nothing stored: a limited scope only
+    // ever brings a due time closer (due_time_to_store), and the others'
+    // own come no closer than the one stored for them.
+    std::optional<SegmentSet> limited;
+    if (write_at_once && !scope.all()) limited = segments->limited_to(scope.segments);
+    const SegmentSet& evaluated = limited ? *limited : *segments;
     CustomerScan scan;
     scan.open();
     std::vector<CustomerState> batch;
@@ -96,7 +104,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
         totals.customers += static_cast<int64>(batch.size());
         if (write_at_once) {
             found.clear();
-            collect_writes(batch, *segments, as_of, scope, overridden, found);
+            collect_writes(batch, evaluated, as_of, scope, overridden, found);
             // Locked all the same, as every writer locks the customers it
             // writes: a session holding one of their rows is waited for.
             lock_customers(found.written);
