@@ -492,6 +492,35 @@ std::vector<std::int64_t> SegmentSet::dependents(const std::vector<std::int64_t>
     return dependents_of(nodes, segments);
 }
 
+SegmentSet SegmentSet::limited_to(const std::vector<std::int64_t>& segments) const {
+    // By ascending id: the segments asked for, then what they refer to.
+    std::vector<char> kept(ids_.size(), 0);
+    std::vector<std::int64_t> pending(segments);
+    while (!pending.empty()) {
+        std::int64_t id = pending.back();
+        pending.pop_back();
+        auto at = std::lower_bound(ids_.begin(), ids_.end(), id);
+        if (at == ids_.end() || *at != id) continue;  // manual, or not automatic here
+        std::size_t by_id = static_cast<std::size_t>(at - ids_.begin());
+        if (kept[by_id] != 0) continue;
+        kept[by_id] = 1;
+        for (const Entry& e : segments_)
+            if (e.position_by_id == by_id)
+                pending.insert(pending.end(), e.matcher.references().begin(), e.matcher.references().end());
+    }
+    std::vector<const Entry*> by_id(ids_.size(), nullptr);
+    for (const Entry& e : segments_) by_id[e.position_by_id] = &e;
+    SegmentSet limited;
+    for (std::size_t i = 0; i < ids_.size(); ++i)
+        if (kept[i] != 0) limited.add(ids_[i], by_id[i]->matcher);
+    limited.order_by_references();  // a part of an order without cycles: none
+    limited.frozen_ = frozen_;
+    limited.has_overrides_ = has_overrides_;
+    limited.version_ = version_;
+    limited.settled_ = settled_;
+    return limited;
+}
+
 std::vector<std::int64_t> SegmentSet::referrers(std::int64_t segment) const {
     std::vector<std::int64_t> found;
     for (const Entry& e : segments_)

@@ -219,6 +219,13 @@ public:
     std::vector<std::int64_t> dependents(const std::vector<std::int64_t>& segments) const;
     // The segments whose criteria refer to `segment`, ascending.
     std::vector<std::int64_t> referrers(std::int64_t segment) const;
+    // A set of `segments` (those of them this set has) and of the automatic
+    // segments they refer to, directly or through others, evaluated as this
+    // set evaluates them: for a pass that only moves customers in
+    // `segments`. Its evaluate() gives their membership (and that of the
+    // referred segments) as this set's does; its earliest change is theirs
+    // alone. Frozen segments, overrides and the version are this set's.
+    SegmentSet limited_to(const std::vector<std::int64_t>& segments) const;
     bool contains(std::int64_t segment) const noexcept;
 
     // Whether some customer has an override (include or exclude) of some

@@ -281,6 +281,12 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
             due_times.push_back(e.due_at);
         }
     }
+    return write_evaluations(changes, due_keys, due_times, cause, by);
+}
+
+std::vector<Change> write_evaluations(const std::vector<Change>& changes, const std::vector<Datum>& due_keys,
+                                      const std::vector<std::optional<TimestampTz>>& due_times, Cause cause,
+                                      const Attribution* by) {
     if (!due_keys.empty()) spi::run(kSetReevaluateAt, {keys_array(due_keys), timestamps_array(due_times)});
     return apply_automatic_changes(changes, cause, by);
 }

@@ -131,4 +131,12 @@ void lock_customers(const std::vector<Datum>& keys, bool for_removal = false);
 std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
                                        const Scope& scope = {}, const Attribution* by = nullptr);
 
+// Writes what evaluations found: the due times (reevaluate_at of
+// `due_keys`, NULL where a time is absent) and the changes, as
+// evaluate_customers does after its reads. Returns the changes that took
+// effect. Needs SPI.
+std::vector<Change> write_evaluations(const std::vector<Change>& changes, const std::vector<Datum>& due_keys,
+                                      const std::vector<std::optional<TimestampTz>>& due_times, Cause cause,
+                                      const Attribution* by = nullptr);
+
 }  // namespace segmentation::glue

@@ -269,7 +269,9 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         forget_segments(deleted);
         if (!redefined.empty()) {
             TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-            refresh_customers(now, Cause::Definition, scope);
+            // The definitions lock, held exclusively, keeps every other
+            // writer out: what the scan finds is written at once.
+            refresh_customers(now, Cause::Definition, scope, true);
         }
     };
     if (active_relations() == nullptr) {
