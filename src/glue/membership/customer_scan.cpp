@@ -157,7 +157,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             MetricValues v = metric_values_of_slot(slot, h.metric);
             if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
             state.customer = customer_from_values(v, state.key);
-            attributes[n] = attributes_text(v.attributes, v.attributes_null);
+            if (with_attributes_) attributes[n] = attributes_text(v.attributes, v.attributes_null);
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);
             state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
             state.current.clear();
@@ -170,7 +170,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
         return n;
     });
     batch.resize(first + count);
-    for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t i = 0; with_attributes_ && i < count; ++i) {
         CustomerState& state = batch[first + i];
         read_attribute_values(attributes[i], state.attributes);
         state.customer.attributes = &state.attributes;  // valid while `batch` is not reallocated

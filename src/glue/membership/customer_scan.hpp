@@ -29,12 +29,17 @@ public:
     // (zero at the end).
     std::size_t next(std::vector<CustomerState>& batch, std::size_t limit);
     void close();
+    // Leaves the customers' attributes undecoded (Customer::attributes null),
+    // for segments that test none (SegmentSet::uses_attributes): decoding
+    // them is a jsonb to text to parse round trip per customer.
+    void skip_attributes() noexcept { with_attributes_ = false; }
 
     struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
 
 private:
     void open_at(bool from_start, Datum after);
     Handles* handles_ = nullptr;  // palloc'd
+    bool with_attributes_ = true;
 };
 
 // One customer's state (the recalculate button, assign_automatic_segments),

@@ -89,6 +89,7 @@ RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& sco
     if (write_at_once && !scope.all()) limited = segments->limited_to(scope.segments);
     const SegmentSet& evaluated = limited ? *limited : *segments;
     CustomerScan scan;
+    if (!evaluated.uses_attributes()) scan.skip_attributes();
     scan.open();
     std::vector<CustomerState> batch;
     std::vector<Datum> stale;
