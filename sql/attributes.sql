@@ -225,6 +225,18 @@ SELECT customers, added, removed FROM segmentation.refresh_due('2026-03-01');
 SELECT * FROM attr_members WHERE name = 'Adults';
 SELECT segmentation.set_live_evaluation('attr_customers', true);
 
+-- A plain edit evaluates the edited segment and those it refers to, with the
+-- customers' attributes decoded when one of them tests attributes (here DACH,
+-- through inSegment), and not otherwise (Two orders, then One order at most).
+SELECT segmentation.create_segment('In DACH',
+    jsonb_build_object('inSegment', (SELECT id FROM segmentation.segments WHERE name = 'DACH'), 'minOrders', 50), true)
+    IS NOT NULL AS created,
+    segmentation.create_segment('Two orders', '{"minOrders": 20}', true) IS NOT NULL AS created;
+UPDATE segmentation.segments SET criteria = criteria || '{"minOrders": 1}' WHERE name IN ('In DACH', 'Two orders');
+UPDATE segmentation.segments SET criteria = '{"maxOrders": 1}' WHERE name = 'Two orders';
+SELECT * FROM attr_members WHERE name IN ('DACH', 'In DACH', 'Two orders') ORDER BY name;
+SELECT count(*) AS drift FROM segmentation.verify('2026-03-01');
+
 -- Attributes no segment tests can stop being tracked; their values go.
 DELETE FROM segmentation.segments;
 SELECT segmentation.track_customer_attributes('{age}');

@@ -102,6 +102,43 @@ INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 5, now() - inter
 SELECT * FROM remembered;
 SELECT count(*) AS drift FROM segmentation.verify();
 
+-- The recalculate button (assign_automatic_segments) reads the row's
+-- memory too, under the same conditions as an order, instead of the
+-- assignments. A wrong memory under the version in force is trusted:
+-- customer 1's row still remembers Regulars after its assignment is gone
+-- (removed here behind the extension's back), so the button, which
+-- evaluates the customer into Regulars, sees nothing to change; verify()
+-- reports the missing membership and the wrong memory.
+DELETE FROM segmentation.assignments WHERE customer_id = 1 AND segment_id = :regulars;
+SELECT * FROM segmentation.assign_automatic_segments(1);
+SELECT * FROM remembered WHERE customer_id = 1;
+SELECT problem, expected, actual FROM segmentation.verify() ORDER BY 1;
+
+-- A memory the evaluation contradicts makes the button lock the customer
+-- and evaluate it again from its assignments: it writes the change, and
+-- the row forgets what it remembered (the next order remembers again).
+UPDATE segmentation.customer_metrics SET automatic_segments = '{}' WHERE customer_id = 1;
+SELECT * FROM segmentation.assign_automatic_segments(1);
+SELECT * FROM remembered WHERE customer_id = 1;
+SELECT count(*) AS drift FROM segmentation.verify();
+
+-- When the assignments were right, nothing changes, and the wrong memory
+-- is forgotten.
+INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 5, now() - interval '1 day');
+UPDATE segmentation.customer_metrics SET automatic_segments = '{}' WHERE customer_id = 1;
+SELECT problem FROM segmentation.verify();
+SELECT * FROM segmentation.assign_automatic_segments(1);
+SELECT * FROM remembered WHERE customer_id = 1;
+SELECT count(*) AS drift FROM segmentation.verify();
+
+-- A memory under a stale version is not read: the button reads the
+-- assignments, changes nothing and leaves the row as it is.
+UPDATE segmentation.customer_metrics SET automatic_segments = '{}', segments_version = :version_before WHERE customer_id = 1;
+SELECT * FROM segmentation.assign_automatic_segments(1);
+SELECT remembered, assigned, segments_version = :version_before AS stale
+FROM remembered JOIN segmentation.customer_metrics USING (customer_id) WHERE customer_id = 1;
+SELECT count(*) AS drift FROM segmentation.verify();
+
 SELECT segmentation.untrack_orders(), segmentation.untrack_customers();
 DROP VIEW remembered;
 DROP TABLE customers, orders;

@@ -4,8 +4,24 @@
 
 namespace segmentation::exact {
 
+namespace {
+
+// 10^0 to 10^38, computed once: money_key_from_literal asks for one per
+// digit of every metric a bulk scan reads.
+struct Powers {
+    uint128 value[39];
+    constexpr Powers() : value() {
+        value[0] = 1;
+        for (int i = 1; i < 39; ++i) value[i] = value[i - 1] * 10;
+    }
+};
+constexpr Powers kPowers;
+
+}  // namespace
+
 uint128 pow10(int n) noexcept {
-    uint128 result = 1;
+    if (n >= 0 && n <= 38) return kPowers.value[n];
+    uint128 result = 1;  // outside the documented range: as the loop always did
     for (int i = 0; i < n; ++i) result *= 10;
     return result;
 }

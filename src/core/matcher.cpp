@@ -374,6 +374,10 @@ void collect_window_spans(const Group& g, std::vector<Micros>& spans) {
     for (const Group& child : g.children) collect_window_spans(child, spans);
 }
 
+bool tests_attributes(const Group& g) {
+    return !g.attribute_tests.empty() || std::any_of(g.children.begin(), g.children.end(), tests_attributes);
+}
+
 }  // namespace
 
 int128 comparable_limit(const Bound& bound) noexcept {
@@ -409,6 +413,7 @@ Matcher::Matcher(const Criteria& criteria) {
     root_ = compile_level(criteria, uses_time);
     uses_time_ = uses_time;
     references_ = referenced_segments(criteria);
+    uses_attributes_ = tests_attributes(root_);
     collect_window_spans(root_, window_spans_);
     std::sort(window_spans_.begin(), window_spans_.end());
     window_spans_.erase(std::unique(window_spans_.begin(), window_spans_.end()), window_spans_.end());
@@ -439,6 +444,7 @@ std::optional<Micros> Matcher::next_change(const Customer& customer, Micros as_o
 
 void SegmentSet::add(std::int64_t segment_id, Matcher matcher) {
     if (matcher.uses_membership()) uses_membership_ = true;
+    if (matcher.uses_attributes()) uses_attributes_ = true;
     if (matcher.uses_windows()) {
         std::vector<Micros> spans;
         std::set_union(window_spans_.begin(), window_spans_.end(), matcher.window_spans().begin(),
@@ -484,6 +490,35 @@ std::vector<std::int64_t> SegmentSet::dependents(const std::vector<std::int64_t>
     std::vector<SegmentNode> nodes;
     for (const Entry& e : segments_) nodes.push_back(SegmentNode{e.id, e.matcher.references()});
     return dependents_of(nodes, segments);
+}
+
+SegmentSet SegmentSet::limited_to(const std::vector<std::int64_t>& segments) const {
+    // By ascending id: the segments asked for, then what they refer to.
+    std::vector<char> kept(ids_.size(), 0);
+    std::vector<std::int64_t> pending(segments);
+    while (!pending.empty()) {
+        std::int64_t id = pending.back();
+        pending.pop_back();
+        auto at = std::lower_bound(ids_.begin(), ids_.end(), id);
+        if (at == ids_.end() || *at != id) continue;  // manual, or not automatic here
+        std::size_t by_id = static_cast<std::size_t>(at - ids_.begin());
+        if (kept[by_id] != 0) continue;
+        kept[by_id] = 1;
+        for (const Entry& e : segments_)
+            if (e.position_by_id == by_id)
+                pending.insert(pending.end(), e.matcher.references().begin(), e.matcher.references().end());
+    }
+    std::vector<const Entry*> by_id(ids_.size(), nullptr);
+    for (const Entry& e : segments_) by_id[e.position_by_id] = &e;
+    SegmentSet limited;
+    for (std::size_t i = 0; i < ids_.size(); ++i)
+        if (kept[i] != 0) limited.add(ids_[i], by_id[i]->matcher);
+    limited.order_by_references();  // a part of an order without cycles: none
+    limited.frozen_ = frozen_;
+    limited.has_overrides_ = has_overrides_;
+    limited.version_ = version_;
+    limited.settled_ = settled_;
+    return limited;
 }
 
 std::vector<std::int64_t> SegmentSet::referrers(std::int64_t segment) const {

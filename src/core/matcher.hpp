@@ -150,6 +150,10 @@ public:
     bool uses_windows() const noexcept { return !window_spans_.empty(); }
     const std::vector<Micros>& window_spans() const noexcept { return window_spans_; }
 
+    // True when some test is on a customer attribute: matching needs
+    // Customer::attributes.
+    bool uses_attributes() const noexcept { return uses_attributes_; }
+
     // True when some test is inSegment or notInSegment.
     bool uses_membership() const noexcept { return !references_.empty(); }
     // The segments those tests name, ascending, without repeats.
@@ -163,6 +167,7 @@ public:
 private:
     detail::Group root_;
     bool uses_time_ = false;
+    bool uses_attributes_ = false;
     std::vector<std::int64_t> references_;
     std::vector<Micros> window_spans_;
 };
@@ -201,6 +206,10 @@ public:
     bool uses_windows() const noexcept { return !window_spans_.empty(); }
     const std::vector<Micros>& window_spans() const noexcept { return window_spans_; }
 
+    // True when some segment tests customer attributes: evaluating a
+    // customer needs Customer::attributes (else they may be left null).
+    bool uses_attributes() const noexcept { return uses_attributes_; }
+
     // True when some segment's criteria refer to other segments.
     bool uses_membership() const noexcept { return uses_membership_; }
     // True when some referred segment is manual (not in the set).
@@ -210,6 +219,13 @@ public:
     std::vector<std::int64_t> dependents(const std::vector<std::int64_t>& segments) const;
     // The segments whose criteria refer to `segment`, ascending.
     std::vector<std::int64_t> referrers(std::int64_t segment) const;
+    // A set of `segments` (those of them this set has) and of the automatic
+    // segments they refer to, directly or through others, evaluated as this
+    // set evaluates them: for a pass that only moves customers in
+    // `segments`. Its evaluate() gives their membership (and that of the
+    // referred segments) as this set's does; its earliest change is theirs
+    // alone. Frozen segments, overrides and the version are this set's.
+    SegmentSet limited_to(const std::vector<std::int64_t>& segments) const;
     bool contains(std::int64_t segment) const noexcept;
 
     // Whether some customer has an override (include or exclude) of some
@@ -238,6 +254,7 @@ private:
     std::vector<Entry> segments_;    // in evaluation order
     std::vector<std::int64_t> ids_;  // ascending
     bool uses_membership_ = false;
+    bool uses_attributes_ = false;
     bool refers_to_manual_ = false;
     bool has_overrides_ = false;
     std::int64_t version_ = 0;

@@ -6,7 +6,7 @@
 #
 #   bench.pl [--sizes 10000,100000,1000000] [--keys bigint,text,uuid]
 #            [--reps 3] [--seconds 10] [--clients 4] [--threads 2]
-#            [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]
+#            [--smoke] [--keep] [--out DIR] [--only edits|windows|inserts] [--reuse]
 #
 # Every figure is the median of --reps runs, and each comparison is made
 # between runs interleaved in time, on the same database. Set-up steps die
@@ -31,7 +31,7 @@ my %opt = (sizes => '10000,100000,1000000', keys => 'bigint,text,uuid', reps => 
            clients => 4, threads => 2, smoke => 0, keep => 0, out => "$HERE/results", only => '', reuse => 0);
 GetOptions(\%opt, 'sizes=s', 'keys=s', 'reps=i', 'seconds=i', 'clients=i', 'threads=i', 'smoke', 'keep', 'out=s',
            'only=s', 'reuse')
-    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR] [--only edits|windows] [--reuse]\n";
+    or die "usage: $0 [--sizes N,N] [--keys bigint,text,uuid] [--reps N] [--seconds N] [--smoke] [--keep] [--out DIR] [--only edits|windows|inserts] [--reuse]\n";
 if ($opt{smoke}) {
     # Every measurement path once, on a small shop: a check that the
     # benchmark works, not a measurement.
@@ -1172,6 +1172,7 @@ sub report_size {
                 sprintf('%s orders / 1 order: %s', commas($h), fmt_x($long, $short)));
         }
     }
+    return report_recalculate($r) if $opt{only} eq 'inserts';
     report_edits($r);
     report_windows($r, $n);
     report_api($r);
@@ -1368,8 +1369,14 @@ for my $size (@SIZES) {
                 measure_edits($size, $key);
                 return;
             }
-            die "--only takes 'edits' or 'windows'\n" if $opt{only} && $opt{only} ne 'windows';
+            die "--only takes 'edits', 'windows' or 'inserts'\n"
+                if $opt{only} && $opt{only} ne 'windows' && $opt{only} ne 'inserts';
             set_up($size, $key);
+            if ($opt{only} eq 'inserts') {  # the order inserts (write path) and the recalculate button, after the set-up
+                measure_inserts($size, $key);
+                measure_recalculate($size, $key);
+                return;
+            }
             if ($opt{only} eq 'windows') {  # windows, the admin API and the recalculate button, after the set-up
                 measure_windows($size, $key);
                 measure_api($size, $key);

@@ -221,3 +221,18 @@ TEST(SegmentSet, RemembersFrozenSegmentsWhateverTheOrderTheyCome) {
     set.evaluate(customer(10, 2, kNow - 10 * kDay, kNow - 20 * kDay), kNow, matched);
     EXPECT_EQ(matched, (std::vector<std::int64_t>{1}));  // a frozen segment is never evaluated
 }
+
+// The order path decodes a customer's attributes only for a set that tests
+// them: a test nested in any/not counts, other criteria do not.
+TEST(Matcher, KnowsWhetherItTestsAttributes) {
+    auto tests = [](const std::string& criteria) { return Matcher(parse_criteria(criteria)).uses_attributes(); };
+    EXPECT_FALSE(tests(R"({"minOrders": 1, "loyaltyLevels": ["GOLD"]})"));
+    EXPECT_TRUE(tests(R"({"attributes": {"country": {"equals": "DE"}}})"));
+    EXPECT_TRUE(tests(R"({"any": [{"minOrders": 5}, {"not": {"attributes": {"vip": {"equals": true}}}}]})"));
+
+    SegmentSet set;
+    set.add(1, Matcher(parse_criteria(R"({"minOrders": 1})")));
+    EXPECT_FALSE(set.uses_attributes());
+    set.add(2, Matcher(parse_criteria(R"({"any": [{"attributes": {"country": {"isNull": true}}}]})")));
+    EXPECT_TRUE(set.uses_attributes());
+}

@@ -160,6 +160,48 @@ TEST(SegmentSetMembership, OverridesWinOverCriteriaAndCascade) {
     EXPECT_EQ(matched, Ids{1});
 }
 
+// A definition change evaluates only the segments it moves and what they
+// refer to (segment_triggers.cpp): their membership is the whole set's.
+TEST(SegmentSetMembership, LimitedToSomeSegmentsKeepsWhatTheyReferTo) {
+    SegmentSet set;
+    set.add(1, Matcher(parse_criteria(R"({"minOrders": 2})")));
+    set.add(2, Matcher(parse_criteria(R"({"inSegment": 4, "all": [{"inSegment": 7}]})")));  // a later one, a manual one
+    set.add(3, Matcher(parse_criteria(R"({"minOrders": 5})")));
+    set.add(4, Matcher(parse_criteria(R"({"notInSegment": 3, "inSegment": 1})")));
+    set.add(5, Matcher(parse_criteria(R"({"inSegment": 3})")));
+    set.order_by_references();
+    set.freeze(9);
+    set.set_has_overrides(true);
+    set.set_version(42, true);
+    SegmentSet limited = set.limited_to({2, 8});  // 8: not an automatic segment of the set
+    EXPECT_EQ(limited.size(), 4u);                // 2, 4, 1 and 3, which 4 refers to
+    EXPECT_TRUE(limited.contains(1) && limited.contains(2) && limited.contains(3) && limited.contains(4));
+    EXPECT_FALSE(limited.contains(5));
+    EXPECT_TRUE(limited.frozen(9));
+    EXPECT_TRUE(limited.has_overrides());
+    EXPECT_EQ(limited.version(), 42);
+    EXPECT_TRUE(limited.refers_to_manual());
+    MembershipContext in_seven;
+    in_seven.manual = {7};
+    for (std::int64_t orders : {0, 2, 5}) {
+        for (const MembershipContext& context : {MembershipContext{}, in_seven}) {
+            Ids all, part;
+            set.evaluate(with_orders(orders), 0, all, context);
+            limited.evaluate(with_orders(orders), 0, part, context);
+            Ids expected;
+            for (std::int64_t id : all)
+                if (id != 5) expected.push_back(id);
+            EXPECT_EQ(part, expected) << orders << " orders";
+        }
+    }
+    Ids matched;
+    limited.evaluate(with_orders(2), 0, matched, in_seven);
+    EXPECT_EQ(matched, (Ids{1, 2, 4}));
+    EXPECT_EQ(set.limited_to({5}).size(), 2u);  // 5 and 3
+    EXPECT_EQ(set.limited_to({1}).size(), 1u);
+    EXPECT_TRUE(set.limited_to({8}).empty());
+}
+
 TEST(SegmentSetMembership, RefusesACycle) {
     SegmentSet set;
     set.add(1, Matcher(parse_criteria(R"({"inSegment": 2})")));

@@ -20,6 +20,8 @@ SEGMENTATION_PG_CONTEXT void int64s_of_array(ArrayType* array, std::vector<int64
 
 // The record of a function with OUT parameters, none of them null. `function`
 // names it in the error raised when its SQL declaration returns no record.
+// The record's descriptor is kept per function (its OUT parameters fix it),
+// while the function's pg_proc row stays the same.
 Datum composite_result(FunctionCallInfo fcinfo, std::initializer_list<Datum> values, const char* function);
 
 // Starts a set-returning function's result (materialized, one tuplestore).

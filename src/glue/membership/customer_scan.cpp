@@ -1,7 +1,10 @@
 #include "glue/membership/customer_scan.hpp"
 
+#include <algorithm>
+
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 
 extern "C" {
@@ -78,16 +81,16 @@ SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<in
     }
 }
 
-// PG-style: restarts `scan` of `index` at the first key after `after` (or
-// at `after` alone, when `only`), or at the start.
-SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after, bool only) {
+// PG-style: restarts `scan` of `index` at the first key after `after`, or
+// at the start.
+SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after) {
     if (from_start) {
         index_rescan(scan, nullptr, 0, nullptr, 0);
         return;
     }
     ScanKeyData key;
     Oid type = index->rd_opcintype[0];
-    StrategyNumber strategy = only ? BTEqualStrategyNumber : BTGreaterStrategyNumber;
+    StrategyNumber strategy = BTGreaterStrategyNumber;
     Oid op = get_opfamily_member(index->rd_opfamily[0], type, type, strategy);
     ScanKeyInit(&key, 1, strategy, get_opcode(op), after);
     key.sk_collation = index->rd_indcollation[0];
@@ -96,7 +99,7 @@ SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool
 
 }  // namespace
 
-void CustomerScan::open_at(bool from_start, Datum after, bool only) {
+void CustomerScan::open_at(bool from_start, Datum after) {
     handles_ = pg::call([&] {
         const Catalog& c = catalog();
         MemoryContext context =
@@ -113,10 +116,10 @@ void CustomerScan::open_at(bool from_start, Datum after, bool only) {
             elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
         int keys = from_start ? 0 : 1;
         h->metrics_scan = compat::index_beginscan(h->metrics, h->metrics_key, h->snapshot, keys, 0);
-        start_scan(h->metrics_scan, h->metrics_key, from_start, after, only);
+        start_scan(h->metrics_scan, h->metrics_key, from_start, after);
         h->assignments_scan = compat::index_beginscan(h->assignments, h->assignments_key, h->snapshot, keys, 0);
         h->assignments_scan->xs_want_itup = true;
-        start_scan(h->assignments_scan, h->assignments_key, from_start, after, only);
+        start_scan(h->assignments_scan, h->assignments_key, from_start, after);
         h->metrics_slot = table_slot_create(h->metrics, nullptr);
         h->heap_slot = table_slot_create(h->assignments, nullptr);
         h->visibility = InvalidBuffer;
@@ -154,7 +157,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             MetricValues v = metric_values_of_slot(slot, h.metric);
             if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
             state.customer = customer_from_values(v, state.key);
-            attributes[n] = attributes_text(v.attributes, v.attributes_null);
+            if (with_attributes_) attributes[n] = attributes_text(v.attributes, v.attributes_null);
             Datum due = slot_getattr(slot, h.reevaluate_at, &null);
             state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
             state.current.clear();
@@ -167,7 +170,7 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
         return n;
     });
     batch.resize(first + count);
-    for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t i = 0; with_attributes_ && i < count; ++i) {
         CustomerState& state = batch[first + i];
         read_attribute_values(attributes[i], state.attributes);
         state.customer.attributes = &state.attributes;  // valid while `batch` is not reallocated
@@ -223,6 +226,145 @@ bool OverriddenCustomers::contains(Datum key) const {
     if (keys_.empty()) return false;
     auto span = pg::call([&] { return key_span(key); });
     return keys_.count(std::string(span.first, span.second)) > 0;
+}
+
+}  // namespace segmentation::glue
+
+namespace segmentation::glue {
+namespace {
+
+// What read_one_customer needs of the catalog, looked up once per catalog
+// generation (not per call: these were syscache look-ups on every click).
+struct OneCustomerCatalog {
+    uint64 generation = 0;
+    Oid metrics = InvalidOid;
+    AttrNumber key = InvalidAttrNumber, reevaluate_at = InvalidAttrNumber;
+    AttrNumber automatic_segments = InvalidAttrNumber, segments_version = InvalidAttrNumber;
+    MetricAttributes metric{};
+    RegProcedure metrics_equal = InvalidOid, assignments_equal = InvalidOid;
+};
+
+// PG-style: the equality function of the first column of a btree index.
+SEGMENTATION_PG_CONTEXT RegProcedure first_column_equality(Relation index) {
+    Oid type = index->rd_opcintype[0];
+    return get_opcode(get_opfamily_member(index->rd_opfamily[0], type, type, BTEqualStrategyNumber));
+}
+
+// PG-style: `c` for the open relations, looked up again when the catalog changed.
+SEGMENTATION_PG_CONTEXT OneCustomerCatalog& one_customer_catalog(const Catalog& c, Relation metrics_key) {
+    static OneCustomerCatalog cached;
+    if (cached.generation == catalog_generation() && cached.metrics == c.customer_metrics &&
+        OidIsValid(cached.metrics_equal))
+        return cached;
+    OneCustomerCatalog fresh;
+    fresh.generation = catalog_generation();
+    fresh.metrics = c.customer_metrics;
+    fresh.key = get_attnum(c.customer_metrics, "customer_id");
+    fresh.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+    if (c.remembers_membership) {
+        fresh.automatic_segments = get_attnum(c.customer_metrics, "automatic_segments");
+        fresh.segments_version = get_attnum(c.customer_metrics, "segments_version");
+    }
+    fresh.metric = metric_attributes(c.customer_metrics);
+    fresh.metrics_equal = first_column_equality(metrics_key);
+    cached = fresh;
+    return cached;
+}
+
+// PG-style: the customer's automatic segments, as remembered for `version`.
+SEGMENTATION_PG_CONTEXT bool remembered_segments(TupleTableSlot* slot, const OneCustomerCatalog& at, int64 version,
+                                                 std::vector<int64>& segments) {
+    if (at.automatic_segments == InvalidAttrNumber) return false;
+    bool null;
+    Datum stored_version = slot_getattr(slot, at.segments_version, &null);
+    if (null || DatumGetInt64(stored_version) != version) return false;
+    Datum stored = slot_getattr(slot, at.automatic_segments, &null);
+    if (null) return false;
+    ArrayType* array = DatumGetArrayTypeP(stored);
+    if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
+    int64s_of_array(array, segments);
+    if (!std::is_sorted(segments.begin(), segments.end())) std::sort(segments.begin(), segments.end());
+    return true;
+}
+
+}  // namespace
+
+bool read_one_customer(Datum key, std::optional<int64> remembered, CustomerState& state, bool& used_remembered) {
+    state.current.clear();
+    state.context = MembershipContext{};
+    used_remembered = false;
+    const char* attributes = nullptr;
+    bool found = pg::call([&] {
+        const Catalog& c = catalog();
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        Relation metrics = table_open(c.customer_metrics, AccessShareLock);
+        Relation metrics_key = index_open(compat::RelationGetPrimaryKeyIndex(metrics), AccessShareLock);
+        OneCustomerCatalog& at = one_customer_catalog(c, metrics_key);
+
+        ScanKeyData scan_key;
+        ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, at.metrics_equal, key);
+        scan_key.sk_collation = metrics_key->rd_indcollation[0];
+        IndexScanDesc scan = compat::index_beginscan(metrics, metrics_key, snapshot, 1, 0);
+        index_rescan(scan, &scan_key, 1, nullptr, 0);
+        TupleTableSlot* slot = table_slot_create(metrics, nullptr);
+        bool exists = index_getnext_slot(scan, ForwardScanDirection, slot);
+        if (exists) {
+            Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, at.key - 1);
+            bool null;
+            state.key = datumCopy(slot_getattr(slot, at.key, &null), key_attribute->attbyval, key_attribute->attlen);
+            MetricValues v = metric_values_of_slot(slot, at.metric);
+            if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
+            state.customer = customer_from_values(v, state.key);
+            attributes = attributes_text(v.attributes, v.attributes_null);
+            Datum due = slot_getattr(slot, at.reevaluate_at, &null);
+            state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
+            used_remembered = remembered && remembered_segments(slot, at, *remembered, state.current);
+        }
+        ExecDropSingleTupleTableSlot(slot);
+        index_endscan(scan);
+
+        index_close(metrics_key, NoLock);
+        table_close(metrics, NoLock);
+
+        if (exists && !used_remembered) {
+            // Index-only, as CustomerScan: the key includes is_automatic.
+            Relation assignments = table_open(c.assignments, AccessShareLock);
+            Relation assignments_key = index_open(compat::RelationGetPrimaryKeyIndex(assignments), AccessShareLock);
+            if (IndexRelationGetNumberOfAttributes(assignments_key) != 3)
+                elog(ERROR, "segmentation: the primary key of segmentation.assignments must include is_automatic");
+            if (!OidIsValid(at.assignments_equal)) at.assignments_equal = first_column_equality(assignments_key);
+            ScanKeyInit(&scan_key, 1, BTEqualStrategyNumber, at.assignments_equal, state.key);
+            scan_key.sk_collation = assignments_key->rd_indcollation[0];
+            scan = compat::index_beginscan(assignments, assignments_key, snapshot, 1, 0);
+            scan->xs_want_itup = true;
+            index_rescan(scan, &scan_key, 1, nullptr, 0);
+            TupleTableSlot* heap_slot = table_slot_create(assignments, nullptr);
+            Buffer visibility = InvalidBuffer;
+            ItemPointer tid;
+            while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != nullptr) {
+                if (!VM_ALL_VISIBLE(assignments, ItemPointerGetBlockNumber(tid), &visibility)) {
+                    if (!index_fetch_heap(scan, heap_slot)) continue;  // not visible to us
+                    ExecClearTuple(heap_slot);
+                }
+                bool null;
+                int64 segment = DatumGetInt64(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &null));
+                bool automatic = DatumGetBool(index_getattr(scan->xs_itup, 3, scan->xs_itupdesc, &null));
+                (automatic ? state.current : state.context.manual).push_back(segment);
+            }
+            if (BufferIsValid(visibility)) ReleaseBuffer(visibility);
+            ExecDropSingleTupleTableSlot(heap_slot);
+            index_endscan(scan);
+            index_close(assignments_key, NoLock);
+            table_close(assignments, NoLock);
+        }
+        UnregisterSnapshot(snapshot);
+        return exists;
+    });
+    if (found) {
+        read_attribute_values(attributes, state.attributes);
+        state.customer.attributes = &state.attributes;
+    }
+    return found;
 }
 
 }  // namespace segmentation::glue

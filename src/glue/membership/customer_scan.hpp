@@ -5,6 +5,7 @@
 // is held beyond a batch; writers lock and re-read the customers they change.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -23,21 +24,34 @@ public:
     // transaction's abort after an error.
     void open() { open_at(true, (Datum)0); }
     void open_after(Datum key) { open_at(false, key); }
-    // Opens both scans at `key` alone: next() then finds that customer, or
-    // nothing. One customer's state without SPI (assign_automatic_segments).
-    void open_only(Datum key) { open_at(false, key, true); }
     // Appends up to `limit` customers to `batch`; keys and loyalty levels are
     // copied into the current memory context. Returns how many it appended
     // (zero at the end).
     std::size_t next(std::vector<CustomerState>& batch, std::size_t limit);
     void close();
+    // Leaves the customers' attributes undecoded (Customer::attributes null),
+    // for segments that test none (SegmentSet::uses_attributes): decoding
+    // them is a jsonb to text to parse round trip per customer.
+    void skip_attributes() noexcept { with_attributes_ = false; }
 
     struct Handles;  // PostgreSQL's scan state, plain data (customer_scan.cpp)
 
 private:
-    void open_at(bool from_start, Datum after, bool only = false);
+    void open_at(bool from_start, Datum after);
     Handles* handles_ = nullptr;  // palloc'd
+    bool with_attributes_ = true;
 };
+
+// One customer's state (the recalculate button, assign_automatic_segments),
+// without SPI: its metrics row by the primary key, then its assignments by
+// theirs, with the transaction snapshot (taken now). When `remembered` is
+// a definitions version and the row remembers the customer's automatic
+// segments for it (customer_metrics.automatic_segments, the order path's),
+// those are used and assignments is not read: `used_remembered` says so,
+// and the state's manual segments are then not read either (pass a version
+// only when no criteria refer to manual segments, as the order path does).
+// The state's overrides are not read. False when the customer is unknown.
+bool read_one_customer(Datum key, std::optional<int64> remembered, CustomerState& state, bool& used_remembered);
 
 // The customers that have an override (segmentation.overrides), read once
 // for a bulk pass; few, as overrides are made by hand.

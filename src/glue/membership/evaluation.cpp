@@ -281,6 +281,12 @@ std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, Timestamp
             due_times.push_back(e.due_at);
         }
     }
+    return write_evaluations(changes, due_keys, due_times, cause, by);
+}
+
+std::vector<Change> write_evaluations(const std::vector<Change>& changes, const std::vector<Datum>& due_keys,
+                                      const std::vector<std::optional<TimestampTz>>& due_times, Cause cause,
+                                      const Attribution* by) {
     if (!due_keys.empty()) spi::run(kSetReevaluateAt, {keys_array(due_keys), timestamps_array(due_times)});
     return apply_automatic_changes(changes, cause, by);
 }
@@ -295,12 +301,17 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
     // hence the definitions version, which no remembered membership then
     // matches; an online change's steps run while a change is pending, when
     // nothing remembered is used.
-    if (!applied.empty() && cause != Cause::Definition && pg::call([] { return catalog().remembers_membership; })) {
+    if (!applied.empty() && cause != Cause::Definition) {
         std::vector<Datum> keys;
         for (const Change& c : applied) keys.push_back(c.customer);
-        spi::run(kForgetRememberedSegments, {keys_array(keys)});
+        forget_remembered_segments(keys);
     }
     return applied;
+}
+
+void forget_remembered_segments(const std::vector<Datum>& keys) {
+    if (keys.empty() || !pg::call([] { return catalog().remembers_membership; })) return;
+    spi::run(kForgetRememberedSegments, {keys_array(keys)});
 }
 
 }  // namespace segmentation::glue

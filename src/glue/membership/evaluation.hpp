@@ -113,6 +113,11 @@ Evaluation evaluate_state(const CustomerState& state, const SegmentSet& segments
 std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, Cause cause,
                                             const Attribution* by = nullptr);
 
+// Forgets the automatic segments the rows of these customers remember for
+// the order path (customer_metrics.automatic_segments), so that their next
+// order reads the assignments. Needs SPI; the customers should be locked.
+void forget_remembered_segments(const std::vector<Datum>& keys);
+
 // Locks customers' metrics rows in key order, for changing their metrics
 // (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
 // statements that follow see every change committed to those customers
@@ -125,5 +130,13 @@ void lock_customers(const std::vector<Datum>& keys, bool for_removal = false);
 // are skipped. Returns the changes that took effect. Needs SPI.
 std::vector<Change> evaluate_customers(const std::vector<Datum>& keys, TimestampTz as_of, Cause cause,
                                        const Scope& scope = {}, const Attribution* by = nullptr);
+
+// Writes what evaluations found: the due times (reevaluate_at of
+// `due_keys`, NULL where a time is absent) and the changes, as
+// evaluate_customers does after its reads. Returns the changes that took
+// effect. Needs SPI.
+std::vector<Change> write_evaluations(const std::vector<Change>& changes, const std::vector<Datum>& due_keys,
+                                      const std::vector<std::optional<TimestampTz>>& due_times, Cause cause,
+                                      const Attribution* by = nullptr);
 
 }  // namespace segmentation::glue

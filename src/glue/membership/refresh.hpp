@@ -34,6 +34,16 @@ std::size_t collect_stale_customers(std::vector<CustomerState>& batch, const Seg
 // customers whose assignments or due time must change are locked and
 // written. `scope` may limit the work to some segments' membership (a
 // definition change). Needs SPI.
-RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope = {});
+//
+// `writers_excluded`: the caller holds the definitions lock exclusively,
+// which every writer of metrics and assignments holds shared until its
+// commit, so no other writer runs and the scan's snapshot (taken after the
+// lock, in READ COMMITTED) is what the customers are. Then what the scan's
+// evaluation found is written at once, in bulk: the customers to change are
+// locked (in key order, as by every writer) but not read and evaluated
+// again (those with overrides, which the scan does not read, still are).
+// In REPEATABLE READ or SERIALIZABLE, whose snapshot may be older than the
+// lock, customers are locked and re-read as usual.
+RefreshTotals refresh_customers(TimestampTz as_of, Cause cause, const Scope& scope = {}, bool writers_excluded = false);
 
 }  // namespace segmentation::glue

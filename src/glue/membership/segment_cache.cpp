@@ -11,6 +11,7 @@
 #include "glue/boundary/spi.hpp"
 
 extern "C" {
+#include "catalog/pg_trigger.h"
 #include "common/hashfn.h"
 }
 
@@ -21,9 +22,11 @@ std::shared_ptr<const SegmentSet> compiled;  // null until built, and after inva
 Oid compiled_for_relation = InvalidOid;
 
 // Which row versions of segments the compiled set was built from. Our
-// triggers invalidate it on every change, but triggers do not fire for a
-// replica (session_replication_role = replica, disabled triggers), so the
-// set is also checked against the table, once per statement.
+// triggers invalidate it on every change. The segments_touched triggers fire
+// always, replica mode included; while both are there and enabled always,
+// the set is trusted as it is (`compiled_watched`) in the scope it was built
+// in. Otherwise (a database still at 1.0, triggers disabled, a Citus
+// placement without them) it is checked against the table once per statement.
 struct RowVersion {
     ItemPointerData ctid;
     TransactionId xmin;
@@ -33,6 +36,7 @@ struct RowVersion {
     }
 };
 std::vector<RowVersion> compiled_from;
+Oid compiled_watched = InvalidOid;  // the segments relation, when it was watched
 
 // The statement the set was last checked in.
 struct Statement {
@@ -70,36 +74,69 @@ struct StoredSegment {
     bool pending;  // an online change of it is in progress
 };
 
+// PG-style: whether every change to `relation` (segments) fires our
+// segments_touched function whatever session_replication_role says: a row
+// trigger for INSERT, UPDATE and DELETE and a TRUNCATE trigger, enabled
+// always. Enabling or disabling a trigger invalidates the relation, so the
+// answer holds as long as the set compiled with it.
+SEGMENTATION_PG_CONTEXT bool changes_always_invalidate(Relation relation) {
+    const TriggerDesc* triggers = relation->trigdesc;
+    if (triggers == nullptr) return false;
+    Oid schema = catalog().schema;
+    bool insert = false, update = false, remove = false, truncate = false;
+    for (int i = 0; i < triggers->numtriggers; ++i) {
+        const Trigger& t = triggers->triggers[i];
+        if (t.tgenabled != TRIGGER_FIRES_ALWAYS || get_func_namespace(t.tgfoid) != schema) continue;
+        char* function = get_func_name(t.tgfoid);
+        if (function == nullptr || strcmp(function, "segments_touched") != 0) continue;
+        if (TRIGGER_FOR_ROW(t.tgtype)) {
+            insert |= TRIGGER_FOR_INSERT(t.tgtype);
+            update |= TRIGGER_FOR_UPDATE(t.tgtype);
+            remove |= TRIGGER_FOR_DELETE(t.tgtype);
+        } else {
+            truncate |= TRIGGER_FOR_TRUNCATE(t.tgtype);
+        }
+    }
+    return insert && update && remove && truncate;
+}
+
 // PG-style: a jsonb datum's text.
 SEGMENTATION_PG_CONTEXT char* jsonb_text(Datum value) {
     return JsonbToCString(nullptr, &DatumGetJsonbP(value)->root, VARSIZE_ANY(DatumGetPointer(value)));
 }
 
-// The segments' row versions (ids ascending), and with `rows` their
-// contents, as the latest snapshot sees them. Manual segments count too:
-// criteria may refer to them.
-std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
-    std::vector<std::pair<int64, RowVersion>> versions;
+// The segments' row versions (in ctid order), and with `rows` their
+// contents (ids ascending) and `watched`, whether every change to the table
+// invalidates (changes_always_invalidate), as the latest snapshot sees
+// them. Manual segments count too: criteria may refer to them.
+std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows, bool* watched = nullptr) {
+    std::vector<RowVersion> versions;
     pg::call([&] {
         const Catalog& c = catalog();
         Relation relation = table_open(c.segments, AccessShareLock);
         TupleDesc desc = RelationGetDescr(relation);
-        AttrNumber id_column = get_attnum(c.segments, "id");
-        AttrNumber name_column = get_attnum(c.segments, "name");
-        AttrNumber criteria_column = get_attnum(c.segments, "criteria");
-        AttrNumber automatic_column = get_attnum(c.segments, "is_automatic");
-        AttrNumber change_column = get_attnum(c.segments, "pending_change");
-        AttrNumber pending_criteria_column = get_attnum(c.segments, "pending_criteria");
+        AttrNumber id_column = InvalidAttrNumber, name_column = InvalidAttrNumber, criteria_column = InvalidAttrNumber,
+                   automatic_column = InvalidAttrNumber, change_column = InvalidAttrNumber,
+                   pending_criteria_column = InvalidAttrNumber;
+        if (rows != nullptr) {
+            id_column = get_attnum(c.segments, "id");
+            name_column = get_attnum(c.segments, "name");
+            criteria_column = get_attnum(c.segments, "criteria");
+            automatic_column = get_attnum(c.segments, "is_automatic");
+            change_column = get_attnum(c.segments, "pending_change");
+            pending_criteria_column = get_attnum(c.segments, "pending_criteria");
+        }
+        if (watched != nullptr) *watched = changes_always_invalidate(relation);
         Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
         TableScanDesc scan = table_beginscan(relation, snapshot, 0, nullptr);
         HeapTuple tuple;
         while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+            versions.push_back(RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
+            if (rows == nullptr) continue;
             bool null;
             Datum automatic_datum = heap_getattr(tuple, automatic_column, desc, &null);
             bool automatic = !null && DatumGetBool(automatic_datum);
             int64 id = DatumGetInt64(heap_getattr(tuple, id_column, desc, &null));
-            versions.emplace_back(id, RowVersion{tuple->t_self, HeapTupleHeaderGetRawXmin(tuple->t_data)});
-            if (rows == nullptr) continue;
             char* name = TextDatumGetCString(heap_getattr(tuple, name_column, desc, &null));
             // An online change in progress (segmentation.update_segment_concurrently
             // and friends) puts its new criteria in force, or freezes a
@@ -121,12 +158,16 @@ std::vector<RowVersion> scan_segments(std::vector<StoredSegment>* rows) {
         table_close(relation, AccessShareLock);
         compiled_for_relation = c.segments;
     });
-    std::sort(versions.begin(), versions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // A scan may start mid-table (synchronized scans): the order is the ctids'.
+    std::sort(versions.begin(), versions.end(), [](const RowVersion& a, const RowVersion& b) {
+        BlockNumber a_block = ItemPointerGetBlockNumberNoCheck(&a.ctid);
+        BlockNumber b_block = ItemPointerGetBlockNumberNoCheck(&b.ctid);
+        if (a_block != b_block) return a_block < b_block;
+        return ItemPointerGetOffsetNumberNoCheck(&a.ctid) < ItemPointerGetOffsetNumberNoCheck(&b.ctid);
+    });
     if (rows != nullptr)
         std::sort(rows->begin(), rows->end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    std::vector<RowVersion> result;
-    for (const auto& v : versions) result.push_back(v.second);
-    return result;
+    return versions;
 }
 
 // A number for the definitions these row versions hold: any change to a
@@ -268,10 +309,12 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
         spi::finish();
     }
     RelationScope scope(node);
-    if (compiled && still_current()) return compiled;
+    if (compiled && (compiled_watched == pg::call([] { return catalog().segments; }) || still_current()))
+        return compiled;
     compiled.reset();
     std::vector<StoredSegment> rows;
-    std::vector<RowVersion> versions = scan_segments(&rows);
+    bool watched = false;
+    std::vector<RowVersion> versions = scan_segments(&rows, &watched);
     auto set = std::make_shared<SegmentSet>();
     for (const StoredSegment& segment : rows) {
         if (!segment.automatic) continue;
@@ -292,6 +335,7 @@ std::shared_ptr<const SegmentSet> automatic_segments() {
     bool settled = std::none_of(rows.begin(), rows.end(), [](const StoredSegment& s) { return s.pending; });
     set->set_version(definitions_version(versions), settled);
     compiled_from = std::move(versions);
+    compiled_watched = watched ? pg::call([] { return catalog().segments; }) : InvalidOid;
     checked_in = current_statement();
     compiled = std::move(set);
     return compiled;

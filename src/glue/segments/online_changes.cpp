@@ -91,6 +91,7 @@ std::optional<Datum> evaluate_some(int64 segment, bool from_start, Datum after) 
     OverriddenCustomers overridden;
     overridden.load(segments->has_overrides());
     CustomerScan scan;
+    if (!segments->uses_attributes()) scan.skip_attributes();
     if (from_start)
         scan.open();
     else

@@ -269,7 +269,9 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
         forget_segments(deleted);
         if (!redefined.empty()) {
             TimestampTz now = pg::call([] { return GetCurrentTransactionStartTimestamp(); });
-            refresh_customers(now, Cause::Definition, scope);
+            // The definitions lock, held exclusively, keeps every other
+            // writer out: what the scan finds is written at once.
+            refresh_customers(now, Cause::Definition, scope, true);
         }
     };
     if (active_relations() == nullptr) {
@@ -282,5 +284,18 @@ SEGMENTATION_FUNCTION(segmentation_segments_changed) {
     }
     flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
     spi::finish();
+    return PointerGetDatum(nullptr);
+}
+
+// AFTER INSERT/UPDATE/DELETE ... FOR EACH ROW and AFTER TRUNCATE ... FOR EACH
+// STATEMENT on segments, ENABLE ALWAYS: drops every backend's compiled
+// segments even when the triggers above do not fire (replica mode), which
+// lets orders trust their compiled set without looking at segments
+// (segment_cache.cpp).
+SEGMENTATION_FUNCTION(segmentation_segments_touched) {
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        throw Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "segments_touched must run as a trigger");
+    pg::call([&] { CacheInvalidateRelcache(trigger->tg_relation); });
     return PointerGetDatum(nullptr);
 }

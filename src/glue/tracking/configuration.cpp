@@ -21,14 +21,24 @@ const spi::Statement kReadTracking = {
     0,
     {}};
 
-std::optional<Tracking> cached_configuration;
+std::shared_ptr<const Tracking> cached_configuration;
 // On a Citus node, the configuration with the tracked tables replaced by
 // their shards, per relation set (placements.hpp). Dropped with the above.
-std::unordered_map<uint64, Tracking> localized_configurations;
+std::unordered_map<uint64, std::shared_ptr<const Tracking>> localized_configurations;
 
 void reset_cached_tracking() {
     cached_configuration.reset();
     localized_configurations.clear();
+}
+
+// PG-style: where the table's key, time and value columns are.
+SEGMENTATION_PG_CONTEXT void locate_columns(TrackedTable& table) {
+    auto attnum_of = [&](const std::string& column) {
+        return column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
+    };
+    table.key_attnum = attnum_of(table.key_column);
+    table.time_attnum = attnum_of(table.time_column);
+    table.value_attnum = attnum_of(table.value_column);
 }
 
 // The tracked tables of `t` as the active relation set holds them: their
@@ -41,6 +51,7 @@ Tracking localized(const Tracking& t) {
         if (shard == (*table)->relation) continue;
         (*table)->relation = shard;
         (*table)->name = pg::call([&] {
+            locate_columns(**table);
             return quote_qualified_identifier(get_namespace_name(get_rel_namespace(shard)), get_rel_name(shard));
         });
     }
@@ -93,19 +104,23 @@ AttributeSchema tracked_attribute_schema() {
     return schema;
 }
 
-const Tracking& cached_tracking() {
+std::shared_ptr<const Tracking> shared_cached_tracking() {
     if (!cached_configuration) {
         Tracking t = read_tracking();
         require_sound_tracking(t);
-        cached_configuration = std::move(t);
+        cached_configuration = std::make_shared<const Tracking>(std::move(t));
     }
     const RelationSet* set = active_relations();
-    if (set == nullptr || !set->sharded) return *cached_configuration;
+    if (set == nullptr || !set->sharded) return cached_configuration;
     auto found = localized_configurations.find(set->id);
     if (found == localized_configurations.end())
-        found = localized_configurations.emplace(set->id, localized(*cached_configuration)).first;
+        found = localized_configurations
+                    .emplace(set->id, std::make_shared<const Tracking>(localized(*cached_configuration)))
+                    .first;
     return found->second;
 }
+
+const Tracking& cached_tracking() { return *shared_cached_tracking(); }
 
 void register_tracking_callbacks() {
     CacheRegisterRelcacheCallback(forget_cached_tracking, (Datum)0);
@@ -142,6 +157,7 @@ Tracking read_tracking() {
                 AttrNumber attnum = column.empty() ? InvalidAttrNumber : get_attnum(table.relation, column.c_str());
                 return attnum == InvalidAttrNumber ? InvalidOid : get_atttype(table.relation, attnum);
             };
+            locate_columns(table);
             table.key_type = type_of(table.key_column);
             table.time_type = type_of(table.time_column);
             table.value_type = type_of(table.value_column);

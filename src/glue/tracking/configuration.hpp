@@ -2,6 +2,7 @@
 // segmentation.tracked_tables. The types every tracking file shares.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ struct TrackedTable {
     Oid key_type = InvalidOid;  // the columns' current types (InvalidOid: the column is gone)
     Oid time_type = InvalidOid;
     Oid value_type = InvalidOid;
+    // Where the three columns are in `relation` (a Citus shard's may differ
+    // from its table's); InvalidAttrNumber: gone, or no such column.
+    AttrNumber key_attnum = InvalidAttrNumber;
+    AttrNumber time_attnum = InvalidAttrNumber;
+    AttrNumber value_attnum = InvalidAttrNumber;
     bool live = true;  // evaluate segments in the changing transaction
     // Customer attributes (customers only): further columns, with their current types.
     std::vector<std::string> attribute_columns;
@@ -38,6 +44,9 @@ Tracking read_tracking();
 // configuration use read_tracking()), and checked sound when read. Needs SPI
 // when it must read.
 const Tracking& cached_tracking();
+// The same, kept alive by the caller while the cache may be replaced (a
+// trigger working through the tables).
+std::shared_ptr<const Tracking> shared_cached_tracking();
 SEGMENTATION_PG_CONTEXT void register_tracking_callbacks();
 
 // The attributes criteria may test: the tracked customers table's attribute

@@ -30,7 +30,8 @@ SEGMENTATION_FUNCTION(segmentation_customers_changed) {
     pg::call([&] { SPI_register_trigger_data(trigger); });
     // cached_tracking() refuses a tracking broken behind the event triggers'
     // back (a column dropped in replica mode) before any SQL names its columns.
-    Tracking t = cached_tracking();  // a copy: the cache may be replaced while we work
+    std::shared_ptr<const Tracking> tracking = shared_cached_tracking();  // alive while the cache may be replaced
+    const Tracking& t = *tracking;
     if (t.customers && t.customers->relation == RelationGetRelid(trigger->tg_relation)) {
         TriggerEvent event = trigger->tg_event;
         // The tracked tables (the orders table is read for a new customer's

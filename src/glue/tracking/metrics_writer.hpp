@@ -65,7 +65,10 @@ struct NewMetrics {
     int64 segments_version = 0;
 };
 
-SEGMENTATION_PG_CONTEXT void open_writer(Writer& w);
+// The columns of customer_metrics (of the shard in scope, on Citus), looked
+// up once per relation and catalog generation. Not PG-style.
+MetricsColumns metrics_columns_for_writing();
+SEGMENTATION_PG_CONTEXT void open_writer(Writer& w, const MetricsColumns& columns);
 SEGMENTATION_PG_CONTEXT void close_writer(Writer& w);
 
 // Finds the customer's metrics row and locks it (waiting for any other

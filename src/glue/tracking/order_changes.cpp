@@ -52,21 +52,17 @@ struct OrderRow {
     bool added;  // a row of the new transition table (else the old one)
 };
 
+// From the tracking configuration, which knows where the columns are as
+// long as it is cached (a change to the orders table drops it).
 OrderLayout order_layout(const TrackedTable& orders) {
-    return pg::call([&] {
-        OrderLayout l;
-        const char* names[3] = {orders.key_column.c_str(), orders.value_column.c_str(), orders.time_column.c_str()};
-        AttrNumber* attnums[3] = {&l.key, &l.amount, &l.time};
-        Oid* types[3] = {&l.key_type, &l.amount_type, &l.time_type};
-        for (int i = 0; i < 3; ++i) {
-            *attnums[i] = get_attnum(orders.relation, names[i]);
-            if (*attnums[i] == InvalidAttrNumber)
-                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                                errmsg("tracked column \"%s\" of %s no longer exists", names[i], orders.name.c_str())));
-            *types[i] = get_atttype(orders.relation, *attnums[i]);
-        }
-        return l;
-    });
+    for (const auto& [attnum, name] :
+         {std::pair{orders.key_attnum, &orders.key_column}, std::pair{orders.value_attnum, &orders.value_column},
+          std::pair{orders.time_attnum, &orders.time_column}})
+        if (attnum == InvalidAttrNumber)
+            throw Error(ERRCODE_UNDEFINED_COLUMN,
+                        "tracked column \"" + *name + "\" of " + orders.name + " no longer exists");
+    return {orders.key_attnum, orders.value_attnum, orders.time_attnum,
+            orders.key_type,   orders.value_type,   orders.time_type};
 }
 
 // PG-style: one transition table's rows, converted to keys, numerics and
@@ -142,6 +138,16 @@ void widen(std::optional<TimestampTz>& lo, std::optional<TimestampTz>& hi, Times
 
 // Deltas per customer, in key order (the order every path locks customers in).
 std::vector<Delta> customer_deltas(const std::vector<OrderRow>& rows, Oid storage_type) {
+    // The usual statement, one order inserted or deleted: one customer,
+    // nothing to group, add up or sort.
+    if (rows.size() == 1) {
+        const OrderRow& row = rows[0];
+        Delta d{row.key};
+        (row.added ? d.added : d.removed) = 1;
+        (row.added ? d.added_sum : d.removed_sum) = row.amount;
+        if (row.has_time) row.added ? widen(d.add_lo, d.add_hi, row.time) : widen(d.rem_lo, d.rem_hi, row.time);
+        return {d};
+    }
     std::vector<Delta> deltas;
     std::vector<std::size_t> delta_of_row(rows.size());
     std::unordered_map<std::string, std::size_t> index;
@@ -358,7 +364,8 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::string recompute, totals;  // built when first needed
 
     Writer writer;
-    pg::call([&] { open_writer(writer); });
+    MetricsColumns columns = metrics_columns_for_writing();
+    pg::call([&] { open_writer(writer, columns); });
     std::vector<Delta> fresh, unknown;
     std::vector<Change> changes;
     std::vector<int64> current, matched;
@@ -409,10 +416,12 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             m.due = DT_NOBEGIN;  // -infinity: waiting for refresh_due()
         } else {
             Customer after;
-            const char* attributes = nullptr;  // customer attributes, decoded below
+            // Customer attributes, decoded below when some criteria test them.
+            const char* attributes = nullptr;
+            bool wants_attributes = segments->uses_attributes();
             pg::call([&] {
                 MetricValues v = metric_values_of(writer);
-                attributes = attributes_text(v.attributes, v.attributes_null);
+                if (wants_attributes) attributes = attributes_text(v.attributes, v.attributes_null);
                 v.lifetime_value = m.lifetime_value;
                 v.order_count = Int64GetDatum(m.order_count);
                 v.last_order_at = m.last ? TimestampTzGetDatum(*m.last) : (Datum)0;
@@ -422,8 +431,10 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
                 after = customer_from_values(v, d.key);
             });
             static AttributeValues attribute_values;
-            read_attribute_values(attributes, attribute_values);
-            after.attributes = &attribute_values;
+            if (wants_attributes) {
+                read_attribute_values(attributes, attribute_values);
+                after.attributes = &attribute_values;
+            }
             // Window criteria (membership/windows.hpp): this customer's in-window orders, this statement's included.
             static WindowTotals window_totals;
             if (segments->uses_windows()) {
@@ -536,7 +547,8 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
         spi::finish();
         return PointerGetDatum(nullptr);
     }
-    const Tracking& t = cached_tracking();
+    std::shared_ptr<const Tracking> tracking = shared_cached_tracking();  // alive while the cache may be replaced
+    const Tracking& t = *tracking;
     if (t.orders && t.orders->relation == RelationGetRelid(trigger->tg_relation)) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
             lock_definitions_shared();
@@ -546,9 +558,8 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
                            false);
             update_and_evaluate(orders_cleared_sql(t), t.orders->live, Cause::Order);
         } else {
-            Tracking copy = t;  // the cache may be replaced while we work
-            lock_tracked_tables(copy);
-            apply_order_changes(trigger, copy);
+            lock_tracked_tables(t);
+            apply_order_changes(trigger, t);
         }
     }
     flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)

@@ -26,6 +26,23 @@ CREATE TRIGGER segments_deleted AFTER DELETE ON segmentation.segments
 CREATE TRIGGER segments_truncated AFTER TRUNCATE ON segmentation.segments
     FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_changed();
 
+-- Every change to segments, whatever session_replication_role says (ENABLE
+-- ALWAYS: a replica-mode edit, logical replication's apply), drops the
+-- definitions every backend compiled. While these two fire always, an order
+-- needs no look at segments to know its compiled definitions are current
+-- (segment_cache.cpp). Not SECURITY DEFINER: they only send an invalidation.
+CREATE FUNCTION segmentation.segments_touched()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_touched'
+LANGUAGE C;
+
+CREATE TRIGGER segments_touched AFTER INSERT OR UPDATE OR DELETE ON segmentation.segments
+    FOR EACH ROW EXECUTE FUNCTION segmentation.segments_touched();
+CREATE TRIGGER segments_touched_by_truncate AFTER TRUNCATE ON segmentation.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_touched();
+ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched;
+ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched_by_truncate;
+
 CREATE FUNCTION segmentation.sync_key_type()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'segmentation_sync_key_type'

@@ -915,3 +915,19 @@ TO segmentation_viewer;
 ALTER TABLE segmentation.customer_metrics
     ADD COLUMN automatic_segments bigint[],
     ADD COLUMN segments_version bigint;
+
+-- The write path: every change to segments, whatever session_replication_role
+-- says, drops the compiled definitions, so an order no longer looks at
+-- segments once per statement (see 03_extension_table_triggers.sql).
+CREATE FUNCTION segmentation.segments_touched()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'segmentation_segments_touched'
+LANGUAGE C;
+
+CREATE TRIGGER segments_touched AFTER INSERT OR UPDATE OR DELETE ON segmentation.segments
+    FOR EACH ROW EXECUTE FUNCTION segmentation.segments_touched();
+CREATE TRIGGER segments_touched_by_truncate AFTER TRUNCATE ON segmentation.segments
+    FOR EACH STATEMENT EXECUTE FUNCTION segmentation.segments_touched();
+ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched;
+ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched_by_truncate;
+REVOKE ALL ON FUNCTION segmentation.segments_touched() FROM PUBLIC;
