@@ -1299,6 +1299,9 @@ my $settings = join ', ', map { my ($v) = $dbh->selectrow_array("SHOW $_"); "$_=
 my ($available) = $dbh->selectrow_array(q{SELECT default_version FROM pg_available_extensions WHERE name = 'segmentation'});
 die "the segmentation extension is not installed in this server (run make install, or make demo)\n" unless $available;
 my ($libdir) = $dbh->selectrow_array(q{SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'});
+# Debian's extension_destdir (a build tested without installing it): the
+# server loads the library from under it when it is there.
+my ($destdir) = $dbh->selectrow_array(q{SELECT coalesce(current_setting('extension_destdir', true), '')});
 $dbh->disconnect;
 progress("server: $version");
 
@@ -1307,6 +1310,7 @@ progress("server: $version");
 # builds: the report says so).
 sub build_of {
     my $so = "$libdir/segmentation.so";
+    $so = "$destdir$so" if $destdir ne '' && -e "$destdir$so";
     open my $fh, '<', $so or return 'unknown (server not on this machine)';
     binmode $fh;
     my $md5 = Digest::MD5->new->addfile($fh)->hexdigest;
