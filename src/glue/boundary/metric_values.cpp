@@ -1,8 +1,12 @@
 #include "glue/boundary/metric_values.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
+#include "glue/boundary/catalog.hpp"
 #include "glue/boundary/keys.hpp"
+#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 
 namespace segmentation::glue {
@@ -112,6 +116,63 @@ MetricAttributes metric_attributes(Oid customer_metrics) {
     AttrNumber at[kMetricColumnCount];
     for (int i = 0; i < kMetricColumnCount; ++i) at[i] = get_attnum(customer_metrics, kMetricColumnNames[i]);
     return {at[0], at[1], at[2], at[3], at[4], get_attnum(customer_metrics, "attributes")};
+}
+
+namespace {
+
+// The columns of each customer_metrics relation read or written here (the
+// table, or a Citus node's shards of it), looked up once rather than by name
+// in every statement. A change to the table (on Citus, made through it to
+// its shards) starts a new catalog generation, and the look-ups are made
+// again. (No relcache callback of our own: PostgreSQL has ten slots, and
+// Citus takes several.)
+std::unordered_map<Oid, MetricsColumns> known_metrics_columns;
+uint64 known_metrics_generation = 0;
+
+// PG-style.
+SEGMENTATION_PG_CONTEXT MetricsColumns look_up_metrics_columns(const Catalog& c) {
+    MetricsColumns m;
+    static_cast<MetricAttributes&>(m) = metric_attributes(c.customer_metrics);
+    m.key = get_attnum(c.customer_metrics, "customer_id");
+    m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
+    m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
+    m.automatic_segments =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "automatic_segments") : InvalidAttrNumber;
+    m.segments_version =
+        c.remembers_membership ? get_attnum(c.customer_metrics, "segments_version") : InvalidAttrNumber;
+    return m;
+}
+
+}  // namespace
+
+MetricsColumns metrics_columns() {
+    // catalog() first: it rebuilds what an invalidation dropped, and starts
+    // the generation compared here.
+    auto [relid, generation] = pg::call([] { return std::pair{catalog().customer_metrics, catalog_generation()}; });
+    if (generation != known_metrics_generation) {
+        known_metrics_columns.clear();
+        known_metrics_generation = generation;
+    }
+    auto known = known_metrics_columns.find(relid);
+    if (known != known_metrics_columns.end()) return known->second;
+    MetricsColumns columns = pg::call([] { return look_up_metrics_columns(catalog()); });
+    known_metrics_columns.emplace(relid, columns);
+    return columns;
+}
+
+bool remembered_segments_of_slot(TupleTableSlot* slot, const MetricsColumns& at, int64 version,
+                                 std::vector<int64>& segments) {
+    if (at.automatic_segments == InvalidAttrNumber) return false;
+    bool null;
+    Datum stored_version = slot_getattr(slot, at.segments_version, &null);
+    if (null || DatumGetInt64(stored_version) != version) return false;
+    Datum stored = slot_getattr(slot, at.automatic_segments, &null);
+    if (null) return false;
+    ArrayType* array = DatumGetArrayTypeP(stored);
+    if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
+    int64s_of_array(array, segments);
+    if (!std::is_sorted(segments.begin(), segments.end())) std::sort(segments.begin(), segments.end());
+    return true;
 }
 
 const char* attributes_text(Datum jsonb, bool null) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "core/customer.hpp"
 #include "glue/boundary/postgres.hpp"
@@ -50,6 +51,22 @@ struct MetricAttributes {
     AttrNumber attributes;  // InvalidAttrNumber in a database still at 1.0
 };
 SEGMENTATION_PG_CONTEXT MetricAttributes metric_attributes(Oid customer_metrics);
+
+// Where all of customer_metrics' columns that readers and writers use are.
+struct MetricsColumns : MetricAttributes {
+    AttrNumber key, first_order_at, reevaluate_at;
+    // The remembered membership (InvalidAttrNumber in a database still at 1.0).
+    AttrNumber automatic_segments, segments_version;
+};
+// customer_metrics' columns (of the shard in scope, on Citus), looked up
+// once per relation and catalog generation. Not PG-style.
+MetricsColumns metrics_columns();
+
+// The customer's automatic segments, ascending, as the customer_metrics row
+// in `slot` remembers them for the definitions `version`; false when it
+// remembers none for them (or none of ours: then read the assignments).
+SEGMENTATION_PG_CONTEXT bool remembered_segments_of_slot(TupleTableSlot* slot, const MetricsColumns& at, int64 version,
+                                                         std::vector<int64>& segments);
 
 // The metric values of a customer_metrics slot (pointing into it).
 SEGMENTATION_PG_CONTEXT MetricValues metric_values_of_slot(TupleTableSlot* slot, const MetricAttributes& at);

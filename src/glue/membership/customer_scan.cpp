@@ -1,10 +1,7 @@
 #include "glue/membership/customer_scan.hpp"
 
-#include <algorithm>
-
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/metric_values.hpp"
-#include "glue/boundary/results.hpp"
 #include "glue/boundary/spi.hpp"
 
 extern "C" {
@@ -81,6 +78,24 @@ SEGMENTATION_PG_CONTEXT void read_segments(Handles& h, Datum key, std::vector<in
     }
 }
 
+// PG-style: the customer of the customer_metrics row in `slot` into `state`
+// (its key and loyalty level copied: they outlive the slot), with its due
+// time; returns its attributes' text when `with_attributes` (decoded by the
+// caller after its PostgreSQL calls), else nullptr.
+SEGMENTATION_PG_CONTEXT const char* read_customer_row(TupleTableSlot* slot, AttrNumber key,
+                                                      const MetricAttributes& metric, AttrNumber reevaluate_at,
+                                                      bool with_attributes, CustomerState& state) {
+    Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, key - 1);
+    bool null;
+    state.key = datumCopy(slot_getattr(slot, key, &null), key_attribute->attbyval, key_attribute->attlen);
+    MetricValues v = metric_values_of_slot(slot, metric);
+    if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);
+    state.customer = customer_from_values(v, state.key);
+    Datum due = slot_getattr(slot, reevaluate_at, &null);
+    state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
+    return with_attributes ? attributes_text(v.attributes, v.attributes_null) : nullptr;
+}
+
 // PG-style: restarts `scan` of `index` at the first key after `after`, or
 // at the start.
 SEGMENTATION_PG_CONTEXT void start_scan(IndexScanDesc scan, Relation index, bool from_start, Datum after) {
@@ -150,16 +165,8 @@ std::size_t CustomerScan::next(std::vector<CustomerState>& batch, std::size_t li
             }
             MemoryContextSwitchTo(batch_context);
             CustomerState& state = batch[first + n];
-            TupleTableSlot* slot = h.metrics_slot;
-            Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, h.key - 1);
-            bool null;
-            state.key = datumCopy(slot_getattr(slot, h.key, &null), key_attribute->attbyval, key_attribute->attlen);
-            MetricValues v = metric_values_of_slot(slot, h.metric);
-            if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
-            state.customer = customer_from_values(v, state.key);
-            if (with_attributes_) attributes[n] = attributes_text(v.attributes, v.attributes_null);
-            Datum due = slot_getattr(slot, h.reevaluate_at, &null);
-            state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
+            attributes[n] =
+                read_customer_row(h.metrics_slot, h.key, h.metric, h.reevaluate_at, with_attributes_, state);
             state.current.clear();
             state.context = MembershipContext{};  // overrides: see CustomerScan's comment
             MemoryContextSwitchTo(h.context);
@@ -228,19 +235,14 @@ bool OverriddenCustomers::contains(Datum key) const {
     return keys_.count(std::string(span.first, span.second)) > 0;
 }
 
-}  // namespace segmentation::glue
-
-namespace segmentation::glue {
 namespace {
 
-// What read_one_customer needs of the catalog, looked up once per catalog
-// generation (not per call: these were syscache look-ups on every click).
+// The equality functions read_one_customer probes the two primary keys
+// with, looked up once per catalog generation (not per call: these were
+// syscache look-ups on every click). Its columns: metrics_columns().
 struct OneCustomerCatalog {
     uint64 generation = 0;
     Oid metrics = InvalidOid;
-    AttrNumber key = InvalidAttrNumber, reevaluate_at = InvalidAttrNumber;
-    AttrNumber automatic_segments = InvalidAttrNumber, segments_version = InvalidAttrNumber;
-    MetricAttributes metric{};
     RegProcedure metrics_equal = InvalidOid, assignments_equal = InvalidOid;
 };
 
@@ -259,32 +261,9 @@ SEGMENTATION_PG_CONTEXT OneCustomerCatalog& one_customer_catalog(const Catalog& 
     OneCustomerCatalog fresh;
     fresh.generation = catalog_generation();
     fresh.metrics = c.customer_metrics;
-    fresh.key = get_attnum(c.customer_metrics, "customer_id");
-    fresh.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
-    if (c.remembers_membership) {
-        fresh.automatic_segments = get_attnum(c.customer_metrics, "automatic_segments");
-        fresh.segments_version = get_attnum(c.customer_metrics, "segments_version");
-    }
-    fresh.metric = metric_attributes(c.customer_metrics);
     fresh.metrics_equal = first_column_equality(metrics_key);
     cached = fresh;
     return cached;
-}
-
-// PG-style: the customer's automatic segments, as remembered for `version`.
-SEGMENTATION_PG_CONTEXT bool remembered_segments(TupleTableSlot* slot, const OneCustomerCatalog& at, int64 version,
-                                                 std::vector<int64>& segments) {
-    if (at.automatic_segments == InvalidAttrNumber) return false;
-    bool null;
-    Datum stored_version = slot_getattr(slot, at.segments_version, &null);
-    if (null || DatumGetInt64(stored_version) != version) return false;
-    Datum stored = slot_getattr(slot, at.automatic_segments, &null);
-    if (null) return false;
-    ArrayType* array = DatumGetArrayTypeP(stored);
-    if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
-    int64s_of_array(array, segments);
-    if (!std::is_sorted(segments.begin(), segments.end())) std::sort(segments.begin(), segments.end());
-    return true;
 }
 
 }  // namespace
@@ -293,6 +272,7 @@ bool read_one_customer(Datum key, std::optional<int64> remembered, CustomerState
     state.current.clear();
     state.context = MembershipContext{};
     used_remembered = false;
+    MetricsColumns columns = metrics_columns();
     const char* attributes = nullptr;
     bool found = pg::call([&] {
         const Catalog& c = catalog();
@@ -309,16 +289,8 @@ bool read_one_customer(Datum key, std::optional<int64> remembered, CustomerState
         TupleTableSlot* slot = table_slot_create(metrics, nullptr);
         bool exists = index_getnext_slot(scan, ForwardScanDirection, slot);
         if (exists) {
-            Form_pg_attribute key_attribute = TupleDescAttr(slot->tts_tupleDescriptor, at.key - 1);
-            bool null;
-            state.key = datumCopy(slot_getattr(slot, at.key, &null), key_attribute->attbyval, key_attribute->attlen);
-            MetricValues v = metric_values_of_slot(slot, at.metric);
-            if (!v.loyalty_level_null) v.loyalty_level = datumCopy(v.loyalty_level, false, -1);  // outlives the slot
-            state.customer = customer_from_values(v, state.key);
-            attributes = attributes_text(v.attributes, v.attributes_null);
-            Datum due = slot_getattr(slot, at.reevaluate_at, &null);
-            state.reevaluate_at = null ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(due));
-            used_remembered = remembered && remembered_segments(slot, at, *remembered, state.current);
+            attributes = read_customer_row(slot, columns.key, columns, columns.reevaluate_at, true, state);
+            used_remembered = remembered && remembered_segments_of_slot(slot, columns, *remembered, state.current);
         }
         ExecDropSingleTupleTableSlot(slot);
         index_endscan(scan);

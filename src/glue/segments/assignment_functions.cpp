@@ -208,17 +208,12 @@ namespace segmentation::glue {
 
 // The lock order: tables (on Citus, the shard in scope), definitions, customers.
 // The cached tracking (kept until tracked_tables changes) spares a query per
-// call (the recalculate button: 7.7% of a backend's time in a profile). Only
-// the two relations are copied out of it, since taking a lock may replace the
-// cached one (a copy of the whole Tracking was 0.5% of that backend's time).
+// call (the recalculate button: 7.7% of a backend's time in a profile). Held
+// by shared_ptr, since taking a lock may replace the cached one (a copy of
+// the whole Tracking was 0.5% of that backend's time).
 void lock_tables_here() {
-    const Tracking& cached = cached_tracking();
-    Oid customers = cached.customers ? cached.customers->relation : InvalidOid;
-    Oid orders = cached.orders ? cached.orders->relation : InvalidOid;
-    pg::call([&] {
-        if (OidIsValid(customers)) LockRelationOid(customers, AccessShareLock);
-        if (OidIsValid(orders)) LockRelationOid(orders, AccessShareLock);
-    });
+    std::shared_ptr<const Tracking> tracking = shared_cached_tracking();
+    lock_tracked_tables(*tracking);
 }
 
 ClusterCallResult assign_automatic_here(Datum key, TimestampTz now) {

@@ -2,8 +2,6 @@
 // logical replication's apply worker sets up its own.
 #include "glue/tracking/metrics_writer.hpp"
 
-#include <unordered_map>
-
 #include "glue/boundary/catalog.hpp"
 #include "glue/boundary/results.hpp"
 
@@ -16,29 +14,6 @@ extern "C" {
 
 namespace segmentation::glue {
 namespace {
-
-// The columns of each customer_metrics relation written here (the table,
-// or a Citus node's shards of it), looked up once rather than by name in
-// every statement. A change to the table (on Citus, made through it to its
-// shards) starts a new catalog generation, and the look-ups are made again.
-// (No relcache callback of our own: PostgreSQL has ten slots, and Citus
-// takes several.)
-std::unordered_map<Oid, MetricsColumns> known_metrics_columns;
-uint64 known_metrics_generation = 0;
-
-// PG-style.
-SEGMENTATION_PG_CONTEXT MetricsColumns look_up_metrics_columns(const Catalog& c) {
-    MetricsColumns m;
-    static_cast<MetricAttributes&>(m) = metric_attributes(c.customer_metrics);
-    m.key = get_attnum(c.customer_metrics, "customer_id");
-    m.first_order_at = get_attnum(c.customer_metrics, "first_order_at");
-    m.reevaluate_at = get_attnum(c.customer_metrics, "reevaluate_at");
-    m.automatic_segments =
-        c.remembers_membership ? get_attnum(c.customer_metrics, "automatic_segments") : InvalidAttrNumber;
-    m.segments_version =
-        c.remembers_membership ? get_attnum(c.customer_metrics, "segments_version") : InvalidAttrNumber;
-    return m;
-}
 
 SEGMENTATION_PG_CONTEXT ResultRelInfo* result_relation(Writer& w, Oid relid, Index index) {
     Relation relation = table_open(relid, RowExclusiveLock);
@@ -103,21 +78,6 @@ SEGMENTATION_PG_CONTEXT void fill(TupleTableSlot* slot, std::initializer_list<st
 
 }  // namespace
 
-MetricsColumns metrics_columns_for_writing() {
-    // catalog() first: it rebuilds what an invalidation dropped, and starts
-    // the generation compared here.
-    auto [relid, generation] = pg::call([] { return std::pair{catalog().customer_metrics, catalog_generation()}; });
-    if (generation != known_metrics_generation) {
-        known_metrics_columns.clear();
-        known_metrics_generation = generation;
-    }
-    auto known = known_metrics_columns.find(relid);
-    if (known != known_metrics_columns.end()) return known->second;
-    MetricsColumns columns = pg::call([] { return look_up_metrics_columns(catalog()); });
-    known_metrics_columns.emplace(relid, columns);
-    return columns;
-}
-
 // PG-style.
 SEGMENTATION_PG_CONTEXT void open_writer(Writer& w, const MetricsColumns& columns) {
     const Catalog& c = catalog();
@@ -180,20 +140,6 @@ SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::
     ExecClearTuple(slot);
     index_endscan(scan);
     UnregisterSnapshot(snapshot);
-}
-
-// PG-style.
-SEGMENTATION_PG_CONTEXT bool remembered_automatic_segments(Writer& w, int64 version, std::vector<int64>& segments) {
-    if (w.columns.automatic_segments == InvalidAttrNumber) return false;
-    bool null;
-    Datum stored_version = slot_getattr(w.current, w.columns.segments_version, &null);
-    if (null || DatumGetInt64(stored_version) != version) return false;
-    Datum stored = slot_getattr(w.current, w.columns.automatic_segments, &null);
-    if (null) return false;
-    ArrayType* array = DatumGetArrayTypeP(stored);
-    if (ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID) return false;  // not ours: read the assignments
-    int64s_of_array(array, segments);
-    return true;
 }
 
 // PG-style: adds or removes one automatic assignment, with its log row, and

@@ -13,12 +13,6 @@
 
 namespace segmentation::glue {
 
-struct MetricsColumns : MetricAttributes {
-    AttrNumber key, first_order_at, reevaluate_at;
-    // The remembered membership (InvalidAttrNumber in a database still at 1.0).
-    AttrNumber automatic_segments, segments_version;
-};
-
 // An executor context for writing the extension's tables row by row, set up
 // as logical replication's apply worker sets up its own: customer_metrics
 // (updated), assignments (read, added to, removed from) and assignment_log
@@ -65,9 +59,7 @@ struct NewMetrics {
     int64 segments_version = 0;
 };
 
-// The columns of customer_metrics (of the shard in scope, on Citus), looked
-// up once per relation and catalog generation. Not PG-style.
-MetricsColumns metrics_columns_for_writing();
+// `columns`: metrics_columns() (metric_values.hpp).
 SEGMENTATION_PG_CONTEXT void open_writer(Writer& w, const MetricsColumns& columns);
 SEGMENTATION_PG_CONTEXT void close_writer(Writer& w);
 
@@ -88,12 +80,6 @@ SEGMENTATION_PG_CONTEXT void write_row(Writer& w, const NewMetrics& m, bool orde
 // its manual segments too, into `manual`, when given.
 SEGMENTATION_PG_CONTEXT void read_automatic_segments(Writer& w, Datum key, std::vector<int64>& segments,
                                                      std::vector<int64>* manual = nullptr);
-
-// The customer's automatic segments as its row in w.current remembers them
-// (ascending), if they were remembered under definitions version `version`:
-// then they are its automatic assignments, and the caller need not read
-// them. False when the row remembers none, or for other definitions.
-SEGMENTATION_PG_CONTEXT bool remembered_automatic_segments(Writer& w, int64 version, std::vector<int64>& segments);
 
 // Adds or removes one automatic assignment, with its log row; says whether it did.
 SEGMENTATION_PG_CONTEXT bool write_change(Writer& w, const Change& change);

@@ -364,7 +364,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
     std::string recompute, totals;  // built when first needed
 
     Writer writer;
-    MetricsColumns columns = metrics_columns_for_writing();
+    MetricsColumns columns = metrics_columns();
     pg::call([&] { open_writer(writer, columns); });
     std::vector<Delta> fresh, unknown;
     std::vector<Change> changes;
@@ -447,9 +447,10 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             // segments, which inSegment of a manual segment needs.
             current.clear();
             context.manual.clear();
-            bool remembered = segments->settled() && !segments->refers_to_manual() && pg::call([&] {
-                                  return remembered_automatic_segments(writer, segments->version(), current);
-                              });
+            bool remembered =
+                segments->settled() && !segments->refers_to_manual() && pg::call([&] {
+                    return remembered_segments_of_slot(writer.current, writer.columns, segments->version(), current);
+                });
             if (!remembered) pg::call([&] { read_automatic_segments(writer, d.key, current, &context.manual); });
             if (segments->has_overrides()) context = read_membership_context(d.key, true);
             matched.clear();
