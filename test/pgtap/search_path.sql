@@ -18,7 +18,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION segmentation;
 SET LOCAL TimeZone = 'UTC';
 
-SELECT plan(41);
+SELECT plan(42);
 
 ------------------------------------------------------------------------------
 -- The catalog: pinned search paths, nothing for PUBLIC
@@ -32,6 +32,17 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
           'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
 SELECT ok((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'segmentation'::regnamespace AND p.prosecdef) >= 30,
           'and there are SECURITY DEFINER functions to check');
+-- Two trigger functions run as the invoker without a SET clause (the other
+-- such functions are pure evaluators that read no table): the orders
+-- trigger, whose SQL switches to the owner and pins search_path in C
+-- (spi::OwnerConnection; the armed orders below check that switch), and
+-- segments_touched, which runs no SQL.
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                WHERE p.pronamespace = 'segmentation'::regnamespace AND NOT p.prosecdef AND p.proconfig IS NULL
+                  AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
+                ORDER BY 1),
+          '{segmentation.orders_changed(),segmentation.segments_touched()}'::text[],
+          'of the trigger functions, only orders_changed and segments_touched run as the invoker with the caller''s search_path');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                 WHERE p.pronamespace = 'segmentation'::regnamespace AND l.lanname <> 'c' AND p.prokind <> 'p'
                   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)

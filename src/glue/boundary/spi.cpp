@@ -79,9 +79,52 @@ uint64 execute(SPIPlanPtr plan, const Datum* values, const char* nulls, bool rea
     });
 }
 
+// The innermost OwnerConnection alive (they nest only if an orders
+// trigger fires inside another's SQL).
+OwnerConnection* deferred = nullptr;
+
+constexpr const char* kPinnedSearchPath = "pg_catalog, pg_temp";
+
 }  // namespace
 
+// Opens the innermost OwnerConnection, if it is not yet open.
+void open_deferred() {
+    OwnerConnection* c = deferred;
+    if (c == nullptr || c->open_) return;
+    pg::call([c] {
+        GetUserIdAndSecContext(&c->saved_user_, &c->saved_context_);
+        HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(c->function_));
+        if (!HeapTupleIsValid(proc)) elog(ERROR, "segmentation: cache lookup failed for function %u", c->function_);
+        Oid owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc))->proowner;
+        ReleaseSysCache(proc);
+        SetUserIdAndSecContext(owner, c->saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+        if (namespace_search_path == nullptr || strcmp(namespace_search_path, kPinnedSearchPath) != 0) {
+            c->guc_level_ = NewGUCNestLevel();
+            (void)set_config_option("search_path", kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                                    0, false);
+        }
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "segmentation: SPI_connect failed");
+        c->open_ = true;
+    });
+}
+
+OwnerConnection::OwnerConnection(Oid function) : function_(function), outer_(deferred) { deferred = this; }
+
+OwnerConnection::~OwnerConnection() { deferred = outer_; }
+
+void OwnerConnection::finish() {
+    if (!open_) return;
+    pg::call([this] {
+        SPI_finish();
+        if (guc_level_ >= 0) AtEOXact_GUC(true, guc_level_);
+        SetUserIdAndSecContext(saved_user_, saved_context_);
+    });
+    open_ = false;
+    guc_level_ = -1;
+}
+
 void connect() {
+    open_deferred();
     pg::call([] {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "segmentation: SPI_connect failed");
     });
@@ -92,6 +135,7 @@ void finish() {
 }
 
 uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls, bool read_only) {
+    open_deferred();
     const RelationSet* local = active_relations();
     Prepared& p = fixed_plans[{&statement, local != nullptr ? local->id : 0}];
     if (stale(p)) prepare_into(p, with_key_type(statement.sql), statement.nargs, statement.args.data());
@@ -100,6 +144,7 @@ uint64 run(const Statement& statement, std::initializer_list<Datum> values, cons
 
 uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Datum* values, const char* nulls,
                 bool read_only, Planning planning) {
+    open_deferred();
     std::string text = localized_sql(sql);
     Prepared& p = built_plans[text];
     if (stale(p)) prepare_into(p, text, nargs, argtypes, planning);
@@ -107,6 +152,7 @@ uint64 run_text(const std::string& sql, int nargs, const Oid* argtypes, const Da
 }
 
 uint64 run_once(const std::string& sql, bool read_only) {
+    open_deferred();
     std::string text = localized_sql(sql);
     return pg::call([&]() -> uint64 {
         int rc = SPI_execute(text.c_str(), read_only, 0);

@@ -35,6 +35,34 @@ struct Statement {
 void connect();
 void finish();
 
+// The orders trigger's connection (order_changes.cpp). That trigger is
+// SECURITY INVOKER without a SET clause: PostgreSQL's save and restore of
+// search_path around each call cost about 8% of order-insert throughput
+// (test/bench/RESULTS.md, run H), and its usual path runs no SQL. When SQL
+// does run (a customer's first order, a deleted order, windows, overrides,
+// a cache to fill), it runs as under SECURITY DEFINER SET search_path: the
+// first spi:: call (connect() included) connects SPI as the function's
+// owner with search_path = pg_catalog, pg_temp, and finish() undoes all
+// three. Destroyed without finish() (an error on its way to PostgreSQL),
+// it leaves the user, the setting and SPI to the transaction's abort.
+class OwnerConnection {
+public:
+    explicit OwnerConnection(Oid function);
+    ~OwnerConnection();
+    OwnerConnection(const OwnerConnection&) = delete;
+    OwnerConnection& operator=(const OwnerConnection&) = delete;
+    void finish();
+
+private:
+    friend void open_deferred();
+    Oid function_;
+    bool open_ = false;
+    Oid saved_user_ = InvalidOid;
+    int saved_context_ = 0;
+    int guc_level_ = -1;  // -1: search_path was already pinned
+    OwnerConnection* outer_;
+};
+
 // Runs a statement; returns the number of rows processed (SPI_processed).
 // Rows, if any, are in SPI_tuptable until the next statement.
 uint64 run(const Statement& statement, std::initializer_list<Datum> values, const char* nulls = nullptr,

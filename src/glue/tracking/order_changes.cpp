@@ -537,7 +537,7 @@ using namespace segmentation::glue;
 // Trigger on the tracked orders table (statement level, transition tables).
 SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     TriggerData* trigger = trigger_data(fcinfo, "orders_changed");
-    spi::connect();
+    spi::OwnerConnection connection(fcinfo->flinfo->fn_oid);  // SQL, if any, as the owner (spi.hpp)
     // On a Citus shard: the co-located shards of the extension's tables.
     RelationScope shard(shard_relations(RelationGetRelid(trigger->tg_relation)));
     // A tracked Citus table itself (the coordinator's shell): only its
@@ -545,7 +545,7 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
     // triggers (citus.hpp).
     if (active_relations() == nullptr && extension_tables_distributed()) {
         if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) refuse_truncating_citus_table(trigger->tg_relation);
-        spi::finish();
+        connection.finish();
         return PointerGetDatum(nullptr);
     }
     std::shared_ptr<const Tracking> tracking = shared_cached_tracking();  // alive while the cache may be replaced
@@ -564,6 +564,6 @@ SEGMENTATION_FUNCTION(segmentation_orders_changed) {
         }
     }
     flush_shard_notifications();  // Citus: for the coordinator (notify.hpp)
-    spi::finish();
+    connection.finish();
     return PointerGetDatum(nullptr);
 }

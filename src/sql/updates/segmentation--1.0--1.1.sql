@@ -931,3 +931,8 @@ CREATE TRIGGER segments_touched_by_truncate AFTER TRUNCATE ON segmentation.segme
 ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched;
 ALTER TABLE segmentation.segments ENABLE ALWAYS TRIGGER segments_touched_by_truncate;
 REVOKE ALL ON FUNCTION segmentation.segments_touched() FROM PUBLIC;
+
+-- The write path: the orders trigger runs as the invoker, without a SET
+-- clause; the SQL it runs switches to the owner and pins search_path in C
+-- (see orders_changed in 04_tracking.sql).
+ALTER FUNCTION segmentation.orders_changed() SECURITY INVOKER RESET ALL;
