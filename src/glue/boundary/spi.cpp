@@ -103,12 +103,20 @@ void open_deferred() {
             (void)set_config_option("search_path", kPinnedSearchPath, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
                                     0, false);
         }
+        // Connected from the trigger's own context, which outlives any a
+        // callee may be in now, so that finish() returns to it; the caller
+        // goes on in its own, as if connected from the start.
+        MemoryContext caller = MemoryContextSwitchTo(c->entry_context_);
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "segmentation: SPI_connect failed");
+        MemoryContextSwitchTo(caller);
         c->open_ = true;
     });
 }
 
-OwnerConnection::OwnerConnection(Oid function) : function_(function), outer_(deferred) { deferred = this; }
+OwnerConnection::OwnerConnection(Oid function)
+    : function_(function), entry_context_(pg::call([] { return CurrentMemoryContext; })), outer_(deferred) {
+    deferred = this;
+}
 
 OwnerConnection::~OwnerConnection() { deferred = outer_; }
 

@@ -56,6 +56,7 @@ public:
 private:
     friend void open_deferred();
     Oid function_;
+    MemoryContext entry_context_;
     bool open_ = false;
     Oid saved_user_ = InvalidOid;
     int saved_context_ = 0;
