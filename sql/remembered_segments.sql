@@ -1,9 +1,10 @@
 -- An order reads the customer's automatic segments from its metrics row
 -- (customer_metrics.automatic_segments), where the order path remembers
 -- them with the version of the definitions they hold for. Every other
--- change to a customer's automatic assignments forgets them, and a change
--- to the definitions makes every remembered version stale. verify() checks
--- what is remembered.
+-- change to a customer's automatic assignments has a row that remembered
+-- something remember what the assignments now hold (a row that remembered
+-- nothing is not rewritten for it), and a change to the definitions makes
+-- every remembered version stale. verify() checks what is remembered.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 
@@ -41,8 +42,8 @@ SELECT segments_version AS version_before FROM segmentation.customer_metrics WHE
 -- The next order reads what the row remembers instead of the assignments:
 -- a row that (wrongly) remembers customer 1 in Big makes its order, which
 -- brings it into Big, change nothing. verify() reports both the missing
--- membership and the wrong memory; refresh_all() mends the first and
--- forgets the second.
+-- membership and the wrong memory; refresh_all() mends the first, and the
+-- row then remembers what the assignments hold.
 UPDATE segmentation.customer_metrics SET automatic_segments = ARRAY[:big, :regulars]::bigint[] WHERE customer_id = 1;
 INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 2000, now() - interval '1 day');
 SELECT problem, expected, actual FROM segmentation.verify() ORDER BY 1;
@@ -57,8 +58,8 @@ INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 5, now() - inter
 INSERT INTO orders (customer_id, amount, ordered_at) VALUES (2, 2000, now() - interval '1 day');
 SELECT * FROM remembered;
 
--- Any other change to a customer's automatic assignments forgets them
--- (here an override, and its removal); the next order remembers again. An
+-- Any other change to a customer's automatic assignments (here an
+-- override, and its removal) has the row remember what they now hold. An
 -- order deleted goes through the order path, which remembers too.
 SELECT segmentation.exclude_customer(2, :big, 'test') IS NOT NULL AS excluded;
 SELECT * FROM remembered WHERE customer_id = 2;
@@ -116,7 +117,7 @@ SELECT problem, expected, actual FROM segmentation.verify() ORDER BY 1;
 
 -- A memory the evaluation contradicts makes the button lock the customer
 -- and evaluate it again from its assignments: it writes the change, and
--- the row forgets what it remembered (the next order remembers again).
+-- the row remembers what the assignments now hold.
 UPDATE segmentation.customer_metrics SET automatic_segments = '{}' WHERE customer_id = 1;
 SELECT * FROM segmentation.assign_automatic_segments(1);
 SELECT * FROM remembered WHERE customer_id = 1;
@@ -137,6 +138,30 @@ UPDATE segmentation.customer_metrics SET automatic_segments = '{}', segments_ver
 SELECT * FROM segmentation.assign_automatic_segments(1);
 SELECT remembered, assigned, segments_version = :version_before AS stale
 FROM remembered JOIN segmentation.customer_metrics USING (customer_id) WHERE customer_id = 1;
+SELECT count(*) AS drift FROM segmentation.verify();
+
+-- A refresh that moves a customer whose row remembers has it remember the
+-- new membership under the version in force; a row that remembers nothing
+-- stays as it is. By hand: customer 1's row remembers nothing in segments
+-- (under the version in force), customer 2's nothing at all, and both lose
+-- their automatic assignments, which the refresh gives back.
+INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 5, now() - interval '1 day');
+UPDATE segmentation.customer_metrics SET automatic_segments = '{}' WHERE customer_id = 1;
+UPDATE segmentation.customer_metrics SET automatic_segments = NULL, segments_version = NULL WHERE customer_id = 2;
+DELETE FROM segmentation.assignments WHERE is_automatic;
+SELECT customers, added, removed FROM segmentation.refresh_all();
+SELECT * FROM remembered;
+SELECT count(*) AS drift FROM segmentation.verify();
+
+-- Where orders cannot use a memory (criteria on a manual segment, which
+-- only the assignments hold), such a change forgets it instead.
+SELECT segmentation.create_segment('Picked', '{}', false) AS picked \gset
+SELECT segmentation.create_segment('Picked and lapsed', format('{"inSegment": %s, "minDaysSinceLastPurchase": 90}', :picked)::jsonb, true) IS NOT NULL AS created;
+INSERT INTO orders (customer_id, amount, ordered_at) VALUES (1, 5, now() - interval '1 day');
+SELECT customer_id, remembered IS NOT NULL AS remembers_before FROM remembered WHERE customer_id = 1;
+DELETE FROM segmentation.assignments WHERE customer_id = 1 AND is_automatic;
+SELECT customers, added > 0 AS added_back FROM segmentation.refresh_all();
+SELECT customer_id, remembered, has_version FROM remembered WHERE customer_id = 1;
 SELECT count(*) AS drift FROM segmentation.verify();
 
 SELECT segmentation.untrack_orders(), segmentation.untrack_customers();

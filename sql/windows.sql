@@ -148,7 +148,8 @@ FROM segmentation.customer_metrics ORDER BY 1;
 SELECT l.customer_id, s.name, l.action, l.cause FROM segmentation.assignment_log l
 JOIN segmentation.segments s ON s.id = l.segment_id WHERE l.cause = 'time' ORDER BY l.id;
 
--- verify() sees drift in window membership.
+-- verify() sees drift in window membership, and in what customer 2's row
+-- remembers (refresh_due() wrote it), which the assignments now contradict.
 DELETE FROM segmentation.assignments WHERE customer_id = 2 AND segment_id = :light;
 SELECT customer_id, problem, expected = format('{%s,%s}', :light, :quiet) AS expected_light_and_quiet,
        actual = format('{%s}', :quiet) AS actual_quiet

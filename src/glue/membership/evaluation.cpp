@@ -96,6 +96,20 @@ const spi::Statement kForgetRememberedSegments = {
     1,
     {kKeyArrayType}};
 
+// What the assignments now hold, remembered under `version` by rows that
+// remembered something before (a row that remembers nothing is not
+// rewritten for it: its next order remembers).
+const spi::Statement kRememberAssignedSegments = {
+    "WITH assigned AS ("
+    "  SELECT k.c, ARRAY(SELECT a.segment_id FROM segmentation.assignments a "
+    "                    WHERE a.customer_id = k.c AND a.is_automatic ORDER BY a.segment_id) AS ids "
+    "  FROM pg_catalog.unnest($1) AS k(c)) "
+    "UPDATE segmentation.customer_metrics AS m SET automatic_segments = assigned.ids, segments_version = $2 "
+    "FROM assigned WHERE m.customer_id = assigned.c AND m.automatic_segments IS NOT NULL "
+    "AND (m.automatic_segments IS DISTINCT FROM assigned.ids OR m.segments_version IS DISTINCT FROM $2)",
+    2,
+    {kKeyArrayType, INT8OID}};
+
 const spi::Statement kSetReevaluateAt = {
     "UPDATE segmentation.customer_metrics AS m SET reevaluate_at = u.t "
     "FROM unnest($1::{key}[], $2::timestamptz[]) AS u(c, t) WHERE m.customer_id = u.c",
@@ -295,18 +309,29 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
     std::vector<Change> applied;
     apply(kAddAutomatic, changes, true, cause, by, applied);
     apply(kRemoveAutomatic, changes, false, cause, by, applied);
-    // The rows of customers whose automatic segments changed no longer
-    // remember them (the order path, which writes the row anyway, remembers
-    // them again). A definition change need not: it changes a segment's row,
-    // hence the definitions version, which no remembered membership then
-    // matches; an online change's steps run while a change is pending, when
-    // nothing remembered is used.
+    // The rows of customers whose automatic segments changed remember what
+    // they are in now, or forget when that cannot be remembered. A
+    // definition change need not: it changes a segment's row, hence the
+    // definitions version, which no remembered membership then matches; an
+    // online change's steps run while a change is pending, when nothing
+    // remembered is used.
     if (!applied.empty() && cause != Cause::Definition) {
         std::vector<Datum> keys;
         for (const Change& c : applied) keys.push_back(c.customer);
-        forget_remembered_segments(keys);
+        remember_assigned_segments(keys);
     }
     return applied;
+}
+
+void remember_assigned_segments(const std::vector<Datum>& keys) {
+    if (keys.empty() || !pg::call([] { return catalog().remembers_membership; })) return;
+    // Under the order path's conditions for using what is remembered: no
+    // online change pending, no criteria on manual segments.
+    std::shared_ptr<const SegmentSet> segments = automatic_segments();
+    if (segments->settled() && !segments->refers_to_manual())
+        spi::run(kRememberAssignedSegments, {keys_array(keys), Int64GetDatum(segments->version())});
+    else
+        forget_remembered_segments(keys);
 }
 
 void forget_remembered_segments(const std::vector<Datum>& keys) {

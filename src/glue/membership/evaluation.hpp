@@ -118,6 +118,13 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
 // order reads the assignments. Needs SPI; the customers should be locked.
 void forget_remembered_segments(const std::vector<Datum>& keys);
 
+// After their automatic assignments changed: the rows of these customers that
+// remember their automatic segments remember them as the assignments now
+// hold them, under the definitions version in force, where the order path
+// would use them; elsewhere they forget. Needs SPI; the customers should be
+// locked.
+void remember_assigned_segments(const std::vector<Datum>& keys);
+
 // Locks customers' metrics rows in key order, for changing their metrics
 // (FOR NO KEY UPDATE) or removing them (FOR UPDATE). In READ COMMITTED, the
 // statements that follow see every change committed to those customers
