@@ -37,7 +37,7 @@ void finish();
 
 // The orders trigger's connection (order_changes.cpp). That trigger is
 // SECURITY INVOKER without a SET clause: PostgreSQL's save and restore of
-// search_path around each call cost about 8% of order-insert throughput
+// search_path around each call cost 5 to 12% of order-insert throughput
 // (test/bench/RESULTS.md, run H), and its usual path runs no SQL. When SQL
 // does run (a customer's first order, a deleted order, windows, overrides,
 // a cache to fill), it runs as under SECURITY DEFINER SET search_path: the
