@@ -244,6 +244,11 @@ public:
     }
     std::int64_t version() const noexcept { return version_; }
     bool settled() const noexcept { return settled_; }
+    // Whether a customer's remembered automatic segments may stand in for its
+    // assignments under these definitions: settled (no online change moving
+    // members), and no criteria on manual segments, which only the
+    // assignments hold.
+    bool remembered_membership_usable() const noexcept { return settled_ && !refers_to_manual_; }
 
 private:
     struct Entry {

@@ -218,3 +218,20 @@ TEST(MatcherMembership, HoldsOnlyWithAView) {
     EXPECT_FALSE(m.matches(with_orders(1), 0, MemberList({1, 4})));
     EXPECT_FALSE(Matcher(parse_criteria(R"({"minOrders": 1})")).uses_membership());
 }
+
+TEST(SegmentSetMembership, RememberedMembershipIsUsableOnlySettledAndWithoutManualReferences) {
+    SegmentSet automatic_only;
+    automatic_only.add(1, Matcher(parse_criteria(R"({"minOrders": 2})")));
+    automatic_only.order_by_references();
+    EXPECT_FALSE(automatic_only.remembered_membership_usable());  // no version yet: not settled
+    automatic_only.set_version(7, true);
+    EXPECT_TRUE(automatic_only.remembered_membership_usable());
+    automatic_only.set_version(8, false);  // an online change pending
+    EXPECT_FALSE(automatic_only.remembered_membership_usable());
+
+    SegmentSet with_manual;
+    with_manual.add(2, Matcher(parse_criteria(R"({"inSegment": 9})")));
+    with_manual.order_by_references();
+    with_manual.set_version(7, true);
+    EXPECT_FALSE(with_manual.remembered_membership_usable());
+}

@@ -97,15 +97,17 @@ const spi::Statement kForgetRememberedSegments = {
     {kKeyArrayType}};
 
 // What the assignments now hold, remembered under `version` by rows that
-// remembered something before (a row that remembers nothing is not
-// rewritten for it: its next order remembers).
+// remembered something before: only those read their assignments, and a
+// row that remembers nothing is not rewritten (its next order remembers).
 const spi::Statement kRememberAssignedSegments = {
     "WITH assigned AS ("
-    "  SELECT k.c, ARRAY(SELECT a.segment_id FROM segmentation.assignments a "
-    "                    WHERE a.customer_id = k.c AND a.is_automatic ORDER BY a.segment_id) AS ids "
-    "  FROM pg_catalog.unnest($1) AS k(c)) "
+    "  SELECT r.customer_id AS c, ARRAY(SELECT a.segment_id FROM segmentation.assignments a "
+    "                                  WHERE a.customer_id = r.customer_id AND a.is_automatic "
+    "                                  ORDER BY a.segment_id) AS ids "
+    "  FROM segmentation.customer_metrics r "
+    "  WHERE r.customer_id = ANY($1) AND r.automatic_segments IS NOT NULL) "
     "UPDATE segmentation.customer_metrics AS m SET automatic_segments = assigned.ids, segments_version = $2 "
-    "FROM assigned WHERE m.customer_id = assigned.c AND m.automatic_segments IS NOT NULL "
+    "FROM assigned WHERE m.customer_id = assigned.c "
     "AND (m.automatic_segments IS DISTINCT FROM assigned.ids OR m.segments_version IS DISTINCT FROM $2)",
     2,
     {kKeyArrayType, INT8OID}};
@@ -325,10 +327,10 @@ std::vector<Change> apply_automatic_changes(const std::vector<Change>& changes, 
 
 void remember_assigned_segments(const std::vector<Datum>& keys) {
     if (keys.empty() || !pg::call([] { return catalog().remembers_membership; })) return;
-    // Under the order path's conditions for using what is remembered: no
-    // online change pending, no criteria on manual segments.
+    // The full set in force (not a pass's limited one): its version and
+    // whether orders may use what is remembered.
     std::shared_ptr<const SegmentSet> segments = automatic_segments();
-    if (segments->settled() && !segments->refers_to_manual())
+    if (segments->remembered_membership_usable())
         spi::run(kRememberAssignedSegments, {keys_array(keys), Int64GetDatum(segments->version())});
     else
         forget_remembered_segments(keys);

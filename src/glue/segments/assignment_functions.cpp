@@ -231,13 +231,12 @@ ClusterCallResult assign_automatic_here(Datum key, TimestampTz now) {
         // plan check and a third probe were half the call's time in a
         // profile): the metrics row, and the assignments only when the row
         // does not remember the customer's automatic segments for these
-        // definitions, under the order path's conditions (settled: no
-        // online change moving members; no criteria on manual segments,
-        // which only the assignments hold). The snapshot sees this
+        // definitions, under the order path's conditions
+        // (SegmentSet::remembered_membership_usable). The snapshot sees this
         // transaction's own writes, as a statement's would.
         pg::call([] { CommandCounterIncrement(); });
         std::optional<int64> version;
-        if (segments->settled() && !segments->refers_to_manual()) version = segments->version();
+        if (segments->remembered_membership_usable()) version = segments->version();
         if (!read_one_customer(key, version, state, remembered))
             unknown_customer(key, "cannot assign automatic segments");
     }
@@ -250,7 +249,8 @@ ClusterCallResult assign_automatic_here(Datum key, TimestampTz now) {
         changes = evaluate_customers({key}, now, Cause::Refresh);
         // What the row remembered disagreed with the evaluation, and the
         // assignments did not (nothing changed): the memory was wrong, and
-        // is forgotten (a change forgets it too, apply_automatic_changes).
+        // is forgotten (a change has the row remember the assignments
+        // instead, apply_automatic_changes).
         if (remembered && e.membership_changed && changes.empty()) forget_remembered_segments({key});
     }
     ClusterCallResult result;

@@ -448,7 +448,7 @@ void apply_order_changes(TriggerData* trigger, const Tracking& tracking) {
             current.clear();
             context.manual.clear();
             bool remembered =
-                segments->settled() && !segments->refers_to_manual() && pg::call([&] {
+                segments->remembered_membership_usable() && pg::call([&] {
                     return remembered_segments_of_slot(writer.current, writer.columns, segments->version(), current);
                 });
             if (!remembered) pg::call([&] { read_automatic_segments(writer, d.key, current, &context.manual); });

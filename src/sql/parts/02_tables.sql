@@ -54,8 +54,9 @@ CREATE TABLE segmentation.customer_metrics (
     -- last wrote them, and the version of the segment definitions they were
     -- evaluated under (1.1): an order then need not read assignments. NULL
     -- when not known; any other change to the customer's automatic
-    -- assignments sets them NULL, and any change to the definitions makes
-    -- the version stale. verify() checks them.
+    -- assignments writes what the assignments then hold (or NULL where
+    -- orders could not use it), and any change to the definitions makes the
+    -- version stale. verify() checks them.
     automatic_segments bigint[],
     segments_version   bigint
 ) WITH (fillfactor = 90);  -- room for HOT updates: metrics change on every order
